@@ -1,0 +1,111 @@
+import { once } from 'node:events'
+import { Parser, type ReadEntry } from 'tar'
+import type { StoreContext } from '../context.js'
+import { BadTarballError, CasError, InvalidArgumentError, UnsafePathError } from '../errors.js'
+import type { PackageIndex } from '../types.js'
+import { SYNC_IO_LIMIT } from '../util/hash.js'
+import { ensureFile } from '../write/ensureFile.js'
+
+const REGULAR_FILE_TYPES = new Set(['File', 'OldFile', 'ContiguousFile'])
+
+/**
+ * Adds the regular files of a tarball (gzipped or plain; detected from its first bytes) and returns the package
+ * index. The tarball is parsed as a stream: small entries are buffered one at a time, large ones are streamed
+ * straight into `ensureFile`, so memory stays bounded for any size.
+ *
+ * Names are relative to the package: the top folder (`package/` in npm tarballs, any name elsewhere) is dropped,
+ * as pnpm does. Directories, links and devices are skipped. An entry whose name is absolute or climbs out with
+ * `..` rejects the whole tarball with `ERR_CAS_UNSAFE_PATH`: such a tarball is malformed or hostile. File modes
+ * come from the tar headers. When a name appears twice, the later entry wins, as it would on extraction.
+ */
+export async function addFilesFromTarball (
+  ctx: StoreContext, tarball: Buffer | AsyncIterable<unknown>,
+): Promise<PackageIndex> {
+  if (!Buffer.isBuffer(tarball) &&
+      (tarball == null || typeof (tarball as AsyncIterable<unknown>)[Symbol.asyncIterator] !== 'function')) {
+    throw new InvalidArgumentError('addFilesFromTarball: pass a Buffer or a readable stream of a .tgz or .tar')
+  }
+  const index: PackageIndex = { algo: 'sha512', files: new Map() }
+  const latest = new Map<string, number>()
+  const writes: Array<Promise<void>> = []
+  let failure: unknown
+  let streaming: ReadEntry | undefined
+  const parser = new Parser({ strict: true })
+
+  const fail = (err: unknown): void => {
+    failure ??= err
+    streaming?.destroy(err as Error)
+  }
+  parser.on('entry', (entry: ReadEntry) => {
+    let name: string | undefined
+    try {
+      name = packageRelativeName(entry.path)
+    } catch (err) {
+      fail(err)
+    }
+    if (failure !== undefined || name === undefined || !REGULAR_FILE_TYPES.has(entry.type)) {
+      entry.resume()
+      return
+    }
+    const seq = writes.length
+    const fileName = name
+    latest.set(fileName, seq)
+    const mode = (entry.mode ?? 0o644) & 0o777
+    const content = entry.size <= SYNC_IO_LIMIT ? collect(entry) : Promise.resolve(streamOf(entry))
+    const write = content
+      .then(async data => await ensureFile(ctx, data, { mode }))
+      .then(added => {
+        if (latest.get(fileName) !== seq) return
+        index.files.set(fileName, { digest: added.digest, mode, size: added.size, checkedAt: added.checkedAt })
+      })
+    write.catch(fail)
+    writes.push(write)
+    function streamOf (e: ReadEntry): AsyncIterable<unknown> {
+      streaming = e
+      e.on('end', () => { if (streaming === e) streaming = undefined })
+      return e
+    }
+  })
+
+  const parsed = new Promise<void>((resolve, reject) => {
+    parser.on('error', reject)
+    parser.on('end', resolve)
+  })
+  parsed.catch(fail)
+  try {
+    if (Buffer.isBuffer(tarball)) {
+      parser.end(tarball)
+    } else {
+      for await (const chunk of tarball) {
+        if (failure !== undefined) break
+        if (!parser.write(chunk as Buffer)) await Promise.race([once(parser, 'drain'), parsed])
+      }
+      parser.end()
+    }
+    await parsed
+  } catch (err) {
+    fail(err)
+  }
+  await Promise.allSettled(writes)
+  if (failure !== undefined) {
+    if (failure instanceof CasError) throw failure
+    throw new BadTarballError((failure as Error).message ?? String(failure), failure)
+  }
+  return index
+}
+
+/** The entry's name inside the package, or undefined for the top folder itself. Throws for escaping names. */
+export function packageRelativeName (raw: string): string | undefined {
+  const normalized = raw.replace(/\\/g, '/')
+  if (normalized.startsWith('/') || /^[a-zA-Z]:/.test(normalized)) throw new UnsafePathError(raw)
+  const parts = normalized.split('/').filter(part => part !== '' && part !== '.')
+  if (parts.includes('..')) throw new UnsafePathError(raw)
+  parts.shift()
+  return parts.length === 0 ? undefined : parts.join('/')
+}
+
+async function collect (entry: ReadEntry): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  for await (const chunk of entry) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks)
+}

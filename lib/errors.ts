@@ -1,0 +1,94 @@
+/**
+ * Every error cas-store throws on purpose is a {@link CasError}: `code` is stable (match on it, not on the message),
+ * the message says what happened and what to do about it.
+ */
+export class CasError extends Error {
+  /** Stable machine-readable code, always starting with `ERR_CAS_`. */
+  readonly code: string
+
+  constructor (code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = new.target.name
+    this.code = code
+  }
+}
+
+/** A digest or SRI string that is not a well-formed sha512 (128 lowercase hex chars / `sha512-<base64>`). */
+export class BadDigestError extends CasError {
+  constructor (value: unknown) {
+    super('ERR_CAS_BAD_DIGEST',
+      `Not a sha512 digest: ${JSON.stringify(String(value).slice(0, 200))}. ` +
+      'Pass 128 lowercase hex characters, or an SRI string "sha512-<base64>".')
+  }
+}
+
+/** Content did not hash to the digest the caller promised. Nothing was left in the store. */
+export class IntegrityError extends CasError {
+  readonly expected: string
+  readonly actual: string
+
+  constructor (expected: string, actual: string, what = 'content') {
+    super('ERR_CAS_INTEGRITY',
+      `The ${what} hashes to sha512 ${actual.slice(0, 16)}…, not the expected ${expected.slice(0, 16)}…; ` +
+      'nothing was stored. The source is corrupt or the expected digest is wrong: fetch it again or fix the digest.')
+    this.expected = expected
+    this.actual = actual
+  }
+}
+
+/** A tarball entry whose name would land outside the package (`..` or an absolute path). */
+export class UnsafePathError extends CasError {
+  readonly entry: string
+
+  constructor (entry: string) {
+    super('ERR_CAS_UNSAFE_PATH',
+      `Tarball entry ${JSON.stringify(entry)} points outside the package; refusing the whole tarball. ` +
+      'The tarball is malformed or malicious: do not install it.')
+    this.entry = entry
+  }
+}
+
+/** Something that is not a regular file stands where a content file should be. */
+export class NotAFileError extends CasError {
+  readonly path: string
+
+  constructor (path: string) {
+    super('ERR_CAS_NOT_A_FILE',
+      `${path} is not a regular file but should hold store content. ` +
+      'Something other than cas-store wrote there; remove it by hand, then retry.')
+    this.path = path
+  }
+}
+
+/** A file could not be read or written for a reason other than it being absent (permissions, I/O error). */
+export class FileAccessError extends CasError {
+  readonly path: string
+
+  constructor (path: string, cause: NodeJS.ErrnoException) {
+    super('ERR_CAS_FILE_ACCESS',
+      `Cannot access ${path}: ${cause.code ?? cause.message}. Check its permissions and the disk, then retry.`,
+      { cause })
+    this.path = path
+  }
+}
+
+/** A bad tarball: not tar, or truncated. */
+export class BadTarballError extends CasError {
+  constructor (detail: string, cause?: unknown) {
+    super('ERR_CAS_BAD_TARBALL', `Cannot read the tarball: ${detail}. Fetch it again; it may be truncated.`, { cause })
+  }
+}
+
+/** The store was used after `close()`. */
+export class StoreClosedError extends CasError {
+  constructor () {
+    super('ERR_CAS_CLOSED', 'This store was closed; open it again with openStore() before using it.')
+  }
+}
+
+/** Invalid arguments to a public function. */
+export class InvalidArgumentError extends CasError {
+  constructor (message: string) {
+    super('ERR_CAS_INVALID_ARGUMENT', message)
+  }
+}

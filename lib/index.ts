@@ -1,0 +1,16 @@
+/**
+ * cas-store: a content-addressable file store for package installers, laid out like pnpm's store v11, safe with
+ * many writers and verifiers at once, in one process or many. This file only re-exports; each verb lives in its
+ * own module (writer: `write/ensureFile.ts`, verifier: `verify/checkFile.ts`, lock: `lock/pathLock.ts`).
+ */
+export { openStore, Store, type StoreOptions } from './store.js'
+export type {
+  CheckOptions, EnsureFileOptions, EnsureFileResult, FileInfo, IntegrityResult, PackageIndex, PackageIndexInput,
+} from './types.js'
+export { assertDigestHex, hexToSri, isDigestHex, sriToHex, toDigestHex } from './digest/sri.js'
+export { contentPathFor, isExecutable, storedMode } from './layout/contentPath.js'
+export { resolveStoreRoot, STORE_VERSION } from './layout/resolveRoot.js'
+export {
+  BadDigestError, BadTarballError, CasError, FileAccessError, IntegrityError, InvalidArgumentError, NotAFileError,
+  StoreClosedError, UnsafePathError,
+} from './errors.js'

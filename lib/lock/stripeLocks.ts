@@ -1,0 +1,142 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import fsExt from 'fs-ext'
+import { StoreClosedError } from '../errors.js'
+
+/**
+ * Number of OS lock files. A fixed set, so the store never grows one lock file per content file, and each
+ * process keeps at most this many descriptors open. Every process sharing a store must agree on it, which is
+ * why it is a constant and not an option. 256 = one stripe per `files/<2 hex>` bucket.
+ */
+export const STRIPE_COUNT = 256
+
+interface Stripe {
+  fd: number | undefined
+  /** Tasks of this process currently inside a path lock on this stripe. The OS lock is held while > 0. */
+  holders: number
+  /** Set while one task of this process polls for the OS lock; the others wait on it instead of polling too. */
+  acquiring: Promise<void> | undefined
+}
+
+/** Called when the OS lock is held by another process and this one starts to poll. */
+export type OnContended = () => void | Promise<void>
+
+/**
+ * Cross-process exclusion with `flock(2)` on a fixed set of lock files, `<root>/locks/00` … `ff`.
+ *
+ * Why flock: the kernel drops the lock when the holder dies (SIGKILL included), so a crashed install never leaves
+ * the store locked, and there is no stale-lock heuristic to get wrong.
+ *
+ * Why non-blocking polling: a blocking `flock` would have to run on libuv's thread pool (4 threads by default) and
+ * sit there for as long as another process holds the lock; a handful of waiters would then stall every other
+ * `fs` call of the process. `LOCK_EX|LOCK_NB` returns at once, and waiting happens on timers.
+ *
+ * Why the in-process holder count: flock locks belong to the open file description. Tasks of this process share
+ * one descriptor per stripe, so two of them locking different paths of the same stripe share the OS lock, which
+ * is correct because the in-process per-path mutex already keeps tasks on the same path apart. Other processes
+ * (and other worker threads, which open their own descriptors) are excluded.
+ */
+export class StripeLocks {
+  readonly #dir: string
+  readonly #stripes: Stripe[] = []
+  #closed = false
+
+  constructor (locksDir: string) {
+    this.#dir = locksDir
+    for (let i = 0; i < STRIPE_COUNT; i++) this.#stripes.push({ fd: undefined, holders: 0, acquiring: undefined })
+  }
+
+  /** Takes (or joins this process's hold on) stripe `index`'s OS lock. Pair with {@link release}. */
+  async acquire (index: number, onContended?: OnContended): Promise<void> {
+    const stripe = this.#stripes[index]!
+    for (;;) {
+      if (this.#closed) throw new StoreClosedError()
+      if (stripe.holders > 0) {
+        stripe.holders++
+        return
+      }
+      if (stripe.acquiring !== undefined) {
+        await stripe.acquiring.catch(() => {})
+        continue
+      }
+      const attempt = this.#lockOs(stripe, index, onContended)
+      stripe.acquiring = attempt
+      try {
+        // #lockOs sets holders = 1 synchronously with taking the lock, so no other task can see the OS lock held
+        // with nobody counted as its holder.
+        await attempt
+        return
+      } finally {
+        stripe.acquiring = undefined
+      }
+    }
+  }
+
+  /** Leaves stripe `index`; the OS lock is dropped when the last task of this process leaves. */
+  release (index: number): void {
+    const stripe = this.#stripes[index]!
+    if (stripe.holders <= 0) throw new Error(`cas-store internal error: stripe ${index} released more than taken`)
+    if (--stripe.holders === 0 && stripe.fd !== undefined && !this.#closed) fsExt.flockSync(stripe.fd, 'un')
+  }
+
+  /** Closes every lock file; the kernel drops any OS lock still held with it. */
+  close (): void {
+    this.#closed = true
+    for (const stripe of this.#stripes) {
+      if (stripe.fd !== undefined) fs.closeSync(stripe.fd)
+      stripe.fd = undefined
+    }
+  }
+
+  async #lockOs (stripe: Stripe, index: number, onContended?: OnContended): Promise<void> {
+    const fd = this.#fd(stripe, index)
+    for (let attempt = 0; ; attempt++) {
+      if (this.#closed) throw new StoreClosedError()
+      if (tryFlock(fd)) {
+        stripe.holders = 1
+        return
+      }
+      if (attempt === 0) await onContended?.()
+      await backoff(attempt)
+    }
+  }
+
+  #fd (stripe: Stripe, index: number): number {
+    if (stripe.fd === undefined) {
+      const file = path.join(this.#dir, index.toString(16).padStart(2, '0'))
+      try {
+        stripe.fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o666)
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+        // The locks folder was removed under us (a user cleaning up); lock files carry no data, so recreate it.
+        fs.mkdirSync(this.#dir, { recursive: true })
+        stripe.fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o666)
+      }
+    }
+    return stripe.fd
+  }
+}
+
+function tryFlock (fd: number): boolean {
+  try {
+    fsExt.flockSync(fd, 'exnb')
+    return true
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'EAGAIN' || code === 'EWOULDBLOCK') return false
+    throw err
+  }
+}
+
+/**
+ * First retries yield to the event loop only (the holder's critical section is a rename, typically microseconds);
+ * later ones sleep 1, 2, 4 … 32 ms with jitter so several waiting processes do not retry in lockstep.
+ */
+async function backoff (attempt: number): Promise<void> {
+  if (attempt < 3) {
+    await new Promise<void>(resolve => setImmediate(resolve))
+    return
+  }
+  const ceiling = Math.min(32, 2 ** (attempt - 3))
+  await new Promise<void>(resolve => setTimeout(resolve, ceiling / 2 + Math.random() * ceiling / 2))
+}

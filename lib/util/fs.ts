@@ -1,0 +1,70 @@
+import fs from 'node:fs'
+import { promisify } from 'node:util'
+import gfs from 'graceful-fs'
+
+/*
+ * Asynchronous fs calls go through graceful-fs: when the process runs out of descriptors (EMFILE/ENFILE) it queues
+ * the open and retries once another descriptor is closed, instead of failing the install. The synchronous calls
+ * used on the small-file hot path are plain `node:fs`; their callers fall back to these on EMFILE.
+ */
+export const openAsync = promisify(gfs.open) as (path: string, flags: string | number, mode?: number) => Promise<number>
+export const closeAsync = promisify(gfs.close) as (fd: number) => Promise<void>
+export const fsyncAsync = promisify(gfs.fsync) as (fd: number) => Promise<void>
+export const unlinkAsync = promisify(gfs.unlink) as (path: string) => Promise<void>
+export const readFileAsync = promisify(gfs.readFile) as (path: string) => Promise<Buffer>
+export const createReadStream = gfs.createReadStream as typeof fs.createReadStream
+
+/** Writes all of `data` at the fd's position (looping over short writes). */
+export async function writeAllAsync (fd: number, data: Uint8Array): Promise<void> {
+  let offset = 0
+  while (offset < data.length) {
+    offset += await new Promise<number>((resolve, reject) => {
+      gfs.write(fd, data, offset, data.length - offset, null, (err, written) => err ? reject(err) : resolve(written))
+    })
+  }
+}
+
+/** Writes all of `data` synchronously (looping over short writes). */
+export function writeAllSync (fd: number, data: Uint8Array): void {
+  let offset = 0
+  while (offset < data.length) offset += fs.writeSync(fd, data, offset, data.length - offset)
+}
+
+/** The errno code of an error thrown by fs, or undefined. */
+export function errorCode (err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | undefined)?.code
+}
+
+/** True for the "too many open files" family, where waiting and retrying is the cure. */
+export function isFdExhaustion (err: unknown): boolean {
+  const code = errorCode(err)
+  return code === 'EMFILE' || code === 'ENFILE'
+}
+
+/** `fs.statSync` that returns undefined for a missing path instead of throwing. */
+export function statOrUndefined (path: string): fs.Stats | undefined {
+  try {
+    return fs.statSync(path, { throwIfNoEntry: false })
+  } catch (err) {
+    // ENOTDIR: a parent path component is a file, so nothing can stand at this path.
+    if (errorCode(err) === 'ENOTDIR') return undefined
+    throw err
+  }
+}
+
+/** Removes a file, ignoring "already gone". Used for temp files on every failure path. */
+export function unlinkQuietly (path: string): void {
+  try {
+    fs.unlinkSync(path)
+  } catch {}
+}
+
+/** fsyncs a directory so a rename inside it survives power loss. */
+export function fsyncDirSync (dir: string): void {
+  const fd = fs.openSync(dir, 'r')
+  try {
+    fs.fsyncSync(fd)
+  } finally {
+    fs.closeSync(fd)
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * Pause points: named places in the writer, verifier and lock where a test can stop one side of a race and let
+ * the other side run. This is how races are reproduced deterministically, without sleeps. Production code calls
+ * {@link reach} at each point; with no hooks installed that is one property read.
+ */
+export type PausePoint =
+  /** Writer: temp file written and hashed, path lock not yet taken. */
+  | 'writer:tempWritten'
+  /** Writer: path lock held, about to rename the temp file into place. */
+  | 'writer:locked'
+  /** Verifier: lock-free check found the file suspect (wrong size or hash); path lock not yet taken. */
+  | 'verifier:suspect'
+  /** Verifier: path lock held, about to re-stat and re-check. */
+  | 'verifier:locked'
+  /** Lock: another process holds the OS lock; this one starts polling for it. */
+  | 'lock:contended'
+
+/** What a pause point is told: the content path concerned. */
+export interface PauseInfo {
+  path: string
+}
+
+/** Test-only: functions awaited when the code reaches a pause point. */
+export type TestHooks = Partial<Record<PausePoint, (info: PauseInfo) => void | Promise<void>>>
+
+/** Awaits the hook for `point`, if one is installed. */
+export async function reach (hooks: TestHooks | undefined, point: PausePoint, path: string): Promise<void> {
+  const hook = hooks?.[point]
+  if (hook !== undefined) await hook({ path })
+}

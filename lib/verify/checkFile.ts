@@ -1,0 +1,70 @@
+import fs from 'node:fs'
+import type { StoreContext } from '../context.js'
+import { stripeOfDigest } from '../layout/contentPath.js'
+import { errorCode, statOrUndefined } from '../util/fs.js'
+import { reach } from '../util/hooks.js'
+import { fileState } from './fileState.js'
+
+/**
+ * How far (ms) a file's mtime may be past its `checkedAt` and still be trusted without reading it. pnpm's value:
+ * the write that set the mtime and the clock read that set `checkedAt` happen a few ms apart.
+ */
+export const CHECKED_AT_TOLERANCE_MS = 100
+
+/** The verdict on one content file. `removed` only ever accompanies `corrupt`. */
+export interface FileVerdict {
+  status: 'good' | 'missing' | 'corrupt'
+  removed: boolean
+  /** True when the content was read and hashed (so its `checkedAt` can be renewed). */
+  rehashed: boolean
+}
+
+const GOOD_FAST: FileVerdict = { status: 'good', removed: false, rehashed: false }
+const GOOD_HASHED: FileVerdict = { status: 'good', removed: false, rehashed: true }
+const MISSING: FileVerdict = { status: 'missing', removed: false, rehashed: false }
+
+/**
+ * Verifies one content file; the verifier of the store.
+ *
+ * - Fast path, lock-free: one stat. A regular file of the right size whose mtime is within 100 ms of `checkedAt`
+ *   has not been touched since it was known good: trusted without reading.
+ * - Lock-free pre-check: hash it. Good is final: good content is never replaced by anything but good content.
+ * - Suspect (wrong size or hash): take the path lock, then stat and hash again. A writer may have renamed good
+ *   content into place since the pre-check (it renames under the same lock), so the first reading proves nothing.
+ *   Only a file proven wrong while the lock is held is removed, so a removal can never hit a good file.
+ */
+export async function checkFile (
+  ctx: StoreContext, filePath: string, digest: string, size: number, checkedAt: number | undefined,
+): Promise<FileVerdict> {
+  const stat = statOrUndefined(filePath)
+  if (stat === undefined) return MISSING
+  if (stat.isFile() && stat.size === size && checkedAt !== undefined &&
+      stat.mtimeMs - checkedAt <= CHECKED_AT_TOLERANCE_MS) {
+    return GOOD_FAST
+  }
+  const first = await fileState(filePath, digest, size)
+  if (first === 'good') return GOOD_HASHED
+  if (first === 'missing') return MISSING
+  await reach(ctx.hooks, 'verifier:suspect', filePath)
+  return await ctx.lock.withLock(filePath, stripeOfDigest(digest), async () => {
+    await reach(ctx.hooks, 'verifier:locked', filePath)
+    const state = await fileState(filePath, digest, size)
+    switch (state) {
+      case 'good': return GOOD_HASHED
+      case 'missing': return MISSING
+      // A directory (or socket…) is wrong, but not ours to delete: it may hold someone's data. Reported only.
+      case 'not-a-file': return { status: 'corrupt', removed: false, rehashed: true }
+      case 'wrong': return { status: 'corrupt', removed: removeFile(filePath), rehashed: true }
+    }
+  })
+}
+
+function removeFile (filePath: string): boolean {
+  try {
+    fs.unlinkSync(filePath)
+    return true
+  } catch (err) {
+    if (errorCode(err) === 'ENOENT') return true
+    throw err
+  }
+}

@@ -1,0 +1,48 @@
+import type { StoreContext } from '../context.js'
+import { assertDigestHex } from '../digest/sri.js'
+import { InvalidArgumentError } from '../errors.js'
+import { contentPathFor } from '../layout/contentPath.js'
+import type { CheckOptions, FileInfo, IntegrityResult, PackageIndexInput } from '../types.js'
+import { checkFile } from './checkFile.js'
+
+/**
+ * Checks that every file of a package index is in the store with the right content. Files are checked one after
+ * another, so this call never holds more than one path lock at a time (see `checkFile` for the per-file rules).
+ *
+ * Side effect, on purpose: a file whose content was re-read and found good gets its `checkedAt` renewed in the
+ * given index (in place), so a caller that saves the index back turns the next check into the stat-only fast path.
+ */
+export async function checkPkgFilesIntegrity (
+  ctx: StoreContext, index: PackageIndexInput, options: CheckOptions = {},
+): Promise<IntegrityResult> {
+  if (index == null || index.files == null || typeof index.files !== 'object') {
+    throw new InvalidArgumentError('checkPkgFilesIntegrity: the index must have a `files` Map or object')
+  }
+  if (index.algo !== undefined && index.algo !== 'sha512') {
+    throw new InvalidArgumentError(`checkPkgFilesIntegrity: unsupported algo ${JSON.stringify(index.algo)}; only sha512`)
+  }
+  const { verifiedFiles } = options
+  const result: IntegrityResult = { passed: true, missing: [], corrupt: [], removed: [] }
+  const entries: Iterable<[string, FileInfo]> = index.files instanceof Map
+    ? index.files.entries()
+    : Object.entries(index.files)
+  for (const [name, info] of entries) {
+    const digest = assertDigestHex(info?.digest)
+    const filePath = contentPathFor(ctx.root, digest, info.mode)
+    if (verifiedFiles?.has(filePath) === true) continue
+    const verdict = await checkFile(ctx, filePath, digest, info.size, info.checkedAt)
+    if (verdict.status === 'good') {
+      if (verdict.rehashed) info.checkedAt = Date.now()
+      verifiedFiles?.add(filePath)
+      continue
+    }
+    result.passed = false
+    if (verdict.status === 'missing') {
+      result.missing.push(name)
+    } else {
+      result.corrupt.push(name)
+      if (verdict.removed) result.removed.push(name)
+    }
+  }
+  return result
+}

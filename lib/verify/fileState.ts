@@ -1,0 +1,22 @@
+import { hashFile } from '../util/hash.js'
+import { errorCode, statOrUndefined } from '../util/fs.js'
+
+/** What stands at a content path, compared with the content that belongs there. */
+export type FileState = 'good' | 'missing' | 'wrong' | 'not-a-file'
+
+/**
+ * Stats and, when the size is right, hashes the file at `path`. `good` means: a regular file whose bytes hash to
+ * `digest`. A file that vanishes between the stat and the read counts as missing.
+ */
+export async function fileState (path: string, digest: string, size: number): Promise<FileState> {
+  const stat = statOrUndefined(path)
+  if (stat === undefined) return 'missing'
+  if (!stat.isFile()) return 'not-a-file'
+  if (stat.size !== size) return 'wrong'
+  try {
+    return (await hashFile(path, stat.size)) === digest ? 'good' : 'wrong'
+  } catch (err) {
+    if (errorCode(err) === 'ENOENT') return 'missing'
+    throw err
+  }
+}

@@ -1,0 +1,48 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import type { StoreContext } from '../context.js'
+import { FileAccessError, NotAFileError } from '../errors.js'
+import { stripeOfDigest } from '../layout/contentPath.js'
+import { errorCode, fsyncDirSync, unlinkQuietly } from '../util/fs.js'
+import { reach } from '../util/hooks.js'
+import { fileState } from '../verify/fileState.js'
+
+/**
+ * Moves a finished temp file to its content path, under the path lock.
+ *
+ * The lock is what makes the verifier safe: a verifier that has proven a file wrong removes it while holding the
+ * same lock, so it can never remove a good file this rename has just put in place. The lock covers only this
+ * rename (and the failure check), never the write of the temp file, so writers of different content never wait
+ * on each other's I/O.
+ *
+ * Race-tolerant: if the rename fails but a file with exactly this content already stands at the target (another
+ * writer won), that is success and our temp file is dropped. Any other failure removes the temp file and throws.
+ */
+export async function finalize (
+  ctx: StoreContext, temp: string, target: string, digest: string, size: number,
+): Promise<void> {
+  await ctx.lock.withLock(target, stripeOfDigest(digest), async () => {
+    await reach(ctx.hooks, 'writer:locked', target)
+    try {
+      renameCreatingDir(temp, target)
+    } catch (err) {
+      const state = await fileState(target, digest, size).catch(() => 'unreadable' as const)
+      unlinkQuietly(temp)
+      if (state === 'good') return
+      if (state === 'not-a-file') throw new NotAFileError(target)
+      throw new FileAccessError(target, err as NodeJS.ErrnoException)
+    }
+  })
+  if (ctx.fsync) fsyncDirSync(path.dirname(target))
+}
+
+/** rename(2), creating `files/<2 hex>/` on first use (pnpm creates these folders lazily too). */
+function renameCreatingDir (temp: string, target: string): void {
+  try {
+    fs.renameSync(temp, target)
+  } catch (err) {
+    if (errorCode(err) !== 'ENOENT' || !fs.existsSync(temp)) throw err
+    fs.mkdirSync(path.dirname(target), { recursive: true })
+    fs.renameSync(temp, target)
+  }
+}

@@ -1,0 +1,26 @@
+import crypto from 'node:crypto'
+import path from 'node:path'
+import { threadId } from 'node:worker_threads'
+
+/*
+ * Why each part of a temp name is there:
+ * - pid: tells a human (and `cas verify`) which process left a temp file behind.
+ * - thread id: worker threads share the pid; each thread has its own module state, so without it two threads'
+ *   counters would produce the same name (seen in the wild as ENOENT on rename).
+ * - counter: many async tasks of one thread write at once; the counter makes every call's name unique.
+ * - random bytes, drawn once per thread: two containers on one mounted store can both be pid 1 with thread 0 and
+ *   counter 0. 64 random bits make a collision between them vanishingly unlikely.
+ * Uniqueness is what lets a writer own its temp file outright: nobody else ever opens, renames or removes it,
+ * and the file is opened with O_EXCL ('wx') so a collision would fail loudly instead of sharing a file.
+ */
+const nonce = crypto.randomBytes(8).toString('hex')
+let counter = 0
+
+/** Suffix every cas-store temp file carries; `cas verify`/`prune` recognise leftovers by it. */
+export const TEMP_SUFFIX = '.cas-tmp'
+
+/** A fresh temp file path inside `tmpDir`, never returned twice by any thread of any process. */
+export function tempPathFor (tmpDir: string): string {
+  counter = (counter + 1) % Number.MAX_SAFE_INTEGER
+  return path.join(tmpDir, `${process.pid}-${threadId}-${counter.toString(36)}-${nonce}${TEMP_SUFFIX}`)
+}
