@@ -38,6 +38,11 @@ export class MutexMap {
     }
   }
 
+  /** True when some task holds `key`'s mutex right now (a new acquirer would queue). */
+  isLocked (key: string): boolean {
+    return this.#entries.get(key)?.mutex.isLocked() === true
+  }
+
   /** How many keys currently have holders or waiters (for tests: the map must not grow with the store). */
   get size (): number {
     return this.#entries.size

@@ -28,6 +28,7 @@ export class PathLock {
    */
   async withLock<T> (key: string, stripe: number, fn: () => T | Promise<T>): Promise<T> {
     if (!this.#enabled) return await fn()
+    if (this.#hooks !== undefined && this.#mutexes.isLocked(key)) await reach(this.#hooks, 'lock:queued', key)
     const releaseMutex = await this.#mutexes.acquire(key)
     try {
       await this.#stripes.acquire(stripe, async () => reach(this.#hooks, 'lock:contended', key))

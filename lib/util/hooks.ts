@@ -12,6 +12,10 @@ export type PausePoint =
   | 'verifier:suspect'
   /** Verifier: path lock held, about to re-stat and re-check. */
   | 'verifier:locked'
+  /** Verifier: path lock held, the file was proven wrong, about to remove it. */
+  | 'verifier:provenWrong'
+  /** Lock: another task of this process holds the path's mutex; this one queues behind it. */
+  | 'lock:queued'
   /** Lock: another process holds the OS lock; this one starts polling for it. */
   | 'lock:contended'
 

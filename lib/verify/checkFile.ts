@@ -54,7 +54,9 @@ export async function checkFile (
       case 'missing': return MISSING
       // A directory (or socket…) is wrong, but not ours to delete: it may hold someone's data. Reported only.
       case 'not-a-file': return { status: 'corrupt', removed: false, rehashed: true }
-      case 'wrong': return { status: 'corrupt', removed: removeFile(filePath), rehashed: true }
+      case 'wrong':
+        await reach(ctx.hooks, 'verifier:provenWrong', filePath)
+        return { status: 'corrupt', removed: removeFile(filePath), rehashed: true }
     }
   })
 }
