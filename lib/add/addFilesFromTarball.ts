@@ -29,12 +29,16 @@ export async function addFilesFromTarball (
   const latest = new Map<string, number>()
   const writes: Array<Promise<void>> = []
   let failure: unknown
-  let streaming: ReadEntry | undefined
+  let rejectAborted!: (err: unknown) => void
+  // Rejected on the first failure: a large entry being streamed into ensureFile stops there (and its temp file is
+  // removed) instead of waiting for bytes a failed parser will never deliver.
+  const aborted = new Promise<never>((_resolve, reject) => { rejectAborted = reject })
+  aborted.catch(() => {})
   const parser = new Parser({ strict: true })
 
   const fail = (err: unknown): void => {
     failure ??= err
-    streaming?.destroy(err as Error)
+    rejectAborted(failure)
   }
   parser.on('entry', (entry: ReadEntry) => {
     let name: string | undefined
@@ -51,7 +55,7 @@ export async function addFilesFromTarball (
     const fileName = name
     latest.set(fileName, seq)
     const mode = (entry.mode ?? 0o644) & 0o777
-    const content = entry.size <= SYNC_IO_LIMIT ? collect(entry) : Promise.resolve(streamOf(entry))
+    const content = entry.size <= SYNC_IO_LIMIT ? collect(entry) : Promise.resolve(guarded(entry, aborted))
     const write = content
       .then(async data => await ensureFile(ctx, data, { mode }))
       .then(added => {
@@ -60,11 +64,6 @@ export async function addFilesFromTarball (
       })
     write.catch(fail)
     writes.push(write)
-    function streamOf (e: ReadEntry): AsyncIterable<unknown> {
-      streaming = e
-      e.on('end', () => { if (streaming === e) streaming = undefined })
-      return e
-    }
   })
 
   const parsed = new Promise<void>((resolve, reject) => {
@@ -102,6 +101,16 @@ export function packageRelativeName (raw: string): string | undefined {
   if (parts.includes('..')) throw new UnsafePathError(raw)
   parts.shift()
   return parts.length === 0 ? undefined : parts.join('/')
+}
+
+/** Yields the entry's bytes until it ends or `aborted` rejects (then throws: a cut-short entry is not stored). */
+async function * guarded (entry: ReadEntry, aborted: Promise<never>): AsyncGenerator<Buffer> {
+  const chunks = entry[Symbol.asyncIterator]()
+  for (;;) {
+    const next = await Promise.race([chunks.next(), aborted])
+    if (next.done === true) return
+    yield next.value as Buffer
+  }
 }
 
 async function collect (entry: ReadEntry): Promise<Buffer> {

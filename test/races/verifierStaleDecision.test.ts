@@ -17,7 +17,7 @@ it('a verifier that read corrupt bytes does not delete the good file a writer pu
   const target = store.filePathFor(digest, 0o644)
   fs.mkdirSync(path.dirname(target), { recursive: true })
   const corrupt = Buffer.from(data)
-  corrupt[100] ^= 0xff
+  corrupt[100] = corrupt[100]! ^ 0xff
   fs.writeFileSync(target, corrupt)
 
   const verifying = store.checkPkgFilesIntegrity({ algo: 'sha512', files: { 'a.js': { digest, mode: 0o644, size: data.length, checkedAt: 0 } } })

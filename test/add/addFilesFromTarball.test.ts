@@ -1,0 +1,87 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import { Readable } from 'node:stream'
+import { describe, expect, it } from 'vitest'
+import { openStore } from '../../lib/index.js'
+import { packageRelativeName } from '../../lib/add/addFilesFromTarball.js'
+import { contentOf, sha512Hex } from '../helpers/content.js'
+import { makeTarball } from '../helpers/tarball.js'
+import { listFiles, tempDir } from '../helpers/tmp.js'
+
+const big = contentOf('tar', 1, 3 * 1024 * 1024 + 17)
+const entries = [
+  { path: 'package/', type: 'Directory' as const },
+  { path: 'package/package.json', body: '{"name":"t","version":"1.0.0"}' },
+  { path: 'package/lib/index.js', body: 'exports.x = 1\n' },
+  { path: 'package/bin/t.js', body: '#!/usr/bin/env node\n', mode: 0o755 },
+  { path: 'package/link.js', type: 'SymbolicLink' as const, linkpath: 'lib/index.js' },
+  { path: 'package/big.bin', body: big },
+]
+
+describe('addFilesFromTarball', () => {
+  it.each([
+    ['gzipped, as a Buffer', () => makeTarball(entries)],
+    ['plain tar, as a Buffer', () => makeTarball(entries, { gzip: false })],
+    ['gzipped, as a stream', () => Readable.from(chunked(makeTarball(entries), 7777))],
+    ['plain tar, as a stream', () => Readable.from(chunked(makeTarball(entries, { gzip: false }), 1000))],
+  ])('adds regular files with header modes, skipping directories and links (%s)', async (_what, tarball) => {
+    const store = await openStore(tempDir())
+    const index = await store.addFilesFromTarball(tarball())
+    expect([...index.files.keys()].sort()).toEqual(['big.bin', 'bin/t.js', 'lib/index.js', 'package.json'])
+    expect(index.files.get('bin/t.js')!.mode).toBe(0o755)
+    expect(index.files.get('lib/index.js')).toMatchObject({ mode: 0o644, digest: sha512Hex('exports.x = 1\n'), size: 14 })
+    expect(index.files.get('big.bin')).toMatchObject({ digest: sha512Hex(big), size: big.length })
+    const bin = index.files.get('bin/t.js')!
+    expect(fs.statSync(store.filePathFor(bin.digest, bin.mode)).mode & 0o777).toBe(0o755)
+    expect(await store.checkPkgFilesIntegrity(index)).toMatchObject({ passed: true })
+    expect(listFiles(path.join(store.root, 'tmp'))).toEqual([])
+    await store.close()
+  })
+
+  it('strips whatever the top folder is called, and lets a later duplicate entry win', async () => {
+    const store = await openStore(tempDir())
+    const index = await store.addFilesFromTarball(makeTarball([
+      { path: 'node/index.js', body: 'first' },
+      { path: 'node/index.js', body: 'second' },
+    ]))
+    expect(index.files.get('index.js')!.digest).toBe(sha512Hex('second'))
+    await store.close()
+  })
+
+  describe('bad input', () => {
+    it.each([
+      ['../../x'],
+      ['package/../../x'],
+      ['/etc/passwd'],
+      ['package/lib/../../../x'],
+      ['C:/windows/x'],
+    ])('rejects the tarball when an entry escapes the package (%s)', async name => {
+      const store = await openStore(tempDir())
+      const tarball = makeTarball([{ path: 'package/ok.js', body: 'ok' }, { path: name, body: 'evil' }])
+      await expect(store.addFilesFromTarball(tarball)).rejects.toMatchObject({ code: 'ERR_CAS_UNSAFE_PATH', entry: name })
+      await store.close()
+    })
+
+    it('rejects a truncated tarball and something that is not a tarball', async () => {
+      const store = await openStore(tempDir())
+      const whole = makeTarball(entries)
+      await expect(store.addFilesFromTarball(whole.subarray(0, whole.length >> 1))).rejects.toMatchObject({ code: 'ERR_CAS_BAD_TARBALL' })
+      await expect(store.addFilesFromTarball(Buffer.from('this is not a tarball at all, just text'.repeat(20))))
+        .rejects.toMatchObject({ code: 'ERR_CAS_BAD_TARBALL' })
+      await expect(store.addFilesFromTarball('nope' as unknown as Buffer)).rejects.toMatchObject({ code: 'ERR_CAS_INVALID_ARGUMENT' })
+      expect(listFiles(path.join(store.root, 'tmp'))).toEqual([])
+      await store.close()
+    })
+
+    it('keeps names relative to the package root', () => {
+      expect(packageRelativeName('package/a/b.js')).toBe('a/b.js')
+      expect(packageRelativeName('package/./a//b.js')).toBe('a/b.js')
+      expect(packageRelativeName('package/')).toBeUndefined()
+      expect(packageRelativeName('package\\lib\\x.js')).toBe('lib/x.js')
+    })
+  })
+})
+
+function * chunked (data: Buffer, size: number): Generator<Buffer> {
+  for (let i = 0; i < data.length; i += size) yield data.subarray(i, i + size)
+}

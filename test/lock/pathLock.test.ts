@@ -1,0 +1,108 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { openStore } from '../../lib/index.js'
+import { MutexMap } from '../../lib/lock/mutexMap.js'
+import { PathLock } from '../../lib/lock/pathLock.js'
+import { STRIPE_COUNT } from '../../lib/lock/stripeLocks.js'
+import { runFixture } from '../helpers/child.js'
+import { contentOf, sha512Hex } from '../helpers/content.js'
+import { gate } from '../helpers/gate.js'
+import { tempDir } from '../helpers/tmp.js'
+
+describe('MutexMap', () => {
+  it('serialises holders of one key and drops the entry once nobody holds or waits', async () => {
+    const map = new MutexMap()
+    const order: string[] = []
+    const first = await map.acquire('a')
+    const second = map.acquire('a').then(release => { order.push('second'); return release })
+    const other = await map.acquire('b') // other keys do not wait
+    order.push('other')
+    other()
+    expect(map.isLocked('a')).toBe(true)
+    order.push('first releases')
+    first()
+    ;(await second)()
+    expect(order).toEqual(['other', 'first releases', 'second'])
+    expect(map.size).toBe(0)
+  })
+
+  it('does not grow with the number of keys used', async () => {
+    const map = new MutexMap()
+    await Promise.all(Array.from({ length: 5000 }, async (_, i) => (await map.acquire(`k${i % 700}`))()))
+    expect(map.size).toBe(0)
+  })
+})
+
+describe('PathLock', () => {
+  it('releases on every way out, exceptions included', async () => {
+    const lock = new PathLock(tempDir())
+    await expect(lock.withLock('p', 3, () => { throw new Error('boom') })).rejects.toThrow('boom')
+    await expect(lock.withLock('p', 3, async () => { throw new Error('async boom') })).rejects.toThrow('async boom')
+    expect(await lock.withLock('p', 3, () => 'acquired again')).toBe('acquired again')
+    expect(lock.activeKeys).toBe(0)
+    lock.close()
+  })
+
+  it('keeps a fixed set of lock files however many paths are locked', async () => {
+    const dir = tempDir()
+    const store = await openStore(dir)
+    await Promise.all(Array.from({ length: 2000 }, async (_, i) => await store.ensureFile(Buffer.from(`file ${i}`), { mode: 0o644 })))
+    const lockFiles = fs.readdirSync(path.join(store.root, 'locks'))
+    expect(lockFiles.length).toBeLessThanOrEqual(STRIPE_COUNT)
+    expect(lockFiles.length).toBeGreaterThan(200) // 2000 random digests touch nearly every stripe
+    await store.close()
+  })
+
+  it('excludes another process, and a killed holder leaves no lock behind', async () => {
+    const dir = tempDir()
+    const store = await openStore(dir)
+    const holder = runFixture('holdStripes.ts', [dir])
+    await holder.line(l => l === 'LOCKED')
+    const parked = gate()
+    const store2 = await openStore(dir, { _hooks: { 'lock:contended': parked.wait } })
+    const writing = store2.ensureFile(Buffer.from('needs a stripe'), { mode: 0o644 })
+    await parked.reached // blocked by the other process
+    parked.open()
+    holder.proc.kill('SIGKILL')
+    await holder.exited
+    const written = await writing // the kernel dropped the dead process's locks
+    expect(fs.readFileSync(written.filePath, 'utf8')).toBe('needs a stripe')
+    await store.close()
+    await store2.close()
+  })
+
+  it('50 tasks waiting on OS locks do not occupy libuv\'s thread pool: other file I/O goes on', async () => {
+    const dir = tempDir()
+    const store = await openStore(dir)
+    // 50 corrupt files in 50 different stripes, so each verification waits on its own OS lock.
+    const files: Record<string, { digest: string, mode: number, size: number, checkedAt: number }> = {}
+    const seenStripes = new Set<string>()
+    for (let i = 0; Object.keys(files).length < 50; i++) {
+      const data = contentOf('pool', i, 100)
+      const digest = sha512Hex(data)
+      if (seenStripes.has(digest.slice(0, 2))) continue
+      seenStripes.add(digest.slice(0, 2))
+      const file = store.filePathFor(digest, 0o644)
+      fs.mkdirSync(path.dirname(file), { recursive: true })
+      fs.writeFileSync(file, Buffer.alloc(100))
+      files[`f${i}`] = { digest, mode: 0o644, size: 100, checkedAt: 0 }
+    }
+    const holder = runFixture('holdStripes.ts', [dir])
+    await holder.line(l => l === 'LOCKED')
+    const waiting = Object.entries(files).map(async ([name, info]) =>
+      await store.checkPkgFilesIntegrity({ algo: 'sha512', files: { [name]: info } }))
+    // With the default 4 libuv threads, 4 blocking flock calls would stall every fs call below until the holder
+    // lets go — and it only lets go after them, so this test would hang.
+    const probe = path.join(dir, 'probe')
+    for (let i = 0; i < 20; i++) {
+      await fs.promises.writeFile(probe, String(i))
+      expect(await fs.promises.readFile(probe, 'utf8')).toBe(String(i))
+    }
+    holder.send('release')
+    await holder.line(l => l === 'RELEASED')
+    const results = await Promise.all(waiting)
+    expect(results.every(r => r.corrupt.length === 1 && r.removed.length === 1)).toBe(true)
+    await store.close()
+  })
+})
