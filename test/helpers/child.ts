@@ -21,9 +21,13 @@ export interface Child {
   send: (text: string) => void
 }
 
-/** Starts `node --import tsx test/fixtures/<fixture> ...args`. */
-export function runFixture (fixture: string, args: string[], options: SpawnOptions = {}): Child {
-  const proc = spawn(process.execPath, ['--import', 'tsx', path.join(fixturesDir, fixture), ...args], {
+/**
+ * Starts `node --import tsx test/fixtures/<fixture> ...args`, optionally through a wrapper command
+ * (e.g. `['unshare', '--pid', '--fork']`).
+ */
+export function runFixture (fixture: string, args: string[], options: SpawnOptions = {}, wrapper: string[] = []): Child {
+  const command = [...wrapper, process.execPath, '--import', 'tsx', path.join(fixturesDir, fixture), ...args]
+  const proc = spawn(command[0]!, command.slice(1), {
     cwd: repoRoot,
     stdio: ['pipe', 'pipe', 'pipe'],
     ...options,

@@ -95,6 +95,41 @@ describe('ensureFile', () => {
     await store.close()
   })
 
+  describe('race-tolerant finalize', () => {
+    // The rename can fail for reasons outside our control: here a cleaner removes our temp file just before the
+    // rename. If another writer already put exactly this content in place, the caller got what it asked for.
+    async function storeWhoseTempVanishes (putGoodFileFirst: boolean): Promise<Awaited<ReturnType<typeof openStore>>> {
+      const dir = tempDir()
+      return await openStore(dir, {
+        _hooks: {
+          'writer:locked': ({ path: target }) => {
+            const tmp = path.join(dir, 'v11', 'tmp')
+            for (const name of fs.readdirSync(tmp)) fs.unlinkSync(path.join(tmp, name))
+            if (putGoodFileFirst) {
+              fs.mkdirSync(path.dirname(target), { recursive: true })
+              fs.writeFileSync(target, 'finalize me')
+            }
+          },
+        },
+      })
+    }
+
+    it('a failed rename is success when the right content already stands at the target', async () => {
+      const store = await storeWhoseTempVanishes(true)
+      const added = await store.ensureFile(Buffer.from('finalize me'), { mode: 0o644 })
+      expect(fs.readFileSync(added.filePath, 'utf8')).toBe('finalize me')
+      await store.close()
+    })
+
+    it('a failed rename with nothing good at the target throws ERR_CAS_FILE_ACCESS and leaves no temp', async () => {
+      const store = await storeWhoseTempVanishes(false)
+      await expect(store.ensureFile(Buffer.from('finalize me'), { mode: 0o644 })).rejects.toMatchObject({ code: 'ERR_CAS_FILE_ACCESS' })
+      expect(listFiles(path.join(store.root, 'tmp'))).toEqual([])
+      expect(listFiles(path.join(store.root, 'files'))).toEqual([])
+      await store.close()
+    })
+  })
+
   describe('bad input', () => {
     it('rejects content that does not match the given digest with ERR_CAS_INTEGRITY and leaves nothing', async () => {
       const store = await openStore(tempDir())
