@@ -2,6 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import fsExt from 'fs-ext'
 import { StoreClosedError } from '../errors.js'
+import { errorCode, isFdExhaustion } from '../util/fs.js'
 
 /**
  * Number of OS lock files. A fixed set, so the store never grows one lock file per content file, and each
@@ -11,6 +12,7 @@ import { StoreClosedError } from '../errors.js'
 export const STRIPE_COUNT = 256
 
 interface Stripe {
+  /** Open only while this process holds or polls for the stripe's OS lock. */
   fd: number | undefined
   /** Tasks of this process currently inside a path lock on this stripe. The OS lock is held while > 0. */
   holders: number
@@ -32,7 +34,7 @@ export type OnContended = () => void | Promise<void>
  * `fs` call of the process. `LOCK_EX|LOCK_NB` returns at once, and waiting happens on timers.
  *
  * Why the in-process holder count: flock locks belong to the open file description. Tasks of this process share
- * one descriptor per stripe, so two of them locking different paths of the same stripe share the OS lock, which
+ * one descriptor per stripe while any of them holds it, so two of them locking different paths of the same stripe share the OS lock, which
  * is correct because the in-process per-path mutex already keeps tasks on the same path apart. Other processes
  * (and other worker threads, which open their own descriptors) are excluded.
  */
@@ -76,7 +78,13 @@ export class StripeLocks {
   release (index: number): void {
     const stripe = this.#stripes[index]!
     if (stripe.holders <= 0) throw new Error(`cas-store internal error: stripe ${index} released more than taken`)
-    if (--stripe.holders === 0 && stripe.fd !== undefined && !this.#closed) fsExt.flockSync(stripe.fd, 'un')
+    if (--stripe.holders === 0 && stripe.fd !== undefined && !this.#closed) {
+      // Closing the descriptor drops the flock. It is not kept open for the next lock: an idle cache of up to 256
+      // lock files could hold every descriptor a process has left, and then tasks waiting for one (ours, and
+      // graceful-fs's EMFILE queue) would wait forever. The open costs one syscall per lock; correctness first.
+      fs.closeSync(stripe.fd)
+      stripe.fd = undefined
+    }
   }
 
   /** Closes every lock file; the kernel drops any OS lock still held with it. */
@@ -89,9 +97,14 @@ export class StripeLocks {
   }
 
   async #lockOs (stripe: Stripe, index: number, onContended?: OnContended): Promise<void> {
-    const fd = this.#fd(stripe, index)
     for (let attempt = 0; ; attempt++) {
       if (this.#closed) throw new StoreClosedError()
+      const fd = this.#fd(stripe, index)
+      if (fd === undefined) {
+        // Out of descriptors (EMFILE): wait for other work to close some, like graceful-fs does.
+        await backoff(attempt + 3)
+        continue
+      }
       if (tryFlock(fd)) {
         stripe.holders = 1
         return
@@ -101,20 +114,26 @@ export class StripeLocks {
     }
   }
 
-  #fd (stripe: Stripe, index: number): number {
+  /** The stripe's lock file descriptor, opened on first use; undefined while the process is out of descriptors. */
+  #fd (stripe: Stripe, index: number): number | undefined {
     if (stripe.fd === undefined) {
       const file = path.join(this.#dir, index.toString(16).padStart(2, '0'))
       try {
-        stripe.fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o666)
+        stripe.fd = openLockFile(file)
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+        if (isFdExhaustion(err)) return undefined
+        if (errorCode(err) !== 'ENOENT') throw err
         // The locks folder was removed under us (a user cleaning up); lock files carry no data, so recreate it.
         fs.mkdirSync(this.#dir, { recursive: true })
-        stripe.fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o666)
+        stripe.fd = openLockFile(file)
       }
     }
     return stripe.fd
   }
+}
+
+function openLockFile (file: string): number {
+  return fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o666)
 }
 
 function tryFlock (fd: number): boolean {

@@ -1,6 +1,6 @@
 import crypto from 'node:crypto'
 import fs from 'node:fs'
-import { createReadStream } from './fs.js'
+import { createReadStream, isFdExhaustion, readFileAsync } from './fs.js'
 
 /**
  * Files up to this size are read and hashed synchronously in one go: for small files the cost is syscalls, and a
@@ -16,7 +16,14 @@ export function sha512Hex (data: Uint8Array): string {
 
 /** sha512 of a file's bytes, hex; `size` (from a stat just made) picks the sync or the streamed read. */
 export async function hashFile (path: string, size: number): Promise<string> {
-  if (size <= SYNC_IO_LIMIT) return sha512Hex(fs.readFileSync(path))
+  if (size <= SYNC_IO_LIMIT) {
+    try {
+      return sha512Hex(fs.readFileSync(path))
+    } catch (err) {
+      if (!isFdExhaustion(err)) throw err
+      return sha512Hex(await readFileAsync(path)) // graceful-fs waits for a free descriptor
+    }
+  }
   const hash = crypto.createHash('sha512')
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer)
   return hash.digest('hex')
