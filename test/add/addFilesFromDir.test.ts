@@ -71,10 +71,10 @@ describe('addFilesFromDir', () => {
     const dir = tempDir()
     const pkg = makePackage()
     fs.chmodSync(path.join(pkg, 'lib', 'a.js'), 0o000)
-    // Root reads anything, so the unreadable case runs in a child as an unprivileged user when we are root.
-    const asNobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {}
-    for (const d of [pkg, path.join(pkg, 'lib'), path.join(pkg, 'lib', 'deep'), path.join(pkg, 'bin')]) fs.chmodSync(d, 0o777)
-    const child = runFixture('addDir.ts', [dir, pkg], asNobody)
+    // Root reads anything: when we are root, the child runs as root without the capabilities that bypass file
+    // permissions (setpriv drops them from its bounding set), so a mode-000 file really is unreadable to it.
+    const wrapper = process.getuid?.() === 0 ? ['setpriv', '--bounding-set', '-dac_override,-dac_read_search'] : []
+    const child = runFixture('addDir.ts', [dir, pkg], {}, wrapper)
     const report = JSON.parse(await child.line(l => l.startsWith('{')))
     expect(report).toMatchObject({ code: 'ERR_CAS_FILE_ACCESS', path: path.join(fs.realpathSync(pkg), 'lib', 'a.js') })
     expect(report.message).toMatch(/EACCES.*permissions/)

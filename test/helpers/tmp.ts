@@ -5,10 +5,9 @@ import { afterEach } from 'vitest'
 
 const made: string[] = []
 
-/** A fresh temp directory, removed after the current test. World-writable so a child running as nobody can use it. */
+/** A fresh temp directory, removed after the current test. */
 export function tempDir (prefix = 'cas-test-'): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
-  fs.chmodSync(dir, 0o777)
   made.push(dir)
   return dir
 }
