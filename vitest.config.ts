@@ -8,5 +8,8 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Files run in separate worker processes so one test file's store locks and fds never leak into another's.
     pool: 'forks',
+    // In CI, also write a JSON report: .ci/run turns it into a plain "N passed, N failed" closing line.
+    reporters: process.env.CI === 'true' ? ['default', 'json'] : ['default'],
+    outputFile: { json: '.vitest-results.json' },
   },
 })
