@@ -9,8 +9,9 @@ import { tempDir } from '../helpers/tmp.js'
 it('a 1 GiB stream goes through ensureFile with peak RSS growing by at most 64 MiB', async () => {
   const dir = tempDir()
   const size = 1024 * 1024 * 1024
-  const child = runFixture('bigStream.ts', [dir, String(size)])
+  const child = runFixture('bigStream.ts', [dir, String(size)], { env: { ...process.env, NODE_OPTIONS: '--expose-gc' } })
   const report = JSON.parse(await child.line(l => l.startsWith('{')))
+  expect(report.gc).toBe(true)
   expect(report.size).toBe(size)
   expect(report.digest).toBe(report.expected)
   expect(report.rssGrowth).toBeLessThanOrEqual(64 * 1024 * 1024)
