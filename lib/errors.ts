@@ -92,3 +92,33 @@ export class InvalidArgumentError extends CasError {
     super('ERR_CAS_INVALID_ARGUMENT', message)
   }
 }
+
+/** Waiting for a lock took longer than the caller's `timeoutMs`. */
+export class LockTimeoutError extends CasError {
+  readonly key: string
+  readonly holder: { pid: number, hostname: string, since: number } | undefined
+
+  constructor (key: string, holder: { pid: number, hostname: string, since: number } | undefined, waitedMs: number) {
+    const who = holder === undefined
+      ? 'another process'
+      : `pid ${holder.pid} on ${holder.hostname} (holding it for ${Math.round((Date.now() - holder.since) / 1000)} s)`
+    super('ERR_CAS_LOCK_TIMEOUT',
+      `Gave up waiting for ${key} after ${Math.round(waitedMs / 1000)} s: it is held by ${who}. ` +
+      'Wait for that process to finish, or stop it if it is stuck; its lock goes away when it exits.')
+    this.key = key
+    this.holder = holder
+  }
+}
+
+/** An HTTP download failed: a bad status, a network error, or a stall. */
+export class FetchError extends CasError {
+  readonly url: string
+  readonly status: number | undefined
+
+  constructor (code: 'ERR_CAS_FETCH_STATUS' | 'ERR_CAS_FETCH_NETWORK' | 'ERR_CAS_FETCH_TIMEOUT', url: string,
+    detail: string, status?: number, cause?: unknown) {
+    super(code, `Downloading ${url} failed: ${detail}. The partial download is kept; retry to resume it.`, { cause })
+    this.url = url
+    this.status = status
+  }
+}

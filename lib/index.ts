@@ -7,10 +7,13 @@ export { openStore, Store, type StoreOptions } from './store.js'
 export type {
   CheckOptions, EnsureFileOptions, EnsureFileResult, FileInfo, IntegrityResult, PackageIndex, PackageIndexInput,
 } from './types.js'
+export { COMPLETE_MARKER, type EnsureDirOptions } from './dir/ensureDir.js'
+export type { FetchFileOptions, FetchFileResult, FetchProgress } from './fetch/fetchFile.js'
+export type { LockHolder, WaitInfo, WaitOptions } from './lock/keyLock.js'
 export { assertDigestHex, hexToSri, isDigestHex, sriToHex, toDigestHex } from './digest/sri.js'
 export { contentPathFor, isExecutable, storedMode } from './layout/contentPath.js'
 export { resolveStoreRoot, STORE_VERSION } from './layout/resolveRoot.js'
 export {
-  BadDigestError, BadTarballError, CasError, FileAccessError, IntegrityError, InvalidArgumentError, NotAFileError,
-  StoreClosedError, UnsafePathError,
+  BadDigestError, BadTarballError, CasError, FetchError, FileAccessError, IntegrityError, InvalidArgumentError,
+  LockTimeoutError, NotAFileError, StoreClosedError, UnsafePathError,
 } from './errors.js'

@@ -2,6 +2,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { addFilesFromDir } from './add/addFilesFromDir.js'
 import { addFilesFromTarball } from './add/addFilesFromTarball.js'
+import { ensureDir, type EnsureDirOptions } from './dir/ensureDir.js'
+import { fetchFile, type FetchFileOptions, type FetchFileResult } from './fetch/fetchFile.js'
 import type { StoreContext } from './context.js'
 import { StoreClosedError } from './errors.js'
 import { contentPathFor } from './layout/contentPath.js'
@@ -72,6 +74,24 @@ export class Store {
   /** Adds the files of a `.tgz` or `.tar` (Buffer or stream) and returns the package index. */
   async addFilesFromTarball (tarball: Buffer | AsyncIterable<unknown>): Promise<PackageIndex> {
     return await addFilesFromTarball(this.#open(), tarball)
+  }
+
+  /**
+   * Returns the path of a complete directory entry for `key` (a git clone, an unpacked toolchain…), running
+   * `fill(tempDir)` to create it if no process has yet. One process fills, the others wait and reuse its result;
+   * an interrupted fill leaves nothing at the final path.
+   */
+  async ensureDir (key: string, fill: (dir: string) => Promise<void> | void, options?: EnsureDirOptions): Promise<string> {
+    return await ensureDir(this.#open(), key, fill, options)
+  }
+
+  /**
+   * Makes sure the content with `options.digest`/`options.integrity` is in the store, downloading it from `url`
+   * if needed. One process downloads a digest at a time; an interrupted download is resumed with an HTTP range
+   * request by the next caller; nothing is stored unless the whole file matches.
+   */
+  async fetchFile (url: string, options: FetchFileOptions): Promise<FetchFileResult> {
+    return await fetchFile(this.#open(), url, options)
   }
 
   /** Closes the lock files (dropping any OS lock still held). The store cannot be used afterwards. */

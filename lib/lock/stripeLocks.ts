@@ -1,8 +1,8 @@
 import fs from 'node:fs'
 import path from 'node:path'
-import fsExt from 'fs-ext'
 import { StoreClosedError } from '../errors.js'
 import { errorCode, isFdExhaustion } from '../util/fs.js'
+import { backoff, openLockFile, tryFlock, unlockFd } from './flock.js'
 
 /**
  * Number of OS lock files. A fixed set, so the store never grows one lock file per content file, and each
@@ -82,7 +82,7 @@ export class StripeLocks {
       // Closing the descriptor drops the flock. It is not kept open for the next lock: an idle cache of up to 256
       // lock files could hold every descriptor a process has left, and then tasks waiting for one (ours, and
       // graceful-fs's EMFILE queue) would wait forever. The open costs one syscall per lock; correctness first.
-      fs.closeSync(stripe.fd)
+      unlockFd(stripe.fd)
       stripe.fd = undefined
     }
   }
@@ -130,32 +130,4 @@ export class StripeLocks {
     }
     return stripe.fd
   }
-}
-
-function openLockFile (file: string): number {
-  return fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o666)
-}
-
-function tryFlock (fd: number): boolean {
-  try {
-    fsExt.flockSync(fd, 'exnb')
-    return true
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code
-    if (code === 'EAGAIN' || code === 'EWOULDBLOCK') return false
-    throw err
-  }
-}
-
-/**
- * First retries yield to the event loop only (the holder's critical section is a rename, typically microseconds);
- * later ones sleep 1, 2, 4 … 32 ms with jitter so several waiting processes do not retry in lockstep.
- */
-async function backoff (attempt: number): Promise<void> {
-  if (attempt < 3) {
-    await new Promise<void>(resolve => setImmediate(resolve))
-    return
-  }
-  const ceiling = Math.min(32, 2 ** (attempt - 3))
-  await new Promise<void>(resolve => setTimeout(resolve, ceiling / 2 + Math.random() * ceiling / 2))
 }

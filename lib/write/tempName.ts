@@ -19,8 +19,13 @@ let counter = 0
 /** Suffix every cas-store temp file carries; `cas verify`/`prune` recognise leftovers by it. */
 export const TEMP_SUFFIX = '.cas-tmp'
 
+/** `<pid>-<thread>-<counter>-<random>`: never returned twice by any thread of any process. */
+export function uniqueId (): string {
+  counter = (counter + 1) % Number.MAX_SAFE_INTEGER
+  return `${process.pid}-${threadId}-${counter.toString(36)}-${nonce}`
+}
+
 /** A fresh temp file path inside `tmpDir`, never returned twice by any thread of any process. */
 export function tempPathFor (tmpDir: string): string {
-  counter = (counter + 1) % Number.MAX_SAFE_INTEGER
-  return path.join(tmpDir, `${process.pid}-${threadId}-${counter.toString(36)}-${nonce}${TEMP_SUFFIX}`)
+  return path.join(tmpDir, uniqueId() + TEMP_SUFFIX)
 }

@@ -1,0 +1,73 @@
+import crypto from 'node:crypto'
+import fs from 'node:fs'
+import path from 'node:path'
+import type { StoreContext } from '../context.js'
+import { InvalidArgumentError } from '../errors.js'
+import { withKeyLock, type WaitOptions } from '../lock/keyLock.js'
+import { statOrUndefined } from '../util/fs.js'
+import { uniqueId } from '../write/tempName.js'
+
+/** The file written last into a directory entry; its presence is what "complete" means (cargo's `.cargo-ok`). */
+export const COMPLETE_MARKER = '.cas-complete'
+/** Infix of a directory entry's temp folders: `<name>.cas-tmpdir-<unique id>`. */
+export const TEMP_DIR_INFIX = '.cas-tmpdir-'
+
+/** Options of {@link ensureDir}. */
+export type EnsureDirOptions = WaitOptions
+
+/** Where the entry, its lock file and its temp folders for `key` live: `<root>/dirs/<sha256 of key>`. */
+export function dirEntryPaths (root: string, key: string): { dir: string, lockFile: string, name: string, parent: string } {
+  const name = crypto.createHash('sha256').update(key).digest('hex')
+  const parent = path.join(root, 'dirs')
+  return { dir: path.join(parent, name), lockFile: path.join(parent, `${name}.lock`), name, parent }
+}
+
+/**
+ * Returns the path of a complete directory entry for `key`, filling it with `fill` if no one has yet.
+ *
+ * Single flight across processes: a complete entry is returned without any lock; otherwise one caller takes the
+ * key's lock, checks again (another process may have finished while it waited), and runs `fill` into a temp
+ * folder that belongs to this call alone. The completion marker is written last and the folder renamed into
+ * place, so the entry is never seen half-filled. A `fill` that throws leaves nothing at the final path; a killed
+ * filler leaves only its temp folder, which the next filler (holding the lock, so no filler of that key is alive)
+ * removes. The lock file (one per key, next to the entry) is reused forever, so lock files grow only with entries.
+ */
+export async function ensureDir (
+  ctx: StoreContext, key: string, fill: (dir: string) => Promise<void> | void, options: EnsureDirOptions = {},
+): Promise<string> {
+  if (typeof key !== 'string' || key === '') throw new InvalidArgumentError('ensureDir: key must be a non-empty string')
+  if (typeof fill !== 'function') throw new InvalidArgumentError('ensureDir: fill must be a function')
+  const { dir, lockFile, name, parent } = dirEntryPaths(ctx.root, key)
+  if (isComplete(dir)) return dir
+  fs.mkdirSync(parent, { recursive: true })
+  return await withKeyLock(lockFile, key, async () => {
+    if (isComplete(dir)) return dir
+    removeLeftovers(parent, name, dir)
+    const temp = path.join(parent, `${name}${TEMP_DIR_INFIX}${uniqueId()}`)
+    fs.mkdirSync(temp)
+    try {
+      await fill(temp)
+      fs.writeFileSync(path.join(temp, COMPLETE_MARKER), JSON.stringify({ key, completedAt: Date.now() }))
+      fs.renameSync(temp, dir)
+    } catch (err) {
+      fs.rmSync(temp, { recursive: true, force: true })
+      // Lost to an entry that is complete (a filler that does not take our lock, e.g. an older tool): use it.
+      if (isComplete(dir)) return dir
+      throw err
+    }
+    return dir
+  }, options)
+}
+
+function isComplete (dir: string): boolean {
+  // A file in the way (ENOTDIR) counts as incomplete: the next filler, under the lock, removes it.
+  return statOrUndefined(path.join(dir, COMPLETE_MARKER))?.isFile() === true
+}
+
+/** Under the key's lock: temp folders of dead fillers, and an incomplete entry at the final path, are garbage. */
+function removeLeftovers (parent: string, name: string, dir: string): void {
+  for (const entry of fs.readdirSync(parent)) {
+    if (entry.startsWith(name + TEMP_DIR_INFIX)) fs.rmSync(path.join(parent, entry), { recursive: true, force: true })
+  }
+  fs.rmSync(dir, { recursive: true, force: true })
+}

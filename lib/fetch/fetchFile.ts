@@ -1,0 +1,160 @@
+import crypto from 'node:crypto'
+import fs from 'node:fs'
+import path from 'node:path'
+import type { StoreContext } from '../context.js'
+import { toDigestHex } from '../digest/sri.js'
+import { FetchError, IntegrityError, InvalidArgumentError } from '../errors.js'
+import { contentPathFor } from '../layout/contentPath.js'
+import { withKeyLock, type WaitOptions } from '../lock/keyLock.js'
+import { closeAsync, createReadStream, errorCode, openAsync, statOrUndefined, writeAllAsync } from '../util/fs.js'
+import { hashFile } from '../util/hash.js'
+import { finalize } from '../write/finalize.js'
+
+/** Progress of a download, reported after each chunk is on disk. */
+export interface FetchProgress {
+  /** Bytes of the file on disk so far (resumed bytes included). */
+  received: number
+  /** The whole file's size when the server said, else undefined. */
+  total: number | undefined
+  /** Bytes reused from an earlier, interrupted download. */
+  resumedFrom: number
+}
+
+/** Options of {@link fetchFile}. Give `digest` (hex or SRI) or `integrity` (SRI). */
+export interface FetchFileOptions extends WaitOptions {
+  digest?: string
+  integrity?: string
+  /** Mode of the stored file (execute bits pick the `-exec` path); default 0o644. */
+  mode?: number
+  onProgress?: (progress: FetchProgress) => void
+  /** Abort when no byte arrives for this long (default 30 s): `ERR_CAS_FETCH_TIMEOUT`. */
+  stallTimeoutMs?: number
+}
+
+/** Result of {@link fetchFile}. */
+export interface FetchFileResult {
+  digest: string
+  filePath: string
+  size: number
+}
+
+/**
+ * Makes sure the content with the given digest is in the store, downloading it from `url` if it is not.
+ *
+ * Exactly one process downloads a digest at a time: the others wait on its lock, then find the file in the store.
+ * The download goes to `<root>/partial/<digest>.partial`, a stable name that belongs to whoever holds the lock, so
+ * a download cut short (a killed process, a dropped connection) is resumed by the next holder with a
+ * `Range: bytes=N-` request. A server that answers 206 appends; one that answers 200 starts over. The partial
+ * bytes are re-hashed before resuming and nothing is trusted until the whole file hashes to the digest; then it
+ * goes through the same finalize as `ensureFile` (rename under the path lock). Lock order is always download lock
+ * then path lock, never the reverse, so the two cannot deadlock.
+ */
+export async function fetchFile (ctx: StoreContext, url: string, options: FetchFileOptions): Promise<FetchFileResult> {
+  const given = options.digest ?? options.integrity
+  if (given === undefined) throw new InvalidArgumentError('fetchFile: pass the expected `digest` or `integrity`')
+  const digest = toDigestHex(given)
+  const mode = options.mode ?? 0o644
+  const filePath = contentPathFor(ctx.root, digest, mode)
+  const inStore = await goodSize(filePath, digest)
+  if (inStore !== undefined) return { digest, filePath, size: inStore }
+  const partialDir = path.join(ctx.root, 'partial')
+  fs.mkdirSync(partialDir, { recursive: true })
+  const partial = path.join(partialDir, `${digest}.partial`)
+  return await withKeyLock(path.join(partialDir, `${digest}.lock`), url, async () => {
+    const done = await goodSize(filePath, digest)
+    if (done !== undefined) return { digest, filePath, size: done }
+    const size = await download(url, partial, digest, options)
+    await finalize(ctx, partial, filePath, digest, size)
+    return { digest, filePath, size }
+  }, options)
+}
+
+/** The size of the file at `file` if it holds content hashing to `digest`, else undefined. */
+async function goodSize (file: string, digest: string): Promise<number | undefined> {
+  const stat = statOrUndefined(file)
+  if (stat === undefined || !stat.isFile()) return undefined
+  return (await hashFile(file, stat.size)) === digest ? stat.size : undefined
+}
+
+/** Downloads into `partial` (resuming it when possible) until it hashes to `digest`; returns its size. */
+async function download (url: string, partial: string, digest: string, options: FetchFileOptions): Promise<number> {
+  let resumeFrom = statOrUndefined(partial)?.size ?? 0
+  const hash = crypto.createHash('sha512')
+  if (resumeFrom > 0) {
+    for await (const chunk of createReadStream(partial)) hash.update(chunk as Buffer)
+  }
+  const stall = new AbortController()
+  const stallMs = options.stallTimeoutMs ?? 30_000
+  let timer = setTimeout(() => stall.abort(), stallMs)
+  const kick = (): void => {
+    clearTimeout(timer)
+    timer = setTimeout(() => stall.abort(), stallMs)
+  }
+  try {
+    let response = await request(url, resumeFrom, stall.signal)
+    if (resumeFrom > 0 && response.status === 416) {
+      // Nothing left to send from there: the partial may be whole already, else it is wrong and we start over.
+      await response.body?.cancel()
+      if (hash.copy().digest('hex') === digest) return resumeFrom
+      response = await request(url, 0, stall.signal)
+      resumeFrom = -1
+    }
+    const appending = resumeFrom > 0 && response.status === 206 && rangeStart(response) === resumeFrom
+    if (!appending && !response.ok) {
+      await response.body?.cancel()
+      throw new FetchError('ERR_CAS_FETCH_STATUS', url, `HTTP ${response.status} ${response.statusText}`, response.status)
+    }
+    if (!appending && response.status === 206) {
+      await response.body?.cancel()
+      throw new FetchError('ERR_CAS_FETCH_STATUS', url, 'a partial answer (206) to a request for the whole file', 206)
+    }
+    const startAt = appending ? resumeFrom : 0
+    const fileHash = appending ? hash : crypto.createHash('sha512')
+    const total = totalSize(response, startAt)
+    const fd = await openAsync(partial, appending ? 'a' : 'w', 0o644)
+    let received = startAt
+    try {
+      for await (const chunk of response.body ?? []) {
+        kick()
+        const bytes = chunk as Uint8Array
+        fileHash.update(bytes)
+        await writeAllAsync(fd, bytes)
+        received += bytes.length
+        options.onProgress?.({ received, total, resumedFrom: startAt })
+      }
+    } finally {
+      await closeAsync(fd)
+    }
+    const actual = fileHash.digest('hex')
+    if (actual !== digest) {
+      fs.rmSync(partial, { force: true })
+      throw new IntegrityError(digest, actual, `download from ${url}`)
+    }
+    return received
+  } catch (err) {
+    if (stall.signal.aborted) throw new FetchError('ERR_CAS_FETCH_TIMEOUT', url, `no data for ${stallMs} ms`, undefined, err)
+    if (err instanceof FetchError || err instanceof IntegrityError) throw err
+    if (errorCode(err) !== undefined && (err as NodeJS.ErrnoException).syscall !== undefined) throw err // local fs error
+    throw new FetchError('ERR_CAS_FETCH_NETWORK', url, (err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message, undefined, err)
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+async function request (url: string, from: number, signal: AbortSignal): Promise<Response> {
+  const headers: Record<string, string> = { 'accept-encoding': 'identity' }
+  if (from > 0) headers.range = `bytes=${from}-`
+  return await fetch(url, { headers, signal })
+}
+
+function rangeStart (response: Response): number | undefined {
+  const match = /^bytes (\d+)-/.exec(response.headers.get('content-range') ?? '')
+  return match === null ? undefined : Number(match[1])
+}
+
+function totalSize (response: Response, startAt: number): number | undefined {
+  const whole = /\/(\d+)$/.exec(response.headers.get('content-range') ?? '')
+  if (whole !== null) return Number(whole[1])
+  const length = response.headers.get('content-length')
+  return length === null ? undefined : startAt + Number(length)
+}
