@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import { COMPLETE_MARKER, openStore, type WaitInfo } from '../../lib/index.js'
 import { runFixture, type Child } from '../helpers/child.js'
 import { makeBareRepo } from '../helpers/git.js'
@@ -15,10 +15,21 @@ function setup (): { dir: string, bare: string, countFile: string } {
 
 const fills = (countFile: string): string[] => fs.existsSync(countFile) ? fs.readFileSync(countFile, 'utf8').trim().split('\n') : []
 
+const started: Child[] = []
+
 /** The filler runs in its own process group, so killing the group also kills its `git clone` and hook. */
 function startFiller (args: string[]): Child {
-  return runFixture('cloneDir.ts', args, { detached: true })
+  const child = runFixture('cloneDir.ts', args, { detached: true })
+  started.push(child)
+  return child
 }
+
+afterEach(() => {
+  // A failed test must not leave a hung `git clone` (and its hook's sleep) behind.
+  for (const child of started.splice(0)) {
+    try { process.kill(-child.proc.pid!, 'SIGKILL') } catch {}
+  }
+})
 
 describe('ensureDir', () => {
   it('the clone race: four processes, one git clone, every one gets the complete clone', async () => {
