@@ -1,0 +1,120 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { hexToSri, openStore } from '../../lib/index.js'
+import { runFixture } from '../helpers/child.js'
+import { contentOf, sha512Hex } from '../helpers/content.js'
+import { startServer, type TestServer } from '../helpers/server.js'
+import { listFiles, tempDir } from '../helpers/tmp.js'
+
+const servers: TestServer[] = []
+afterEach(async () => { for (const s of servers.splice(0)) await s.close() })
+
+async function serve (body: Buffer, options?: Parameters<typeof startServer>[1]): Promise<TestServer> {
+  const server = await startServer(body, options)
+  servers.push(server)
+  return server
+}
+
+describe('fetchFile', () => {
+  it('downloads into the store, and a second call finds it there without a request', async () => {
+    const body = contentOf('fetch', 1, 300_000)
+    const server = await serve(body)
+    const store = await openStore(tempDir())
+    const progress: number[] = []
+    const result = await store.fetchFile(server.url, { integrity: hexToSri(sha512Hex(body)), onProgress: p => progress.push(p.received) })
+    expect(result).toEqual({ digest: sha512Hex(body), filePath: store.filePathFor(sha512Hex(body), 0o644), size: body.length })
+    expect(fs.readFileSync(result.filePath).equals(body)).toBe(true)
+    expect(progress.at(-1)).toBe(body.length)
+    expect(await store.fetchFile(server.url, { digest: sha512Hex(body) })).toEqual(result)
+    expect(server.served).toHaveLength(1)
+    expect(listFiles(path.join(store.root, 'partial')).filter(f => !f.endsWith('.lock'))).toEqual([])
+    await store.close()
+  })
+
+  it('the download race: five processes, one download, everyone gets the file', async () => {
+    const body = contentOf('race', 1, 6 * 1024 * 1024)
+    const server = await serve(body, { delayMs: 2 })
+    const dir = tempDir()
+    const digest = sha512Hex(body)
+    const children = [0, 1, 2, 3, 4].map(() => runFixture('fetch.ts', [dir, server.url, digest]))
+    const results = await Promise.all(children.map(async c => await c.line(l => l.startsWith('RESULT') || l.startsWith('ERROR'))))
+    expect(results.every(r => r.startsWith('RESULT'))).toBe(true)
+    expect(new Set(results).size).toBe(1)
+    expect(server.served).toHaveLength(1)
+    expect(server.served[0]).toMatchObject({ status: 200, sent: body.length, completed: true })
+    const filePath = JSON.parse(results[0]!.slice('RESULT '.length)).filePath as string
+    expect(fs.readFileSync(filePath).equals(body)).toBe(true)
+  })
+
+  it.each([
+    ['answers 206: the download resumes from the partial bytes', true],
+    ['ignores Range (200): the download starts over', false],
+  ])('a downloader killed at half, then a server that %s; the file verifies', async (_what, honourRange) => {
+    const body = contentOf('resume', 1, 4 * 1024 * 1024)
+    const digest = sha512Hex(body)
+    const server = await serve(body)
+    server.pauseAfter = body.length / 2 + 64 * 1024
+    const dir = tempDir()
+    const child = runFixture('fetch.ts', [dir, server.url, digest])
+    await child.line(l => l === 'HALF')
+    child.proc.kill('SIGKILL')
+    await child.exited
+    const partial = path.join(dir, 'v11', 'partial', `${digest}.partial`)
+    const kept = fs.statSync(partial).size
+    expect(kept).toBeGreaterThanOrEqual(body.length / 2)
+    expect(kept).toBeLessThan(body.length)
+
+    server.pauseAfter = undefined
+    server.resume()
+    server.honourRange = honourRange
+    const store = await openStore(dir)
+    const result = await store.fetchFile(server.url, { digest })
+    expect(fs.readFileSync(result.filePath).equals(body)).toBe(true)
+    const second = server.served[1]!
+    expect(second.range).toBe(`bytes=${kept}-`)
+    expect(second.status).toBe(honourRange ? 206 : 200)
+    expect(second.sent).toBe(honourRange ? body.length - kept : body.length)
+    expect(fs.existsSync(partial)).toBe(false)
+    await store.close()
+  })
+
+  it('a lying server: ERR_CAS_INTEGRITY, nothing stored, no partial kept', async () => {
+    const body = contentOf('truth', 1, 200_000)
+    const server = await serve(contentOf('lie', 1, 200_000))
+    const store = await openStore(tempDir())
+    await expect(store.fetchFile(server.url, { digest: sha512Hex(body) })).rejects.toMatchObject({ code: 'ERR_CAS_INTEGRITY' })
+    expect(listFiles(path.join(store.root, 'files'))).toEqual([])
+    expect(listFiles(path.join(store.root, 'partial')).filter(f => !f.endsWith('.lock'))).toEqual([])
+    await store.close()
+  })
+
+  it('HTTP errors and unreachable servers are coded errors naming the URL', async () => {
+    const server = await serve(Buffer.from('x'), { status: 404 })
+    const store = await openStore(tempDir())
+    const digest = sha512Hex('x')
+    await expect(store.fetchFile(server.url, { digest })).rejects.toMatchObject({ code: 'ERR_CAS_FETCH_STATUS', status: 404, url: server.url })
+    await server.close()
+    await expect(store.fetchFile(server.url, { digest })).rejects.toMatchObject({ code: 'ERR_CAS_FETCH_NETWORK', url: server.url })
+    await expect(store.fetchFile(server.url, {})).rejects.toMatchObject({ code: 'ERR_CAS_INVALID_ARGUMENT' })
+    await expect(store.fetchFile(server.url, { digest: 'nope' })).rejects.toMatchObject({ code: 'ERR_CAS_BAD_DIGEST' })
+    await store.close()
+  })
+
+  it('a stalled server fails with ERR_CAS_FETCH_TIMEOUT and keeps the partial for a resume', async () => {
+    const body = contentOf('stall', 1, 1024 * 1024)
+    const server = await serve(body)
+    server.pauseAfter = 256 * 1024
+    const store = await openStore(tempDir())
+    await expect(store.fetchFile(server.url, { digest: sha512Hex(body), stallTimeoutMs: 300 }))
+      .rejects.toMatchObject({ code: 'ERR_CAS_FETCH_TIMEOUT', url: server.url })
+    const partial = path.join(store.root, 'partial', `${sha512Hex(body)}.partial`)
+    expect(fs.statSync(partial).size).toBeGreaterThan(0)
+    server.pauseAfter = undefined
+    server.resume()
+    const result = await store.fetchFile(server.url, { digest: sha512Hex(body) })
+    expect(fs.readFileSync(result.filePath).equals(body)).toBe(true)
+    expect(server.served.at(-1)!.status).toBe(206)
+    await store.close()
+  })
+})
