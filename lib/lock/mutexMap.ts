@@ -38,6 +38,11 @@ export class MutexMap {
     }
   }
 
+  /** True when some task holds or waits for `key`'s mutex. */
+  has (key: string): boolean {
+    return this.#entries.has(key)
+  }
+
   /** True when some task holds `key`'s mutex right now (a new acquirer would queue). */
   isLocked (key: string): boolean {
     return this.#entries.get(key)?.mutex.isLocked() === true

@@ -42,6 +42,22 @@ export class PathLock {
     }
   }
 
+  /**
+   * The uncontended case without a single promise: when no task of this process holds or waits for `key` and the
+   * stripe's OS lock can be had at once, runs the synchronous `fn` under the lock and returns `{ value }`.
+   * Returns undefined (having done nothing) when the lock is not free right now; use {@link withLock} then.
+   * Safe because `fn` runs to completion before any other task of this thread can run.
+   */
+  tryWithLockSync<T> (key: string, stripe: number, fn: () => T): { value: T } | undefined {
+    if (!this.#enabled) return { value: fn() }
+    if (this.#mutexes.has(key) || !this.#stripes.tryAcquireSync(stripe)) return undefined
+    try {
+      return { value: fn() }
+    } finally {
+      this.#stripes.release(stripe)
+    }
+  }
+
   /** Keys with an in-process mutex entry right now (holders or waiters). */
   get activeKeys (): number {
     return this.#mutexes.size

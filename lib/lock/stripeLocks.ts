@@ -74,6 +74,29 @@ export class StripeLocks {
     }
   }
 
+  /**
+   * Takes (or joins) stripe `index`'s OS lock only if that needs no waiting; true when taken. Pair a true with
+   * {@link release}.
+   */
+  tryAcquireSync (index: number): boolean {
+    if (this.#closed) throw new StoreClosedError()
+    const stripe = this.#stripes[index]!
+    if (stripe.holders > 0) {
+      stripe.holders++
+      return true
+    }
+    if (stripe.acquiring !== undefined) return false
+    const fd = this.#fd(stripe, index)
+    if (fd === undefined) return false
+    if (tryFlock(fd)) {
+      stripe.holders = 1
+      return true
+    }
+    unlockFd(fd) // nobody here holds or polls this stripe: do not keep its descriptor
+    stripe.fd = undefined
+    return false
+  }
+
   /** Leaves stripe `index`; the OS lock is dropped when the last task of this process leaves. */
   release (index: number): void {
     const stripe = this.#stripes[index]!

@@ -35,3 +35,30 @@ it('a writer cannot rename into place between the verifier proving a file wrong 
   expect(fs.readFileSync(written.filePath).equals(data)).toBe(true)
   await store.close()
 })
+
+it('the same across processes\' view of the lock: a writer on its synchronous quick path waits for the OS lock', async () => {
+  // Two Store instances on one directory share no in-process mutex, exactly like two processes: only the OS
+  // lock stands between the writer's uncontended quick path and the verifier's removal.
+  const dir = tempDir()
+  const verifierParked = gate()
+  const writerContended = signal()
+  const verifierStore = await openStore(dir, { _hooks: { 'verifier:provenWrong': verifierParked.wait } })
+  const writerStore = await openStore(dir, { _hooks: { 'lock:contended': writerContended.signal } })
+  const data = contentOf('rename', 2, 3000)
+  const digest = sha512Hex(data)
+  const target = verifierStore.filePathFor(digest, 0o644)
+  fs.mkdirSync(path.dirname(target), { recursive: true })
+  fs.writeFileSync(target, Buffer.alloc(data.length, 7))
+
+  const verifying = verifierStore.checkPkgFilesIntegrity({ algo: 'sha512', files: { 'a.js': { digest, mode: 0o644, size: data.length, checkedAt: 0 } } })
+  await verifierParked.reached
+  const writing = writerStore.ensureFile(data, { mode: 0o644 })
+  const first = await Promise.race([writerContended.signalled.then(() => 'waiting'), writing.then(() => 'finished')])
+  expect(first).toBe('waiting')
+
+  verifierParked.open()
+  expect(await verifying).toMatchObject({ corrupt: ['a.js'], removed: ['a.js'] })
+  expect(fs.readFileSync((await writing).filePath).equals(data)).toBe(true)
+  await verifierStore.close()
+  await writerStore.close()
+})
