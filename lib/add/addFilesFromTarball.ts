@@ -55,7 +55,10 @@ export async function addFilesFromTarball (
     const fileName = name
     latest.set(fileName, seq)
     const mode = (entry.mode ?? 0o644) & 0o777
-    const content = entry.size <= SYNC_IO_LIMIT ? collect(entry) : Promise.resolve(guarded(entry, aborted))
+    // Every entry is read through `guarded`: a failed parse never ends the entry it is in, so a reader that waited
+    // for the entry's end alone would wait forever.
+    const bytes = guarded(entry, aborted)
+    const content = entry.size <= SYNC_IO_LIMIT ? collect(bytes) : Promise.resolve(bytes)
     const write = content
       .then(async data => await ensureFile(ctx, data, { mode }))
       .then(added => {
@@ -77,7 +80,7 @@ export async function addFilesFromTarball (
     } else {
       for await (const chunk of tarball) {
         if (failure !== undefined) break
-        if (!parser.write(chunk as Buffer)) await Promise.race([once(parser, 'drain'), parsed])
+        if (!parser.write(chunk as Buffer)) await Promise.race([once(parser, 'drain'), parsed, aborted])
       }
       parser.end()
     }
@@ -106,15 +109,21 @@ export function packageRelativeName (raw: string): string | undefined {
 /** Yields the entry's bytes until it ends or `aborted` rejects (then throws: a cut-short entry is not stored). */
 async function * guarded (entry: ReadEntry, aborted: Promise<never>): AsyncGenerator<Buffer> {
   const chunks = entry[Symbol.asyncIterator]()
-  for (;;) {
-    const next = await Promise.race([chunks.next(), aborted])
-    if (next.done === true) return
-    yield next.value as Buffer
+  try {
+    for (;;) {
+      const next = await Promise.race([chunks.next(), aborted])
+      if (next.done === true) return
+      yield next.value as Buffer
+    }
+  } finally {
+    // The consumer stopped early (its write failed) or the parse failed: drain the entry, so the parser is not
+    // left waiting on it and the rest of the input can be consumed (or abandoned) promptly.
+    entry.resume()
   }
 }
 
-async function collect (entry: ReadEntry): Promise<Buffer> {
+async function collect (bytes: AsyncIterable<Buffer>): Promise<Buffer> {
   const chunks: Buffer[] = []
-  for await (const chunk of entry) chunks.push(chunk as Buffer)
+  for await (const chunk of bytes) chunks.push(chunk)
   return Buffer.concat(chunks)
 }

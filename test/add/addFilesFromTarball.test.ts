@@ -73,6 +73,16 @@ describe('addFilesFromTarball', () => {
       await store.close()
     })
 
+    it.each([1, 20, 100, 700])('rejects a .tgz missing its last %i bytes, as a Buffer and as a stream (no hang)', async cut => {
+      const store = await openStore(tempDir())
+      const whole = makeTarball([{ path: 'package/a.js', body: 'a'.repeat(3000) }, { path: 'package/b.js', body: contentOf('cut', 1, 50_000) }])
+      const truncated = whole.subarray(0, whole.length - cut)
+      await expect(store.addFilesFromTarball(truncated)).rejects.toMatchObject({ code: 'ERR_CAS_BAD_TARBALL' })
+      await expect(store.addFilesFromTarball(Readable.from(chunked(truncated, 4096)))).rejects.toMatchObject({ code: 'ERR_CAS_BAD_TARBALL' })
+      expect(listFiles(path.join(store.root, 'tmp'))).toEqual([])
+      await store.close()
+    })
+
     it('keeps names relative to the package root', () => {
       expect(packageRelativeName('package/a/b.js')).toBe('a/b.js')
       expect(packageRelativeName('package/./a//b.js')).toBe('a/b.js')
