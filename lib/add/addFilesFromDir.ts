@@ -10,7 +10,7 @@ import { ensureFile } from '../write/ensureFile.js'
 /**
  * Adds every regular file under `dir` to the store and returns the package index (names `/`-separated, relative
  * to `dir`). Symlinks are followed only when their target stays inside `dir` (a package must not be able to pull
- * `/etc/passwd` into the store); a directory reached twice through links is walked once, so link cycles end.
+ * `/etc/passwd` into the store); a link back to a directory being walked is skipped, so link cycles end.
  */
 export async function addFilesFromDir (ctx: StoreContext, dir: string): Promise<PackageIndex> {
   let root: string
@@ -48,9 +48,12 @@ function collect (
     }
     const stat = statFile(realPath)
     if (stat.isDirectory()) {
+      // Only the directories being walked above us end a walk (a link back to an ancestor is a cycle); a
+      // directory reached again through a sibling link is walked again, as pnpm does, so no name is dropped.
       if (walked.has(realPath)) continue
       walked.add(realPath)
       collect(root, realPath, name, walked, out)
+      walked.delete(realPath)
     } else if (stat.isFile()) {
       out.set(name, { realPath, stat })
     }

@@ -101,7 +101,7 @@ export class StripeLocks {
   release (index: number): void {
     const stripe = this.#stripes[index]!
     if (stripe.holders <= 0) throw new Error(`cas-store internal error: stripe ${index} released more than taken`)
-    if (--stripe.holders === 0 && stripe.fd !== undefined && !this.#closed) {
+    if (--stripe.holders === 0 && stripe.fd !== undefined) {
       // Closing the descriptor drops the flock. It is not kept open for the next lock: an idle cache of up to 256
       // lock files could hold every descriptor a process has left, and then tasks waiting for one (ours, and
       // graceful-fs's EMFILE queue) would wait forever. The open costs one syscall per lock; correctness first.
@@ -114,8 +114,12 @@ export class StripeLocks {
   close (): void {
     this.#closed = true
     for (const stripe of this.#stripes) {
-      if (stripe.fd !== undefined) fs.closeSync(stripe.fd)
-      stripe.fd = undefined
+      // A stripe still held by a task (a verifier hashing under the lock) keeps its descriptor, and so its OS
+      // lock, until that task releases it: closing it now would let another process in mid-critical-section.
+      if (stripe.fd !== undefined && stripe.holders === 0) {
+        fs.closeSync(stripe.fd)
+        stripe.fd = undefined
+      }
     }
   }
 

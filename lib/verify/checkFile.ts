@@ -48,7 +48,9 @@ export async function checkFile (
   await reach(ctx.hooks, 'verifier:suspect', filePath)
   return await ctx.lock.withLock(filePath, stripeOfDigest(digest), async () => {
     await reach(ctx.hooks, 'verifier:locked', filePath)
-    const state = await fileState(filePath, digest, size)
+    // Hash even when the size differs: the index's size could be the wrong one, and a file is removed only when
+    // its bytes are proven not to hash to its name.
+    const state = await fileState(filePath, digest, undefined)
     switch (state) {
       case 'good': return GOOD_HASHED
       case 'missing': return MISSING

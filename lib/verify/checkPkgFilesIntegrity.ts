@@ -28,6 +28,9 @@ export async function checkPkgFilesIntegrity (
     : Object.entries(index.files)
   for (const [name, info] of entries) {
     const digest = assertDigestHex(info?.digest)
+    if (!Number.isSafeInteger(info.size) || info.size < 0 || !Number.isInteger(info.mode) || info.mode < 0) {
+      throw new InvalidArgumentError(`checkPkgFilesIntegrity: ${JSON.stringify(name)} needs a non-negative integer size and mode`)
+    }
     const filePath = contentPathFor(ctx.root, digest, info.mode)
     if (verifiedFiles?.has(filePath) === true) continue
     const verdict = await checkFile(ctx, filePath, digest, info.size, info.checkedAt)

@@ -5,14 +5,15 @@ import { errorCode, statOrUndefined } from '../util/fs.js'
 export type FileState = 'good' | 'missing' | 'wrong' | 'not-a-file'
 
 /**
- * Stats and, when the size is right, hashes the file at `path`. `good` means: a regular file whose bytes hash to
- * `digest`. A file that vanishes between the stat and the read counts as missing.
+ * Stats and hashes the file at `path`. `good` means: a regular file whose bytes hash to `digest`. With `size`
+ * given, a different size is `wrong` without reading (a cheap screen); with `size` undefined the bytes decide.
+ * A file that vanishes between the stat and the read counts as missing.
  */
-export async function fileState (path: string, digest: string, size: number): Promise<FileState> {
+export async function fileState (path: string, digest: string, size: number | undefined): Promise<FileState> {
   const stat = statOrUndefined(path)
   if (stat === undefined) return 'missing'
   if (!stat.isFile()) return 'not-a-file'
-  if (stat.size !== size) return 'wrong'
+  if (size !== undefined && stat.size !== size) return 'wrong'
   try {
     return (await hashFile(path, stat.size)) === digest ? 'good' : 'wrong'
   } catch (err) {

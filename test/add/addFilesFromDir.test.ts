@@ -58,6 +58,17 @@ describe('addFilesFromDir', () => {
     await store.close()
   })
 
+  it('indexes a directory under every name a sibling link gives it', async () => {
+    const store = await openStore(tempDir())
+    const pkg = tempDir('cas-pkg-')
+    fs.mkdirSync(path.join(pkg, 'b'))
+    fs.writeFileSync(path.join(pkg, 'b', 'real.js'), 'real')
+    fs.symlinkSync('b', path.join(pkg, 'a'))
+    const index = await store.addFilesFromDir(pkg)
+    expect([...index.files.keys()].sort()).toEqual(['a/real.js', 'b/real.js'])
+    await store.close()
+  })
+
   it('rejects a path that is not a directory', async () => {
     const store = await openStore(tempDir())
     await expect(store.addFilesFromDir(path.join(os.tmpdir(), 'does-not-exist-cas'))).rejects.toMatchObject({ code: 'ERR_CAS_INVALID_ARGUMENT' })

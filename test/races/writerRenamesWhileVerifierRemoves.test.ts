@@ -62,3 +62,27 @@ it('the same across processes\' view of the lock: a writer on its synchronous qu
   await verifierStore.close()
   await writerStore.close()
 })
+
+it('closing the verifier\'s store mid-critical-section does not drop its OS lock early', async () => {
+  const dir = tempDir()
+  const verifierParked = gate()
+  const writerContended = signal()
+  const verifierStore = await openStore(dir, { _hooks: { 'verifier:provenWrong': verifierParked.wait } })
+  const writerStore = await openStore(dir, { _hooks: { 'lock:contended': writerContended.signal } })
+  const data = contentOf('rename', 3, 3000)
+  const digest = sha512Hex(data)
+  const target = verifierStore.filePathFor(digest, 0o644)
+  fs.mkdirSync(path.dirname(target), { recursive: true })
+  fs.writeFileSync(target, Buffer.alloc(data.length, 7))
+
+  const verifying = verifierStore.checkPkgFilesIntegrity({ algo: 'sha512', files: { 'a.js': { digest, mode: 0o644, size: data.length, checkedAt: 0 } } })
+  await verifierParked.reached
+  await verifierStore.close() // e.g. an installer shutting down while a verification is in flight
+  const writing = writerStore.ensureFile(data, { mode: 0o644 })
+  const first = await Promise.race([writerContended.signalled.then(() => 'waiting'), writing.then(() => 'finished')])
+  expect(first).toBe('waiting')
+  verifierParked.open()
+  await verifying
+  expect(fs.readFileSync((await writing).filePath).equals(data)).toBe(true)
+  await writerStore.close()
+})

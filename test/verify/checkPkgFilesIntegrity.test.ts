@@ -99,6 +99,16 @@ describe('checkPkgFilesIntegrity', () => {
     await store.close()
   })
 
+  it('never removes a file whose bytes hash to its name, even when the index has the wrong size', async () => {
+    const { store, index } = await storeWith({ 'a.js': 'right bytes' })
+    const info = index.files.get('a.js')!
+    info.size = 3
+    info.checkedAt = 0
+    expect(await store.checkPkgFilesIntegrity(index)).toMatchObject({ passed: true, removed: [] })
+    expect(fs.readFileSync(store.filePathFor(info.digest, info.mode), 'utf8')).toBe('right bytes')
+    await store.close()
+  })
+
   describe('bad input', () => {
     it('rejects a malformed digest in the index without touching any path', async () => {
       const store = await openStore(tempDir())
@@ -106,6 +116,10 @@ describe('checkPkgFilesIntegrity', () => {
       await expect(store.checkPkgFilesIntegrity(index)).rejects.toMatchObject({ code: 'ERR_CAS_BAD_DIGEST' })
       await expect(store.checkPkgFilesIntegrity({ files: null } as never)).rejects.toMatchObject({ code: 'ERR_CAS_INVALID_ARGUMENT' })
       await expect(store.checkPkgFilesIntegrity({ algo: 'md5' as never, files: {} })).rejects.toMatchObject({ code: 'ERR_CAS_INVALID_ARGUMENT' })
+      const digest = sha512('x')
+      for (const bad of [{ digest, mode: 0o644 }, { digest, mode: 0o644, size: -1 }, { digest, size: 1 }]) {
+        await expect(store.checkPkgFilesIntegrity({ files: { f: bad as never } })).rejects.toMatchObject({ code: 'ERR_CAS_INVALID_ARGUMENT' })
+      }
       await store.close()
     })
 
