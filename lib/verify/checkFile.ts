@@ -1,5 +1,6 @@
 import fs from 'node:fs'
 import type { StoreContext } from '../context.js'
+import { FileAccessError } from '../errors.js'
 import { stripeOfDigest } from '../layout/contentPath.js'
 import { errorCode, statOrUndefined } from '../util/fs.js'
 import { reach } from '../util/hooks.js'
@@ -36,7 +37,12 @@ const MISSING: FileVerdict = { status: 'missing', removed: false, rehashed: fals
 export async function checkFile (
   ctx: StoreContext, filePath: string, digest: string, size: number, checkedAt: number | undefined,
 ): Promise<FileVerdict> {
-  const stat = statOrUndefined(filePath)
+  let stat
+  try {
+    stat = statOrUndefined(filePath)
+  } catch (err) {
+    throw new FileAccessError(filePath, err as NodeJS.ErrnoException)
+  }
   if (stat === undefined) return MISSING
   if (stat.isFile() && stat.size === size && checkedAt !== undefined &&
       stat.mtimeMs - checkedAt <= CHECKED_AT_TOLERANCE_MS) {
@@ -69,6 +75,6 @@ function removeFile (filePath: string): boolean {
     return true
   } catch (err) {
     if (errorCode(err) === 'ENOENT') return true
-    throw err
+    throw new FileAccessError(filePath, err as NodeJS.ErrnoException) // EROFS, EPERM: a read-only store
   }
 }

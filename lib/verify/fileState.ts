@@ -1,3 +1,4 @@
+import { FileAccessError } from '../errors.js'
 import { hashFile } from '../util/hash.js'
 import { errorCode, statOrUndefined } from '../util/fs.js'
 
@@ -10,7 +11,12 @@ export type FileState = 'good' | 'missing' | 'wrong' | 'not-a-file'
  * A file that vanishes between the stat and the read counts as missing.
  */
 export async function fileState (path: string, digest: string, size: number | undefined): Promise<FileState> {
-  const stat = statOrUndefined(path)
+  let stat
+  try {
+    stat = statOrUndefined(path)
+  } catch (err) {
+    throw new FileAccessError(path, err as NodeJS.ErrnoException)
+  }
   if (stat === undefined) return 'missing'
   if (!stat.isFile()) return 'not-a-file'
   if (size !== undefined && stat.size !== size) return 'wrong'
@@ -18,6 +24,6 @@ export async function fileState (path: string, digest: string, size: number | un
     return (await hashFile(path, stat.size)) === digest ? 'good' : 'wrong'
   } catch (err) {
     if (errorCode(err) === 'ENOENT') return 'missing'
-    throw err
+    throw new FileAccessError(path, err as NodeJS.ErrnoException)
   }
 }

@@ -64,7 +64,14 @@ export async function writeStreamToTemp (
   ctx: StoreContext, source: AsyncIterable<unknown>, mode: number,
 ): Promise<TempFile> {
   const temp = tempPathFor(ctx.tmpDir)
-  const fd = await openTempAsync(ctx, temp, mode)
+  let fd: number
+  try {
+    fd = await openTempAsync(ctx, temp, mode)
+  } catch (err) {
+    // Nobody will read the source now: release it (a file stream holds a descriptor until destroyed).
+    (source as { destroy?: () => void }).destroy?.()
+    throw err
+  }
   const hash = crypto.createHash('sha512')
   let size = 0
   try {
@@ -72,7 +79,11 @@ export async function writeStreamToTemp (
       const bytes = toBytes(chunk)
       hash.update(bytes)
       size += bytes.length
-      await writeAllAsync(fd, bytes)
+      try {
+        await writeAllAsync(fd, bytes)
+      } catch (err) {
+        throw new FileAccessError(temp, err as NodeJS.ErrnoException) // ENOSPC, EDQUOT, EIO…
+      }
     }
     if (ctx.fsync) await fsyncAsync(fd)
   } catch (err) {
