@@ -1,6 +1,6 @@
 // The benchmark harness: `npm run bench [-- --json] [--corpus DIR] [--files N] [--runs N] [--large-mb N] [--quick]`.
 // Every system is measured on the same corpus in the same run; results are ratios, never absolute promises.
-import { spawn } from 'node:child_process'
+import { execSync, spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -103,18 +103,20 @@ async function main (): Promise<void> {
       figure('cacache 20 verify (whole cache)', cacacheVerifyMs)],
   })
 
-  progress('contention: 4 processes')
+  progress('contention: 1 process, then 4 processes')
+  // Both sides run as child processes, so process start-up is on both sides of the ratio.
+  const single = await timed(async () => { await runChild('addCorpus.ts', [freshDir('single'), corpus]) })
   const shared = freshDir('contended')
-  const started = performance.now()
-  const children = await Promise.all([0, 1, 2, 3].map(async () => await runChild('addCorpus.ts', [shared, corpus])))
-  const wallMs = performance.now() - started
+  const children: Array<Record<string, unknown>> = []
+  const wallMs = await timed(async () => {
+    children.push(...await Promise.all([0, 1, 2, 3].map(async () => await runChild('addCorpus.ts', [shared, corpus]))))
+  })
   const errors = children.flatMap(c => (c.errors as string[] | undefined) ?? [`child failed: ${String(c.failure)}`])
-  const contendedOk = await casVerify(shared, casIndex!, false)
-  if (!contendedOk) errors.push('the contended store failed verification')
+  if (!await casVerify(shared, casIndex!, false)) errors.push('the contended store failed verification')
   scenarios.push({
     name: 'Contention (4 processes add the same corpus to one empty store)',
-    figures: [figure('cas-store, 4 processes (wall)', wallMs, files.length * 4, bytes * 4), figure('cas-store, 1 process', median(cold.cas))],
-    extra: { wallMs, singleProcessMs: median(cold.cas), errors },
+    figures: [figure('cas-store, 4 processes at once (wall)', wallMs), figure('cas-store, 1 process', single)],
+    extra: { wallMs, singleProcessMs: single, errors },
   })
 
   scenarios.push({
@@ -138,7 +140,7 @@ async function main (): Promise<void> {
     target('verify fast path vs pnpm 10', '>= 1.0x', ratio(median(ver.casFast), median(ver.pnpmFast)), x => x >= 1),
     target('verify slow path vs pnpm 10', '>= 1.0x', ratio(median(ver.casSlow), median(ver.pnpmSlow)), x => x >= 1),
     target('whole-store verify vs cacache verify (files/s)', '>= 50x', ratio(median(ver.casSlow), cacacheVerifyMs), x => x >= 50),
-    target('contention: 4 processes wall time vs 1 process cold add', '<= 1.5x', wallMs / median(cold.cas), x => x <= 1.5 && errors.length === 0, `, errors: ${errors.length}`),
+    target('contention: 4 processes wall time vs 1 process cold add', '<= 1.5x, 0 errors', wallMs / single, x => x <= 1.5 && errors.length === 0, `x, errors: ${errors.length}`),
     target('lock overhead (locks on vs off)', '<= 10%', (median(cold.cas) / median(cold.casNoLock) - 1) * 100, x => x <= 10, '%'),
     target('large file peak RSS growth', '<= 64 MiB', (large.rssGrowth as number) / 1024 / 1024, x => x <= 64, ' MiB'),
   ]
@@ -157,7 +159,12 @@ function target (name: string, goal: string, actual: number, met: (x: number) =>
   return { name, goal, actual: Math.round(actual * 100) / 100, unit, met: met(actual) }
 }
 
+/**
+ * Times `fn` after flushing dirty pages (sync), so one system's writes are not paid for by the next one's
+ * measurement: on this kind of VM, creating a file costs 0.4-0.7 ms and write-back is bursty.
+ */
 async function timed (fn: () => unknown): Promise<number> {
+  execSync('sync')
   const start = performance.now()
   await fn()
   return performance.now() - start
