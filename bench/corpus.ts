@@ -36,7 +36,8 @@ export function corpusSizes (count: number, seed: number): number[] {
  */
 export function generateCorpus (dir: string, count: number, seed: number): string {
   const root = path.join(dir, `corpus-${count}-${seed}`)
-  const done = path.join(root, '.complete')
+  // The marker sits beside the corpus, not in it: every system under test adds the whole folder.
+  const done = `${root}.complete`
   if (fs.existsSync(done)) return root
   fs.rmSync(root, { recursive: true, force: true })
   const sizes = corpusSizes(count, seed)
@@ -54,12 +55,11 @@ export function generateCorpus (dir: string, count: number, seed: number): strin
     }
     fs.writeFileSync(file, data, { mode: i % 8 === 0 ? 0o755 : 0o644 })
   })
-  fs.writeFileSync(path.join(dir, `corpus-${count}-${seed}.complete`), '')
-  fs.renameSync(path.join(dir, `corpus-${count}-${seed}.complete`), done)
+  fs.writeFileSync(done, '')
   return root
 }
 
-/** Every regular file under `root` (except the completion marker), with its size and mode. */
+/** Every regular file under `root`, with its size and mode. */
 export function listCorpus (root: string): Array<{ path: string, rel: string, size: number, mode: number }> {
   const out: Array<{ path: string, rel: string, size: number, mode: number }> = []
   const walk = (dir: string, prefix: string): void => {
@@ -67,7 +67,7 @@ export function listCorpus (root: string): Array<{ path: string, rel: string, si
       const full = path.join(dir, entry.name)
       const rel = prefix === '' ? entry.name : `${prefix}/${entry.name}`
       if (entry.isDirectory()) walk(full, rel)
-      else if (entry.isFile() && entry.name !== '.complete') {
+      else if (entry.isFile()) {
         const stat = fs.statSync(full)
         out.push({ path: full, rel, size: stat.size, mode: stat.mode })
       }
