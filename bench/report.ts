@@ -27,6 +27,8 @@ export interface Report {
   date: string
   machine: { node: string, platform: string, cpus: number, cpuModel: string, memoryGiB: number }
   corpus: { path: string, files: number, bytes: number, medianSize: number, p90Size: number, maxSize: number }
+  /** Where the stores were made (the filesystem under test). */
+  workDir: string
   runs: number
   scenarios: Scenario[]
   targets: Target[]
@@ -40,7 +42,7 @@ export function formatMarkdown (report: Report): string {
   const { machine, corpus } = report
   lines.push(`# cas-store benchmark, ${report.date.slice(0, 10)}`, '')
   lines.push(`Node ${machine.node}, ${machine.platform}, ${machine.cpus} cores (${machine.cpuModel}), ${machine.memoryGiB} GiB.`)
-  lines.push(`Corpus: ${fmt(corpus.files)} files, ${fmt(corpus.bytes / 1e6, 1)} MB (median ${fmt(corpus.medianSize)} B, p90 ${fmt(corpus.p90Size)} B, max ${fmt(corpus.maxSize / 1e6, 1)} MB). Median of ${report.runs} run(s).`, '')
+  lines.push(`Corpus: ${fmt(corpus.files)} files, ${fmt(corpus.bytes / 1e6, 1)} MB (median ${fmt(corpus.medianSize)} B, p90 ${fmt(corpus.p90Size)} B, max ${fmt(corpus.maxSize / 1e6, 1)} MB). Median of ${report.runs} run(s). Stores in ${report.workDir}.`, '')
   for (const scenario of report.scenarios) {
     lines.push(`## ${scenario.name}`, '', '| system | files/s | MB/s | cas-store is |', '|---|---:|---:|---:|')
     const cas = scenario.figures[0]!

@@ -1,4 +1,4 @@
-// The benchmark harness: `npm run bench [-- --json] [--corpus DIR] [--files N] [--runs N] [--large-mb N] [--quick]`.
+// The benchmark harness: `npm run bench [-- --json] [--corpus DIR] [--files N] [--runs N] [--large-mb N] [--work DIR] [--quick]`.
 // Every system is measured on the same corpus in the same run; results are ratios, never absolute promises.
 import { execSync, spawn } from 'node:child_process'
 import fs from 'node:fs'
@@ -20,6 +20,7 @@ const { values: args } = parseArgs({
     'large-mb': { type: 'string', default: '1024' },
     json: { type: 'boolean', default: false },
     quick: { type: 'boolean', default: false },
+    work: { type: 'string' },
   },
 })
 const quick = args.quick === true
@@ -27,7 +28,8 @@ const runs = quick ? 1 : Number(args.runs)
 const largeBytes = (quick ? 16 : Number(args['large-mb'])) * 1024 * 1024
 const progress = (line: string): void => { process.stderr.write(`[bench] ${line}\n`) }
 
-const work = fs.mkdtempSync(path.join(os.tmpdir(), 'cas-bench-'))
+// Where the stores are made: the OS temp dir by default; `--work /dev/shm` measures CPU and syscalls without disk.
+const work = fs.mkdtempSync(path.join(args.work ?? os.tmpdir(), 'cas-bench-'))
 let storeCount = 0
 const freshDir = (name: string): string => path.join(work, `${name}-${storeCount++}`)
 
@@ -148,6 +150,7 @@ async function main (): Promise<void> {
     date: new Date().toISOString(),
     machine: { node: process.version, platform: `${os.platform()} ${os.arch()}`, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? '', memoryGiB: Math.round(os.totalmem() / 2 ** 30) },
     corpus: { path: corpus, files: files.length, bytes, medianSize: medianOf(files.map(f => f.size)), p90Size: percentile(files.map(f => f.size), 0.9), maxSize: Math.max(...files.map(f => f.size)) },
+    workDir: path.dirname(work),
     runs,
     scenarios,
     targets,
