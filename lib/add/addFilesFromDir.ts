@@ -6,11 +6,12 @@ import type { PackageIndex } from '../types.js'
 import { createReadStream, errorCode } from '../util/fs.js'
 import { SYNC_IO_LIMIT } from '../util/hash.js'
 import { ensureFile } from '../write/ensureFile.js'
+import { addPackageMeta } from './addPackageMeta.js'
 
 /**
  * Adds every regular file under `dir` to the store and returns the package index (names `/`-separated, relative
- * to `dir`). Symlinks are followed only when their target stays inside `dir` (a package must not be able to pull
- * `/etc/passwd` into the store); a link back to a directory being walked is skipped, so link cycles end.
+ * to `dir`; `manifest` and `requiresBuild` filled in from its package.json). Symlinks are followed only when their
+ * target stays inside `dir` (a package must not be able to pull `/etc/passwd` into the store); a link back to a directory being walked is skipped, so link cycles end.
  */
 export async function addFilesFromDir (ctx: StoreContext, dir: string): Promise<PackageIndex> {
   let root: string
@@ -28,7 +29,7 @@ export async function addFilesFromDir (ctx: StoreContext, dir: string): Promise<
     const added = await ensureFile(ctx, content, { mode: stat.mode })
     index.files.set(name, { digest: added.digest, mode: stat.mode & 0o777, size: added.size, checkedAt: added.checkedAt })
   }
-  return index
+  return await addPackageMeta(ctx, index)
 }
 
 function collect (

@@ -5,12 +5,14 @@ import { BadTarballError, CasError, InvalidArgumentError, UnsafePathError } from
 import type { PackageIndex } from '../types.js'
 import { SYNC_IO_LIMIT } from '../util/hash.js'
 import { ensureFile } from '../write/ensureFile.js'
+import { addPackageMeta } from './addPackageMeta.js'
 
 const REGULAR_FILE_TYPES = new Set(['File', 'OldFile', 'ContiguousFile'])
 
 /**
  * Adds the regular files of a tarball (gzipped or plain; detected from its first bytes) and returns the package
- * index. The tarball is parsed as a stream: small entries are buffered one at a time, large ones are streamed
+ * index, with the package's `manifest` and `requiresBuild` filled in (ready for `writePackageIndex`).
+ * The tarball is parsed as a stream: small entries are buffered one at a time, large ones are streamed
  * straight into `ensureFile`, so memory stays bounded for any size.
  *
  * Names are relative to the package: the top folder (`package/` in npm tarballs, any name elsewhere) is dropped,
@@ -93,7 +95,7 @@ export async function addFilesFromTarball (
     if (failure instanceof CasError) throw failure
     throw new BadTarballError((failure as Error).message ?? String(failure), failure)
   }
-  return index
+  return await addPackageMeta(ctx, index)
 }
 
 /** The entry's name inside the package, or undefined for the top folder itself. Throws for escaping names. */

@@ -95,3 +95,32 @@ describe('addFilesFromTarball', () => {
 function * chunked (data: Buffer, size: number): Generator<Buffer> {
   for (let i = 0; i < data.length; i += size) yield data.subarray(i, i + size)
 }
+
+describe('addFilesFromTarball: manifest and requiresBuild', () => {
+  const pkg = (files: Record<string, string>): Buffer =>
+    makeTarball(Object.entries(files).map(([name, body]) => ({ path: `package/${name}`, body })))
+
+  it.each([
+    ['a postinstall script', { 'package.json': '{"name":"p","version":"1.0.0","scripts":{"postinstall":"x","test":"y"}}' }, true],
+    ['only a test script', { 'package.json': '{"name":"p","version":"1.0.0","scripts":{"test":"y"}}' }, false],
+    ['a binding.gyp', { 'package.json': '{"name":"p","version":"1.0.0"}', 'binding.gyp': '{}' }, true],
+    ['files under .hooks/', { 'package.json': '{"name":"p","version":"1.0.0"}', '.hooks/pre': 'x' }, true],
+    ['no package.json', { 'index.js': '1' }, false],
+  ])('with %s: requiresBuild is %s', async (_what, files, expected) => {
+    const store = await openStore(tempDir())
+    expect((await store.addFilesFromTarball(pkg(files))).requiresBuild).toBe(expected)
+    await store.close()
+  })
+
+  it('carries the indexed subset of package.json; unparsable JSON gives no manifest, not a failure', async () => {
+    const store = await openStore(tempDir())
+    const good = await store.addFilesFromTarball(pkg({
+      'package.json': '\uFEFF{"name":"p","version":"1.2.3","bin":"cli.js","readme":"long text","engines":{"node":">=20"}}',
+    }))
+    expect(good.manifest).toEqual({ name: 'p', version: '1.2.3', bin: 'cli.js', engines: { node: '>=20' } })
+    const bad = await store.addFilesFromTarball(pkg({ 'package.json': '{"name": "p", ' }))
+    expect(bad.manifest).toBeUndefined()
+    expect(bad.files.has('package.json')).toBe(true)
+    await store.close()
+  })
+})
