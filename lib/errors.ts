@@ -122,3 +122,36 @@ export class FetchError extends CasError {
     this.status = status
   }
 }
+
+/** The store's package index (`index.db`, or a v10 JSON index file) cannot be read: it is not what it should be. */
+export class IndexCorruptError extends CasError {
+  readonly path: string
+
+  constructor (path: string, detail: string, cause?: unknown) {
+    super('ERR_CAS_INDEX_CORRUPT',
+      `The package index ${path} is unreadable: ${detail}. Content files were not touched. Move the file aside ` +
+      '(installs then refetch package lists) or restore it from a backup.', { cause })
+    this.path = path
+  }
+}
+
+/** Another process kept `index.db` locked for longer than the store's busy timeout. */
+export class IndexBusyError extends CasError {
+  readonly path: string
+
+  constructor (path: string, waitedMs: number, cause?: unknown) {
+    super('ERR_CAS_INDEX_BUSY',
+      `${path} stayed locked by another process for ${Math.round(waitedMs / 1000)} s. Retry when the other ` +
+      'install finishes, or raise the indexBusyTimeoutMs option of openStore().', { cause })
+    this.path = path
+  }
+}
+
+/** A write to a store whose package indexes this library only reads (pnpm 10's v10 JSON indexes). */
+export class IndexReadOnlyError extends CasError {
+  constructor (root: string) {
+    super('ERR_CAS_INDEX_READ_ONLY',
+      `${root} is a pnpm 10 (v10) store: its JSON package indexes are read-only here. Open the v11 store ` +
+      '(pnpm 11/12) to write package indexes.')
+  }
+}

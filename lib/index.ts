@@ -12,8 +12,14 @@ export type { FetchFileOptions, FetchFileResult, FetchProgress } from './fetch/f
 export type { LockHolder, WaitInfo, WaitOptions } from './lock/keyLock.js'
 export { assertDigestHex, hexToSri, isDigestHex, sriToHex, toDigestHex } from './digest/sri.js'
 export { contentPathFor, isExecutable, storedMode } from './layout/contentPath.js'
-export { resolveStoreRoot, STORE_VERSION } from './layout/resolveRoot.js'
+export { LEGACY_STORE_VERSION, resolveStoreRoot, STORE_VERSION } from './layout/resolveRoot.js'
+export type { PackageIndexEntry } from './pkgIndex/backend.js'
+export { assertPackageIndexKey, packageIndexKey, parsePackageIndexKey, type PackageIndexKeyParts } from './pkgIndex/key.js'
+export { indexedManifest, requiresBuild } from './pkgIndex/manifest.js'
+export { INDEX_DB_FILE } from './pkgIndex/indexDb.js'
+export { v10IndexFile } from './pkgIndex/v10Index.js'
 export {
-  BadDigestError, BadTarballError, CasError, FetchError, FileAccessError, IntegrityError, InvalidArgumentError,
-  LockTimeoutError, NotAFileError, StoreClosedError, UnsafePathError,
+  BadDigestError, BadTarballError, CasError, FetchError, FileAccessError, IndexBusyError, IndexCorruptError,
+  IndexReadOnlyError, IntegrityError, InvalidArgumentError, LockTimeoutError, NotAFileError, StoreClosedError,
+  UnsafePathError,
 } from './errors.js'

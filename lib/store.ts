@@ -7,8 +7,11 @@ import { fetchFile, type FetchFileOptions, type FetchFileResult } from './fetch/
 import type { StoreContext } from './context.js'
 import { StoreClosedError } from './errors.js'
 import { contentPathFor } from './layout/contentPath.js'
-import { resolveStoreRoot } from './layout/resolveRoot.js'
+import { resolveStoreRoot, storeFormatOf } from './layout/resolveRoot.js'
 import { PathLock } from './lock/pathLock.js'
+import type { IndexBackend, PackageIndexEntry } from './pkgIndex/backend.js'
+import { IndexDb } from './pkgIndex/indexDb.js'
+import { V10Index } from './pkgIndex/v10Index.js'
 import type {
   CheckOptions, EnsureFileOptions, EnsureFileResult, IntegrityResult, PackageIndex, PackageIndexInput,
 } from './types.js'
@@ -23,6 +26,11 @@ export interface StoreOptions {
    * Off by default (as in pnpm): it costs two extra syscalls per file and a disk flush each.
    */
   fsync?: boolean
+  /**
+   * How long a package index read or write waits, in all, while another process (pnpm, another install) holds
+   * `index.db` locked, before failing with `ERR_CAS_INDEX_BUSY`. Default 60 000 ms.
+   */
+  indexBusyTimeoutMs?: number
   /** @internal Test-only pause points (see `lib/util/hooks.ts`). */
   _hooks?: TestHooks
   /** @internal Benchmark-only: skip the path lock entirely. Unsafe with concurrent writers or verifiers. */
@@ -36,13 +44,18 @@ export interface StoreOptions {
 export class Store {
   /** Absolute path of the store root (the `v11` folder). */
   readonly root: string
+  /** `v11` (pnpm 11/12: index.db) or `v10` (pnpm 10: JSON package indexes, read-only). */
+  readonly format: 'v10' | 'v11'
   readonly #ctx: StoreContext
+  readonly #indexes: IndexBackend
   #closed = false
 
   /** @internal Use {@link openStore}. */
-  constructor (ctx: StoreContext) {
+  constructor (ctx: StoreContext, indexes: IndexBackend) {
     this.root = ctx.root
+    this.format = indexes.format
     this.#ctx = ctx
+    this.#indexes = indexes
   }
 
   /** Where the content with this sha512 (hex) and mode lives. Throws `ERR_CAS_BAD_DIGEST` for a malformed digest. */
@@ -64,6 +77,33 @@ export class Store {
    */
   async checkPkgFilesIntegrity (index: PackageIndexInput, options?: CheckOptions): Promise<IntegrityResult> {
     return await checkPkgFilesIntegrity(this.#open(), index, options)
+  }
+
+  /**
+   * Stores a package index under `key` (`<tarball integrity>\t<name>@<version>`, see `packageIndexKey`), in
+   * `index.db` exactly as pnpm 11/12 write it. Writes from one tick share a transaction; a row is never half
+   * written. A v10 store refuses with `ERR_CAS_INDEX_READ_ONLY`.
+   */
+  async writePackageIndex (key: string, index: PackageIndex): Promise<void> {
+    await this.#openIndexes().write(key, index)
+  }
+
+  /** The package index stored under `key`, or undefined. `ERR_CAS_INDEX_CORRUPT` when its row is unreadable. */
+  async readPackageIndex (key: string): Promise<PackageIndex | undefined> {
+    return await this.#openIndexes().read(key)
+  }
+
+  /**
+   * Every package index in the store (index.db rows, or v10 JSON files), read a page at a time so a store of any
+   * size is listed in bounded memory. An unreadable index is yielded with `error` and the scan goes on.
+   */
+  listPackageIndexes (): AsyncGenerator<PackageIndexEntry> {
+    return this.#openIndexes().list()
+  }
+
+  /** Removes the package index under `key` (and pnpm 12's aliases of it); true when there was one. */
+  async deletePackageIndex (key: string): Promise<boolean> {
+    return await this.#openIndexes().delete(key)
   }
 
   /** Adds every file under `dir` (symlinks followed only inside it) and returns the package index. */
@@ -98,7 +138,16 @@ export class Store {
   async close (): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    this.#ctx.lock.close()
+    try {
+      await this.#indexes.close()
+    } finally {
+      this.#ctx.lock.close()
+    }
+  }
+
+  #openIndexes (): IndexBackend {
+    this.#open()
+    return this.#indexes
   }
 
   #open (): StoreContext {
@@ -109,7 +158,9 @@ export class Store {
 
 /**
  * Opens (creating if needed) the store in `dir`. As pnpm does, the store root is `<dir>/v11` unless `dir` already
- * ends in `v11`, so `openStore('~/.local/share/pnpm/store')` shares pnpm 11/12's store.
+ * ends in `v11`, so `openStore('~/.local/share/pnpm/store')` shares pnpm 11/12's store; its `index.db` is opened
+ * (created when absent) at once, so a damaged one fails here with `ERR_CAS_INDEX_CORRUPT`. A path ending in `v10`
+ * opens a pnpm 10 store as it is: content verbs work, package indexes are read from its JSON files.
  */
 export async function openStore (dir: string, options: StoreOptions = {}): Promise<Store> {
   const root = resolveStoreRoot(dir)
@@ -118,6 +169,9 @@ export async function openStore (dir: string, options: StoreOptions = {}): Promi
   await fs.promises.mkdir(path.join(root, 'files'), { recursive: true })
   await fs.promises.mkdir(tmpDir, { recursive: true })
   await fs.promises.mkdir(locksDir, { recursive: true })
+  const indexes = storeFormatOf(root) === 'v10'
+    ? new V10Index(root)
+    : await IndexDb.open(root, { busyTimeoutMs: options.indexBusyTimeoutMs ?? 60_000, durable: options.fsync === true })
   const lock = new PathLock(locksDir, { hooks: options._hooks, enabled: options._unsafeNoLocks !== true })
-  return new Store({ root, tmpDir, lock, fsync: options.fsync === true, hooks: options._hooks })
+  return new Store({ root, tmpDir, lock, fsync: options.fsync === true, hooks: options._hooks }, indexes)
 }

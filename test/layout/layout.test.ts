@@ -11,6 +11,8 @@ describe('store layout', () => {
     expect(resolveStoreRoot('/x/store/v11')).toBe('/x/store/v11')
     expect(resolveStoreRoot('/x/store/v11/')).toBe('/x/store/v11')
     expect(resolveStoreRoot('rel')).toBe(path.resolve('rel', 'v11'))
+    // A pnpm 10 store is opened by naming its folder (read and verify only; indexes stay v10 JSON).
+    expect(resolveStoreRoot('/x/store/v10')).toBe('/x/store/v10')
   })
 
   it('puts content at files/<2 hex>/<126 hex>, with -exec when any execute bit is set', () => {

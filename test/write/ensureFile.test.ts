@@ -138,7 +138,7 @@ describe('ensureFile', () => {
         .rejects.toMatchObject({ code: 'ERR_CAS_INTEGRITY', expected: wrong, actual: sha512('payload') })
       await expect(store.ensureFile(Readable.from([Buffer.from('payload')]), { mode: 0o644, digest: hexToSri(wrong) }))
         .rejects.toMatchObject({ code: 'ERR_CAS_INTEGRITY' })
-      expect(listFiles(store.root).filter(f => !f.startsWith('locks/'))).toEqual([])
+      expect(listFiles(store.root).filter(f => !f.startsWith('locks/') && !f.startsWith('index.db'))).toEqual([])
       await store.close()
     })
 
@@ -178,7 +178,7 @@ describe('ensureFile', () => {
         throw new Error('network reset')
       }
       await expect(store.ensureFile(failing(), { mode: 0o644 })).rejects.toThrow('network reset')
-      expect(listFiles(store.root).filter(f => !f.startsWith('locks/'))).toEqual([])
+      expect(listFiles(store.root).filter(f => !f.startsWith('locks/') && !f.startsWith('index.db'))).toEqual([])
       await store.close()
     })
 

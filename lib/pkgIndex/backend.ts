@@ -1,0 +1,29 @@
+import type { CasError } from '../errors.js'
+import type { PackageIndex } from '../types.js'
+
+/** One package index met while listing a store, or the reason it could not be read. */
+export interface PackageIndexEntry {
+  /**
+   * The index's key: `<tarball integrity>\t<pkgId>` in a v11 store; in a v10 store the JSON file's path relative
+   * to the store root (`index/ab/cdef…-name@1.0.0.json`), since a v10 file name keeps only half the integrity.
+   * Either form is accepted back by `readPackageIndex` and `deletePackageIndex`.
+   */
+  key: string
+  /** The index, when it could be read. */
+  index?: PackageIndex
+  /** Why it could not be read (`ERR_CAS_INDEX_CORRUPT`); a scan goes on past it. */
+  error?: CasError
+}
+
+/** Where a store keeps its package indexes: pnpm 11/12's `index.db`, or pnpm 10's JSON files. Internal. */
+export interface IndexBackend {
+  /** `v11` (index.db, read and write) or `v10` (JSON files, read and delete). */
+  readonly format: 'v11' | 'v10'
+  /** The index file or folder, for messages. */
+  readonly path: string
+  read (key: string): Promise<PackageIndex | undefined>
+  write (key: string, index: PackageIndex): Promise<void>
+  delete (key: string): Promise<boolean>
+  list (): AsyncGenerator<PackageIndexEntry>
+  close (): Promise<void>
+}

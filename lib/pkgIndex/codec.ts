@@ -1,0 +1,66 @@
+import { Packr, Unpackr } from 'msgpackr'
+import { isDigestHex } from '../digest/sri.js'
+import type { FileInfo, PackageIndex } from '../types.js'
+import { requiresBuild } from './manifest.js'
+
+// The exact msgpackr settings pnpm 11/12 use for index.db rows ("records" = a key list written once per object
+// shape, "moreTypes" = Map and other extended types). Rows encoded here are byte-identical to pnpm 12's own for the
+// same content, which is what lets pnpm read what cas-store writes (test/pkgIndex/pnpmInterop.test.ts).
+const packr = new Packr({ useRecords: true, moreTypes: true })
+const unpackr = new Unpackr({ useRecords: true, moreTypes: true })
+
+/** Encodes a package index as an `index.db` row value, in the field order pnpm writes. */
+export function encodePackageIndex (index: PackageIndex): Buffer {
+  const { algo, files, manifest, requiresBuild: build, ...rest } = index
+  const row: Record<string, unknown> = {
+    algo: algo ?? 'sha512',
+    requiresBuild: build ?? requiresBuild(manifest, files),
+  }
+  if (manifest !== undefined) row.manifest = manifest
+  const encodedFiles = new Map<string, FileInfo>()
+  for (const [name, info] of files) {
+    encodedFiles.set(name, { digest: info.digest, mode: info.mode, size: info.size, checkedAt: info.checkedAt ?? 0 })
+  }
+  row.files = encodedFiles
+  for (const [field, value] of Object.entries(rest)) {
+    if (value !== undefined) row[field] = value
+  }
+  return packr.pack(row)
+}
+
+/**
+ * Decodes an `index.db` row value. Throws a plain Error saying what is wrong when the bytes are not a package
+ * index (the caller knows the file and key, and turns it into `ERR_CAS_INDEX_CORRUPT`).
+ */
+export function decodePackageIndex (data: Uint8Array): PackageIndex {
+  const value: unknown = unpackr.unpack(data)
+  if (value === null || typeof value !== 'object') throw new Error('the row is not a MessagePack map')
+  const row = value as Record<string, unknown>
+  if (row.algo !== undefined && row.algo !== 'sha512') throw new Error(`unsupported algo ${String(row.algo)}`)
+  return { ...row, algo: 'sha512', files: normalizeFiles(row.files, 'digest') } as PackageIndex
+}
+
+/**
+ * Turns a decoded `files` value (a Map from msgpackr, a plain object from JSON) into a checked Map. `digestField`
+ * is `digest` (hex, v11) or `integrity` (SRI, v10; `toHex` converts it).
+ */
+export function normalizeFiles (
+  files: unknown, digestField: 'digest' | 'integrity', toHex: (value: string) => string = v => v,
+): Map<string, FileInfo> {
+  if (files === null || typeof files !== 'object') throw new Error('it has no files list')
+  const entries = files instanceof Map ? [...files.entries()] : Object.entries(files)
+  const out = new Map<string, FileInfo>()
+  for (const [name, raw] of entries) {
+    const info = raw as Record<string, unknown> | null
+    const digestValue = info?.[digestField]
+    const digest = typeof digestValue === 'string' ? toHex(digestValue) : undefined
+    if (typeof name !== 'string' || info == null || !isDigestHex(digest) ||
+        typeof info.mode !== 'number' || typeof info.size !== 'number') {
+      throw new Error(`its entry for ${JSON.stringify(String(name))} is malformed`)
+    }
+    const entry: FileInfo = { digest, mode: info.mode, size: info.size }
+    if (typeof info.checkedAt === 'number') entry.checkedAt = info.checkedAt
+    out.set(name, entry)
+  }
+  return out
+}
