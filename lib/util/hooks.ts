@@ -8,6 +8,10 @@ export type PausePoint =
   | 'writer:tempWritten'
   /** Writer: path lock held, about to rename the temp file into place. */
   | 'writer:locked'
+  /** Writer: found its content already in the store, not yet claimed under the path lock. */
+  | 'writer:deduped'
+  /** Prune: path lock held, the content proven unreferenced and old, about to remove it. */
+  | 'prune:locked'
   /** Verifier: lock-free check found the file suspect (wrong size or hash); path lock not yet taken. */
   | 'verifier:suspect'
   /** Verifier: path lock held, about to re-stat and re-check. */

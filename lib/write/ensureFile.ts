@@ -8,6 +8,7 @@ import { statOrUndefined, unlinkQuietly } from '../util/fs.js'
 import { sha512Hex } from '../util/hash.js'
 import { reach } from '../util/hooks.js'
 import { fileState } from '../verify/fileState.js'
+import { claimExisting } from './claimExisting.js'
 import { finalize } from './finalize.js'
 import { writeBufferToTemp, writeStreamToTemp } from './writeTemp.js'
 
@@ -17,7 +18,8 @@ import { writeBufferToTemp, writeStreamToTemp } from './writeTemp.js'
  * 1. Hash (a buffer up front; a stream while it is written to its temp file).
  * 2. If the content path already holds exactly these bytes, stop: nothing is rewritten. This check needs no lock,
  *    because a good file is only ever replaced by another good file (writers) or not at all (the verifier removes
- *    only files it proved wrong under the lock).
+ *    only files it proved wrong under the lock). The one remover of good files is `cas prune` (unreferenced,
+ *    old content), so a hit is claimed under the path lock first (`claimExisting`), which keeps prune off it.
  * 3. Otherwise write a temp file that belongs to this call alone, then `finalize` renames it into place under the
  *    path lock. A reader therefore sees either no file or a complete one at the content path, even if this
  *    process is killed mid-write: a crash leaves only a temp file behind.
@@ -43,7 +45,8 @@ async function ensureBuffer (
   const digest = sha512Hex(data)
   if (expected !== undefined && digest !== expected) throw new IntegrityError(expected, digest)
   const filePath = contentPathFor(ctx.root, digest, mode)
-  if (!alreadyHolds(filePath, data)) {
+  const existing = alreadyHolds(filePath, data)
+  if (existing === undefined || !(await claim(ctx, filePath, digest, existing))) {
     const temp = await writeBufferToTemp(ctx, data, storedMode(mode))
     await reach(ctx.hooks, 'writer:tempWritten', filePath)
     await finalize(ctx, temp, filePath, digest, data.length)
@@ -66,7 +69,7 @@ async function ensureStream (
   } catch {
     state = 'wrong' // unreadable: replace it
   }
-  if (state === 'good') {
+  if (state === 'good' && await claim(ctx, filePath, temp.digest, statOrUndefined(filePath)?.mode ?? mode)) {
     unlinkQuietly(temp.path)
   } else {
     if (state === 'not-a-file') {
@@ -79,19 +82,25 @@ async function ensureStream (
   return { digest: temp.digest, filePath, size: temp.size, checkedAt: Date.now() }
 }
 
+/** A dedupe hit: claim the content found in place (see `claimExisting`); false when it vanished meanwhile. */
+async function claim (ctx: StoreContext, filePath: string, digest: string, mode: number): Promise<boolean> {
+  await reach(ctx.hooks, 'writer:deduped', filePath)
+  return await claimExisting(ctx, filePath, digest, mode)
+}
+
 /**
- * True when `filePath` is a regular file holding exactly `data`. Compares bytes rather than hashing them: the
- * digest of `data` is already known, and memcmp is cheaper than sha512. Unreadable counts as "no" (it gets
- * replaced); a directory in the way is an error the user must clear.
+ * The file's mode when `filePath` is a regular file holding exactly `data`, else undefined. Compares bytes rather
+ * than hashing them: the digest of `data` is already known, and memcmp is cheaper than sha512. Unreadable counts
+ * as "no" (it gets replaced); a directory in the way is an error the user must clear.
  */
-function alreadyHolds (filePath: string, data: Buffer): boolean {
+function alreadyHolds (filePath: string, data: Buffer): number | undefined {
   const stat = statOrUndefined(filePath)
-  if (stat === undefined) return false
+  if (stat === undefined) return undefined
   if (!stat.isFile()) throw new NotAFileError(filePath)
-  if (stat.size !== data.length) return false
+  if (stat.size !== data.length) return undefined
   try {
-    return fs.readFileSync(filePath).equals(data)
+    return fs.readFileSync(filePath).equals(data) ? stat.mode : undefined
   } catch {
-    return false
+    return undefined
   }
 }
