@@ -12,6 +12,9 @@ import { PathLock } from './lock/pathLock.js'
 import type { IndexBackend, PackageIndexEntry } from './pkgIndex/backend.js'
 import { IndexDb } from './pkgIndex/indexDb.js'
 import { V10Index } from './pkgIndex/v10Index.js'
+import { pruneStore, type PruneOptions, type PruneReport } from './maint/pruneStore.js'
+import { storeStats, type StoreStats } from './maint/storeStats.js'
+import { verifyStore, type VerifyReport, type VerifyStoreOptions } from './maint/verifyStore.js'
 import type {
   CheckOptions, EnsureFileOptions, EnsureFileResult, IntegrityResult, PackageIndex, PackageIndexInput,
 } from './types.js'
@@ -104,6 +107,25 @@ export class Store {
   /** Removes the package index under `key` (and pnpm 12's aliases of it); true when there was one. */
   async deletePackageIndex (key: string): Promise<boolean> {
     return await this.#openIndexes().delete(key)
+  }
+
+  /**
+   * Checks every package in the store (all its indexes, every file they name) and, with `fix`, repairs what it
+   * can: corrupt content removed under the path lock, the indexes of packages that lost files deleted, stale temp
+   * files removed, never anything changed within `graceMs`. The work of `cas verify`.
+   */
+  async verifyStore (options?: VerifyStoreOptions): Promise<VerifyReport> {
+    return await verifyStore(this.#open(), this.#openIndexes(), options)
+  }
+
+  /** Removes content no package index references, never content changed within `graceMs`. `cas prune`. */
+  async pruneStore (options?: PruneOptions): Promise<PruneReport> {
+    return await pruneStore(this.#open(), this.#openIndexes(), options)
+  }
+
+  /** File, byte and package counts, and how much the packages share. `cas stat`. */
+  async storeStats (): Promise<StoreStats> {
+    return await storeStats(this.#open(), this.#openIndexes())
   }
 
   /** Adds every file under `dir` (symlinks followed only inside it) and returns the package index. */

@@ -85,3 +85,17 @@ export function readHolder (lockFile: string): LockHolder | undefined {
     return undefined
   }
 }
+
+/**
+ * Runs `fn` holding the lock on `lockFile` only if nobody holds it right now; returns undefined, without running
+ * `fn`, when someone does. For cleanup that must never wait on, or disturb, live work (a fill in progress).
+ */
+export async function ifKeyLockFree<T> (lockFile: string, fn: () => Promise<T>): Promise<T | undefined> {
+  const fd = openLockFile(lockFile)
+  try {
+    if (!tryFlock(fd)) return undefined
+    return await fn()
+  } finally {
+    unlockFd(fd)
+  }
+}

@@ -25,5 +25,7 @@ export interface IndexBackend {
   write (key: string, index: PackageIndex): Promise<void>
   delete (key: string): Promise<boolean>
   list (): AsyncGenerator<PackageIndexEntry>
+  /** How many indexes there are, when that is cheap to know (v11); undefined otherwise. */
+  count (): Promise<number | undefined>
   close (): Promise<void>
 }

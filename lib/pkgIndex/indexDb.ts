@@ -139,6 +139,10 @@ export class IndexDb implements IndexBackend {
     }
   }
 
+  async count (): Promise<number | undefined> {
+    return await this.#run(() => (this.#db.prepare('SELECT count(*) AS n FROM package_index').get() as { n: number }).n)
+  }
+
   async close (): Promise<void> {
     while (this.#flushing !== undefined) await this.#flushing
     this.#db.close()

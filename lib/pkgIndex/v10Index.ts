@@ -83,6 +83,10 @@ export class V10Index implements IndexBackend {
     }
   }
 
+  async count (): Promise<number | undefined> {
+    return undefined // would take a walk of the whole index folder
+  }
+
   async close (): Promise<void> {}
 
   #fileOf (key: string): string {

@@ -18,6 +18,21 @@ export interface FileVerdict {
   removed: boolean
   /** True when the content was read and hashed (so its `checkedAt` can be renewed). */
   rehashed: boolean
+  /** Corrupt but kept because it changed within the grace period (someone may be writing it in place). */
+  young?: boolean
+}
+
+/** How {@link checkFile} treats a file; the defaults are the install-time verifier's. */
+export interface CheckPolicy {
+  /** Hash even files the fast path would trust (`cas verify --full`). */
+  full?: boolean
+  /** Remove content proven corrupt (default true). False reports only (`cas verify` without `--fix`). */
+  remove?: boolean
+  /**
+   * Never remove a file whose mtime or ctime is less than this many ms old: a tool that takes no locks (pnpm)
+   * may be writing it in place. Default 0.
+   */
+  graceMs?: number
 }
 
 const GOOD_FAST: FileVerdict = { status: 'good', removed: false, rehashed: false }
@@ -36,6 +51,7 @@ const MISSING: FileVerdict = { status: 'missing', removed: false, rehashed: fals
  */
 export async function checkFile (
   ctx: StoreContext, filePath: string, digest: string, size: number, checkedAt: number | undefined,
+  policy: CheckPolicy = {},
 ): Promise<FileVerdict> {
   let stat
   try {
@@ -44,7 +60,7 @@ export async function checkFile (
     throw new FileAccessError(filePath, err as NodeJS.ErrnoException)
   }
   if (stat === undefined) return MISSING
-  if (stat.isFile() && stat.size === size && checkedAt !== undefined &&
+  if (policy.full !== true && stat.isFile() && stat.size === size && checkedAt !== undefined &&
       stat.mtimeMs - checkedAt <= CHECKED_AT_TOLERANCE_MS) {
     return GOOD_FAST
   }
@@ -62,11 +78,21 @@ export async function checkFile (
       case 'missing': return MISSING
       // A directory (or socket…) is wrong, but not ours to delete: it may hold someone's data. Reported only.
       case 'not-a-file': return { status: 'corrupt', removed: false, rehashed: true }
-      case 'wrong':
+      case 'wrong': {
+        if (policy.remove === false) return { status: 'corrupt', removed: false, rehashed: true }
+        if (isYoung(filePath, policy.graceMs ?? 0)) return { status: 'corrupt', removed: false, rehashed: true, young: true }
         await reach(ctx.hooks, 'verifier:provenWrong', filePath)
         return { status: 'corrupt', removed: removeFile(filePath), rehashed: true }
+      }
     }
   })
+}
+
+/** True when the file changed (content or inode) less than `graceMs` ago. */
+export function isYoung (filePath: string, graceMs: number, now = Date.now()): boolean {
+  if (graceMs <= 0) return false
+  const stat = statOrUndefined(filePath)
+  return stat !== undefined && now - Math.max(stat.mtimeMs, stat.ctimeMs) < graceMs
 }
 
 function removeFile (filePath: string): boolean {

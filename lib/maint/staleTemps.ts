@@ -1,0 +1,55 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import { TEMP_DIR_INFIX } from '../dir/ensureDir.js'
+import { ifKeyLockFree } from '../lock/keyLock.js'
+import { errorCode } from '../util/fs.js'
+import { readdirOrEmpty } from './walkContent.js'
+
+/** A leftover of a writer or filler that did not finish (killed, crashed). */
+export interface StaleTemp {
+  path: string
+  kind: 'temp-file' | 'fill-dir' | 'stray'
+  ageMs: number
+  size: number
+}
+
+/**
+ * Temp files and fill folders older than `graceMs`: `tmp/*` (ensureFile's temps) and `dirs/*.cas-tmpdir-*`
+ * (ensureDir fills). Younger ones may belong to a live writer and are never listed. Strays under `files/` are
+ * found by the content walk instead.
+ */
+export async function * staleTemps (root: string, graceMs: number, now = Date.now()): AsyncGenerator<StaleTemp> {
+  for (const [dir, kind, match] of [
+    ['tmp', 'temp-file', () => true],
+    ['dirs', 'fill-dir', (name: string) => name.includes(TEMP_DIR_INFIX)],
+  ] as const) {
+    for (const name of await readdirOrEmpty(path.join(root, dir))) {
+      if (!match(name)) continue
+      const file = path.join(root, dir, name)
+      const stat = await fs.promises.lstat(file).catch((err: unknown) => {
+        if (errorCode(err) === 'ENOENT') return undefined
+        throw err
+      })
+      if (stat === undefined) continue
+      const ageMs = now - Math.max(stat.mtimeMs, stat.ctimeMs)
+      if (ageMs >= graceMs) yield { path: file, kind, ageMs, size: stat.size }
+    }
+  }
+}
+
+/**
+ * Removes a stale temp file or fill folder; false when it had already gone or is in use. A fill folder is removed
+ * only while its key's lock is free: a filler holds that lock for the whole fill, and a long `git clone` deep
+ * inside the folder need not touch the folder's own mtime, so age alone would not prove it dead.
+ */
+export async function removeTemp (temp: StaleTemp): Promise<boolean> {
+  const remove = async (): Promise<boolean> => {
+    if (!fs.existsSync(temp.path)) return false
+    await fs.promises.rm(temp.path, { recursive: true, force: true })
+    return true
+  }
+  if (temp.kind !== 'fill-dir') return await remove()
+  const base = path.basename(temp.path)
+  const lockFile = path.join(path.dirname(temp.path), base.slice(0, base.indexOf(TEMP_DIR_INFIX)) + '.lock')
+  return (await ifKeyLockFree(lockFile, remove)) ?? false
+}

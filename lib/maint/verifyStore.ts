@@ -1,0 +1,184 @@
+import os from 'node:os'
+import type { StoreContext } from '../context.js'
+import { isDigestHex } from '../digest/sri.js'
+import { contentPathFor, isExecutable } from '../layout/contentPath.js'
+import type { IndexBackend, PackageIndexEntry } from '../pkgIndex/backend.js'
+import type { FileInfo } from '../types.js'
+import { checkFile, type FileVerdict } from '../verify/checkFile.js'
+import { contentKey } from './contentKey.js'
+import { removeTemp, staleTemps, type StaleTemp } from './staleTemps.js'
+import { walkContent } from './walkContent.js'
+
+/** Default grace period: nothing changed more recently than this is ever removed. */
+export const DEFAULT_GRACE_MS = 10 * 60_000
+
+/** Options of {@link verifyStore}. */
+export interface VerifyStoreOptions {
+  /** Re-hash every file, even those the fast path (mtime vs checkedAt) would trust. */
+  full?: boolean
+  /**
+   * Repair: remove corrupt content (under the path lock, after re-checking), delete the index of every package
+   * that lost a file (and unreadable indexes) so the next install fetches it again, remove stale temp files.
+   */
+  fix?: boolean
+  /** Nothing that changed less than this long ago is removed (default 10 minutes). */
+  graceMs?: number
+  /** Packages checked at once (default: twice the CPU count). */
+  jobs?: number
+  /** Stop taking new packages when aborted; what was started finishes, and the report says it was interrupted. */
+  signal?: AbortSignal
+  /** Called after each package. */
+  onProgress?: (progress: VerifyProgress) => void
+}
+
+/** Progress of a {@link verifyStore} scan. */
+export interface VerifyProgress {
+  packagesDone: number
+  /** Packages in the store, when cheap to know (v11). */
+  packagesTotal: number | undefined
+  /** Content files checked so far (each once, however many packages share it). */
+  filesChecked: number
+}
+
+/** One missing or corrupt file of one package. */
+export interface FileProblem {
+  /** The package index's key. */
+  key: string
+  /** The file's name in the package. */
+  file: string
+  /** Content path in the store. */
+  path: string
+  digest: string
+  problem: 'missing' | 'corrupt'
+  /** What `--fix` did: removed the bad content, kept it (changed within the grace period), or nothing. */
+  action: 'removed' | 'kept: younger than grace' | 'none'
+}
+
+/** What {@link verifyStore} found (and, with `fix`, did). */
+export interface VerifyReport {
+  root: string
+  format: 'v10' | 'v11'
+  full: boolean
+  fix: boolean
+  /** Packages whose index was read and checked. */
+  packagesChecked: number
+  /** Content files checked (each once). */
+  filesChecked: number
+  /** Every missing or corrupt file, per package that uses it. */
+  problems: FileProblem[]
+  /** Indexes that could not be read, and (with fix) whether they were deleted. */
+  unreadableIndexes: Array<{ key: string, error: string, deleted: boolean }>
+  /** Indexes deleted by fix because their package lost files. */
+  deletedIndexes: string[]
+  /** Temp files and fill folders older than the grace period (with fix: removed). */
+  staleTemps: Array<StaleTemp & { removed: boolean }>
+  /** Content no index references (left for `cas prune`). Counted only for a complete scan. */
+  orphans: { count: number, bytes: number }
+  /** The scan was stopped (signal) before every package was checked. */
+  interrupted: boolean
+  /** No problem is left in the store: nothing missing or corrupt, every index readable (or fixed). */
+  healthy: boolean
+}
+
+/**
+ * Checks every package of the store: reads each index a page at a time and checks each content file it names,
+ * `jobs` packages at once. A file shared by many packages is checked once and its verdict reported for each.
+ * Safe while installs run: removal goes through the verifier (`checkFile`), which removes only content proven
+ * wrong under the path lock, and with a grace period, never content changed in the last `graceMs`.
+ */
+export async function verifyStore (
+  ctx: StoreContext, indexes: IndexBackend, options: VerifyStoreOptions = {},
+): Promise<VerifyReport> {
+  const fix = options.fix === true
+  const graceMs = options.graceMs ?? DEFAULT_GRACE_MS
+  const policy = { full: options.full === true, remove: fix, graceMs }
+  const report: VerifyReport = {
+    root: ctx.root, format: indexes.format, full: policy.full, fix, packagesChecked: 0, filesChecked: 0,
+    problems: [], unreadableIndexes: [], deletedIndexes: [], staleTemps: [], orphans: { count: 0, bytes: 0 },
+    interrupted: false, healthy: true,
+  }
+  // Every content file any index names: true once verified good, its verdict when bad. Bounded by the number
+  // of distinct files (compact keys), never by the number of references.
+  const verdicts = new Map<string, true | FileVerdict>()
+  const inflight = new Map<string, Promise<true | FileVerdict>>()
+
+  const verdictOf = async (info: FileInfo): Promise<true | FileVerdict> => {
+    const exec = isExecutable(info.mode)
+    const key = contentKey(info.digest, exec)
+    const known = verdicts.get(key) ?? inflight.get(key)
+    if (known !== undefined) return await known
+    const checking = checkFile(ctx, contentPathFor(ctx.root, info.digest, info.mode), info.digest, info.size, info.checkedAt, policy)
+      .then(v => {
+        report.filesChecked++
+        const verdict = v.status === 'good' ? true : v
+        verdicts.set(key, verdict)
+        return verdict
+      })
+      .finally(() => inflight.delete(key))
+    inflight.set(key, checking)
+    return await checking
+  }
+
+  const checkPackage = async ({ key, index, error }: PackageIndexEntry): Promise<void> => {
+    if (index === undefined) {
+      const deleted = fix && await indexes.delete(key)
+      report.unreadableIndexes.push({ key, error: error?.message ?? 'unreadable', deleted })
+      return
+    }
+    let lostFiles = false
+    for (const [file, info] of index.files) {
+      if (!isDigestHex(info.digest)) continue // normalized on read; kept as a guard
+      const verdict = await verdictOf(info)
+      if (verdict === true) continue
+      const problem = verdict.status === 'missing' ? 'missing' : 'corrupt'
+      const action = verdict.removed ? 'removed' : verdict.young === true ? 'kept: younger than grace' : 'none'
+      if (problem === 'missing' || verdict.removed) lostFiles = true
+      report.problems.push({ key, file, path: contentPathFor(ctx.root, info.digest, info.mode), digest: info.digest, problem, action })
+    }
+    report.packagesChecked++
+    if (fix && lostFiles && await indexes.delete(key)) report.deletedIndexes.push(key)
+  }
+
+  const packagesTotal = options.onProgress === undefined ? undefined : await indexes.count()
+  const entries = indexes.list()[Symbol.asyncIterator]()
+  const jobs = Math.max(1, options.jobs ?? os.availableParallelism() * 2)
+  await Promise.all(Array.from({ length: jobs }, async () => {
+    for (;;) {
+      if (options.signal?.aborted === true) {
+        report.interrupted = true
+        return
+      }
+      const next = await entries.next()
+      if (next.done === true) return
+      await checkPackage(next.value)
+      options.onProgress?.({
+        packagesDone: report.packagesChecked + report.unreadableIndexes.length, packagesTotal, filesChecked: report.filesChecked,
+      })
+    }
+  }))
+  await entries.return?.(undefined)
+
+  if (!report.interrupted) {
+    for await (const entry of walkContent(ctx.root)) {
+      if (entry.digest === undefined) {
+        const ageMs = Date.now() - Math.max(entry.stat.mtimeMs, entry.stat.ctimeMs)
+        if (ageMs >= graceMs && entry.stat.isFile()) {
+          const temp: StaleTemp = { path: entry.path, kind: 'stray', ageMs, size: entry.stat.size }
+          report.staleTemps.push({ ...temp, removed: fix && await removeTemp(temp) })
+        }
+      } else if (!verdicts.has(contentKey(entry.digest, entry.exec))) {
+        report.orphans.count++
+        report.orphans.bytes += entry.stat.size
+      }
+    }
+    for await (const temp of staleTemps(ctx.root, graceMs)) {
+      report.staleTemps.push({ ...temp, removed: fix && await removeTemp(temp) })
+    }
+  }
+
+  report.problems.sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : a.file < b.file ? -1 : 1)
+  const fixedKeys = new Set(report.deletedIndexes)
+  report.healthy = report.problems.every(p => fixedKeys.has(p.key)) &&
+    report.unreadableIndexes.every(u => u.deleted)
+  return report
+}

@@ -1,0 +1,51 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import { errorCode } from '../util/fs.js'
+
+/** One entry met under `files/`: a content file (named by its digest) or something else (a stray). */
+export interface ContentEntry {
+  path: string
+  stat: fs.Stats
+  /** The digest the name claims, for content files; undefined for strays. */
+  digest?: string
+  exec: boolean
+}
+
+const CONTENT_NAME = /^([0-9a-f]{126})(-exec)?$/
+
+/**
+ * Walks `<root>/files/` one bucket folder at a time (never the whole listing in memory), yielding every entry
+ * with its lstat. Names that are not `<126 hex>[-exec]` are strays: temp files of writers that died (pnpm writes
+ * its temps next to their targets) or foreign files.
+ */
+export async function * walkContent (root: string): AsyncGenerator<ContentEntry> {
+  const filesDir = path.join(root, 'files')
+  for (const bucket of await readdirOrEmpty(filesDir)) {
+    if (!/^[0-9a-f]{2}$/.test(bucket)) continue
+    const dir = path.join(filesDir, bucket)
+    for (const name of await readdirOrEmpty(dir)) {
+      const file = path.join(dir, name)
+      let stat: fs.Stats
+      try {
+        stat = await fs.promises.lstat(file)
+      } catch (err) {
+        if (errorCode(err) === 'ENOENT') continue
+        throw err
+      }
+      const match = CONTENT_NAME.exec(name)
+      yield match === null || !stat.isFile()
+        ? { path: file, stat, exec: false }
+        : { path: file, stat, digest: bucket + match[1], exec: match[2] !== undefined }
+    }
+  }
+}
+
+/** Sorted names in `dir`, or none when it does not exist. */
+export async function readdirOrEmpty (dir: string): Promise<string[]> {
+  try {
+    return (await fs.promises.readdir(dir)).sort()
+  } catch (err) {
+    if (errorCode(err) === 'ENOENT' || errorCode(err) === 'ENOTDIR') return []
+    throw err
+  }
+}

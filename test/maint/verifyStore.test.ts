@@ -1,0 +1,125 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { openStore, packageIndexKey, type PackageIndex, type Store } from '../../lib/index.js'
+import { sriOf } from '../helpers/pnpm.js'
+import { tempDir } from '../helpers/tmp.js'
+
+const key = (name: string): string => packageIndexKey(sriOf(Buffer.from(name)), `${name}@1.0.0`)
+
+/** A store with three packages; `a` and `b` share README.md. */
+async function seeded (): Promise<{ store: Store, indexes: Record<string, PackageIndex> }> {
+  const store = await openStore(tempDir())
+  const indexes: Record<string, PackageIndex> = {}
+  for (const [name, files] of Object.entries({
+    a: { 'README.md': 'shared', 'a.js': 'a' },
+    b: { 'README.md': 'shared', 'b.js': 'b' },
+    c: { 'c.js': 'c' },
+  })) {
+    const index: PackageIndex = { algo: 'sha512', files: new Map() }
+    for (const [file, body] of Object.entries(files)) {
+      const added = await store.ensureFile(Buffer.from(body), { mode: 0o644 })
+      index.files.set(file, { digest: added.digest, mode: 0o644, size: added.size, checkedAt: added.checkedAt })
+    }
+    await store.writePackageIndex(key(name), index)
+    indexes[name] = index
+  }
+  return { store, indexes }
+}
+
+/**
+ * Overwrites a content file with same-size garbage, its mtime a minute past its checkedAt (as a later write would
+ * leave it), so the fast path does not trust it. Its ctime is now: young for any grace period above zero.
+ */
+function corrupt (store: Store, index: PackageIndex, file: string): string {
+  const info = index.files.get(file)!
+  const target = store.filePathFor(info.digest, info.mode)
+  fs.writeFileSync(target, Buffer.alloc(info.size, '!'))
+  const later = new Date(info.checkedAt! + 60_000)
+  fs.utimesSync(target, later, later)
+  return target
+}
+
+describe('verifyStore', () => {
+  it('reports a healthy store as healthy, checking each shared file once', async () => {
+    const { store } = await seeded()
+    const report = await store.verifyStore({ full: true })
+    expect(report).toMatchObject({ healthy: true, packagesChecked: 3, filesChecked: 4, problems: [], orphans: { count: 0 } })
+    await store.close()
+  })
+
+  it('without fix: reports a corrupt shared file in every package using it, and removes nothing', async () => {
+    const { store, indexes } = await seeded()
+    const target = corrupt(store, indexes.a!, 'README.md')
+    const report = await store.verifyStore({ graceMs: 0 })
+    expect(report.healthy).toBe(false)
+    expect(report.problems.map(p => [p.key, p.file, p.problem, p.action])).toEqual([
+      [key('a'), 'README.md', 'corrupt', 'none'], [key('b'), 'README.md', 'corrupt', 'none'],
+    ].sort())
+    expect(report.problems[0]).toMatchObject({ path: target, digest: indexes.a!.files.get('README.md')!.digest })
+    expect(fs.existsSync(target)).toBe(true)
+    expect(await store.readPackageIndex(key('a'))).toBeDefined()
+    await store.close()
+  })
+
+  it('with fix: removes the corrupt content and deletes the indexes of the packages that lost it', async () => {
+    const { store, indexes } = await seeded()
+    const target = corrupt(store, indexes.a!, 'README.md')
+    fs.rmSync(store.filePathFor(indexes.c!.files.get('c.js')!.digest, 0o644))
+    const report = await store.verifyStore({ fix: true, graceMs: 0 })
+    expect(report.healthy).toBe(true)
+    expect(report.problems.map(p => [p.key, p.file, p.problem, p.action]).sort()).toEqual([
+      [key('a'), 'README.md', 'corrupt', 'removed'], [key('b'), 'README.md', 'corrupt', 'removed'], [key('c'), 'c.js', 'missing', 'none'],
+    ].sort())
+    expect(report.deletedIndexes.sort()).toEqual([key('a'), key('b'), key('c')].sort())
+    expect(fs.existsSync(target)).toBe(false)
+    expect(await store.readPackageIndex(key('a'))).toBeUndefined()
+    // What is left is healthy; the packages' other files are now unreferenced, for prune.
+    const again = await store.verifyStore({ fix: true, graceMs: 0 })
+    expect(again).toMatchObject({ healthy: true, problems: [], orphans: { count: 2 } })
+    await store.close()
+  })
+
+  it('with fix: never removes content changed within the grace period (someone may be writing it in place)', async () => {
+    const { store, indexes } = await seeded()
+    const target = corrupt(store, indexes.c!, 'c.js')
+    const report = await store.verifyStore({ fix: true, graceMs: 60_000 })
+    expect(report.problems.map(p => p.action)).toEqual(['kept: younger than grace'])
+    expect(report.healthy).toBe(false)
+    expect(report.deletedIndexes).toEqual([])
+    expect(fs.existsSync(target)).toBe(true)
+    await store.close()
+  })
+
+  it('reports unreadable indexes, stale temp files and orphans; fix deletes and removes them', async () => {
+    const { store } = await seeded()
+    fs.writeFileSync(path.join(store.root, 'tmp', 'dead-writer.cas-tmp'), 'half')
+    const stray = path.join(store.root, 'files', 'ab', 'not-a-digest-name')
+    fs.mkdirSync(path.dirname(stray), { recursive: true })
+    fs.writeFileSync(stray, 'x')
+    await store.ensureFile(Buffer.from('nobody uses me'), { mode: 0o644 })
+    const Database = (await import('better-sqlite3')).default
+    const db = new Database(path.join(store.root, 'index.db'))
+    db.prepare('INSERT INTO package_index (key, data) VALUES (?, ?)').run(key('broken'), Buffer.from([0xc1]))
+    db.close()
+    const report = await store.verifyStore({ graceMs: 0 })
+    expect(report.unreadableIndexes).toEqual([{ key: key('broken'), error: expect.stringContaining('index.db'), deleted: false }])
+    expect(report.staleTemps.map(t => [path.basename(t.path), t.kind, t.removed]).sort()).toEqual([['dead-writer.cas-tmp', 'temp-file', false], ['not-a-digest-name', 'stray', false]])
+    expect(report.orphans).toEqual({ count: 1, bytes: 14 })
+    expect(report.healthy).toBe(false)
+    const fixed = await store.verifyStore({ fix: true, graceMs: 0 })
+    expect(fixed.healthy).toBe(true)
+    expect(fixed.unreadableIndexes[0]!.deleted).toBe(true)
+    expect(fixed.staleTemps.every(t => t.removed)).toBe(true)
+    expect(fs.existsSync(stray)).toBe(false)
+    await store.close()
+  })
+
+  it('stops taking packages when its signal is aborted, and says so', async () => {
+    const { store } = await seeded()
+    const controller = new AbortController()
+    const report = await store.verifyStore({ jobs: 1, signal: controller.signal, onProgress: () => controller.abort() })
+    expect(report).toMatchObject({ interrupted: true, packagesChecked: 1 })
+    await store.close()
+  })
+})
