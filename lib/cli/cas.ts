@@ -1,0 +1,24 @@
+#!/usr/bin/env node
+// The `cas` command. Everything but process wiring lives in main.ts, so tests can run it in-process too.
+import { main } from './main.js'
+
+const controller = new AbortController()
+let interrupts = 0
+process.on('SIGINT', () => {
+  interrupts++
+  if (interrupts > 1) {
+    // Every repair is atomic (a rename, an unlink under the path lock, a committed transaction), and the kernel
+    // drops this process's locks, so leaving at once is safe; it only skips the report.
+    process.stderr.write('\ncas: stopped.\n')
+    process.exit(130)
+  }
+  process.stderr.write('\ncas: stopping after the work in progress (Ctrl-C again to stop at once)...\n')
+  controller.abort()
+})
+
+process.exitCode = await main(process.argv.slice(2), {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  env: process.env,
+  signal: controller.signal,
+})

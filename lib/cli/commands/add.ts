@@ -1,0 +1,76 @@
+import crypto from 'node:crypto'
+import fs from 'node:fs'
+import { packageIndexKey } from '../../pkgIndex/key.js'
+import type { PackageIndex } from '../../types.js'
+import type { CommandSpec } from '../args.js'
+import { openCliStore, type CliContext } from '../context.js'
+import { UsageError } from '../usageError.js'
+
+export const spec: CommandSpec = {
+  name: 'add',
+  positionals: '<dir|tarball>...',
+  summary: 'Add the files of folders or package tarballs (.tgz/.tar) to the store and print their digests.\n' +
+    'For a tarball, also write its package index, under --key or "<sha512 of the tarball>\\t<name>@<version>".',
+  flags: {
+    key: { type: 'string', value: 'KEY', help: 'the package index key for a single tarball' },
+  },
+}
+
+/** `cas add`. */
+export async function run (values: Record<string, unknown>, positionals: string[], ctx: CliContext): Promise<number> {
+  if (positionals.length === 0) throw new UsageError('name at least one folder or tarball to add', 'add')
+  const key = values.key as string | undefined
+  const kinds = positionals.map(arg => {
+    const stat = fs.statSync(arg, { throwIfNoEntry: false })
+    if (stat === undefined) throw new UsageError(`${arg} does not exist`, 'add')
+    return stat.isDirectory() ? 'dir' as const : 'tarball' as const
+  })
+  if (key !== undefined && (positionals.length !== 1 || kinds[0] !== 'tarball')) {
+    throw new UsageError('--key goes with exactly one tarball', 'add')
+  }
+  const store = await openCliStore(values.store as string | undefined, ctx.env, true)
+  const results: Array<{ source: string, key?: string, files: Array<{ name: string, digest: string, mode: number, size: number }> }> = []
+  try {
+    for (const [i, source] of positionals.entries()) {
+      if (kinds[i] === 'dir') {
+        results.push({ source, files: listFiles(await store.addFilesFromDir(source)) })
+        continue
+      }
+      const hash = crypto.createHash('sha512')
+      const index = await store.addFilesFromTarball(hashing(fs.createReadStream(source), hash))
+      const manifest = index.manifest as { name?: unknown, version?: unknown } | undefined
+      let indexKey = key
+      if (indexKey === undefined) {
+        if (typeof manifest?.name !== 'string' || manifest.name === '' || typeof manifest.version !== 'string' || manifest.version === '') {
+          throw new UsageError(`${source} has no package.json with a name and version to key its index by; pass --key`, 'add')
+        }
+        indexKey = packageIndexKey(`sha512-${hash.digest('base64')}`, `${manifest.name}@${manifest.version}`)
+      }
+      await store.writePackageIndex(indexKey, index)
+      results.push({ source, key: indexKey, files: listFiles(index) })
+    }
+  } finally {
+    await store.close()
+  }
+  if (values.json === true) {
+    ctx.stdout.write(JSON.stringify({ root: store.root, added: results }, null, 2) + '\n')
+    return 0
+  }
+  for (const r of results) {
+    ctx.stdout.write(`${r.source}: ${r.files.length} files${r.key === undefined ? '' : `, index ${JSON.stringify(r.key)}`}\n`)
+    for (const f of r.files) ctx.stdout.write(`${f.digest}  ${f.mode.toString(8).padStart(3, '0')}  ${f.name}\n`)
+  }
+  return 0
+}
+
+function listFiles (index: PackageIndex): Array<{ name: string, digest: string, mode: number, size: number }> {
+  return [...index.files].map(([name, f]) => ({ name, digest: f.digest, mode: f.mode, size: f.size }))
+    .sort((a, b) => a.name < b.name ? -1 : 1)
+}
+
+async function * hashing (source: AsyncIterable<Buffer>, hash: crypto.Hash): AsyncGenerator<Buffer> {
+  for await (const chunk of source) {
+    hash.update(chunk)
+    yield chunk
+  }
+}

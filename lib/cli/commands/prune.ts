@@ -1,0 +1,40 @@
+import { DEFAULT_GRACE_MS } from '../../maint/verifyStore.js'
+import type { CommandSpec } from '../args.js'
+import { openCliStore, type CliContext } from '../context.js'
+import { formatDuration, parseDuration } from '../duration.js'
+import { formatBytes, formatCount } from '../format.js'
+import { UsageError } from '../usageError.js'
+
+export const spec: CommandSpec = {
+  name: 'prune',
+  summary: 'Remove content that no package index references, and stale temp files.\n' +
+    'Nothing changed within the grace period is removed: an install may have just added it.',
+  flags: {
+    grace: { type: 'string', value: 'DURATION', help: 'keep anything changed more recently (default 10m)' },
+    'dry-run': { type: 'boolean', help: 'say what would be removed, remove nothing' },
+  },
+}
+
+/** `cas prune`. */
+export async function run (values: Record<string, unknown>, positionals: string[], ctx: CliContext): Promise<number> {
+  if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`, 'prune')
+  const graceMs = values.grace === undefined ? DEFAULT_GRACE_MS : parseDuration(String(values.grace))
+  const store = await openCliStore(values.store as string | undefined, ctx.env)
+  let report
+  try {
+    report = await store.pruneStore({ graceMs, dryRun: values['dry-run'] === true, signal: ctx.signal })
+  } finally {
+    await store.close()
+  }
+  if (values.json === true) {
+    ctx.stdout.write(JSON.stringify({ root: store.root, graceMs, ...report }, null, 2) + '\n')
+  } else {
+    const verb = report.dryRun ? 'Would remove' : 'Removed'
+    ctx.stdout.write([
+      `${verb} ${formatCount(report.removed.count)} unreferenced content files (${formatBytes(report.removed.bytes)}) and ${formatCount(report.tempsRemoved)} stale temp files.`,
+      `Kept ${formatCount(report.referenced)} referenced files and ${formatCount(report.keptYoung)} unreferenced ones changed within ${formatDuration(graceMs)}.`,
+      ...(report.interrupted ? ['Interrupted: each removal made was complete; run again to finish.'] : []),
+    ].join('\n') + '\n')
+  }
+  return report.interrupted ? 130 : 0
+}

@@ -1,0 +1,29 @@
+import { execFile } from 'node:child_process'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const repoRoot = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
+
+/** The result of one `cas` run. */
+export interface CasRun {
+  code: number
+  stdout: string
+  stderr: string
+}
+
+/**
+ * Runs the `cas` command (from source, through tsx) as a real child process, with `env` replacing the
+ * store-locating variables (so a test never touches the machine's own pnpm store).
+ */
+export async function runCas (args: string[], env: NodeJS.ProcessEnv = {}): Promise<CasRun> {
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, PNPM_HOME: undefined, XDG_DATA_HOME: undefined, ...env }
+  for (const [k, v] of Object.entries(childEnv)) if (v === undefined) delete childEnv[k]
+  return await new Promise(resolve => {
+    execFile(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'lib', 'cli', 'cas.ts'), ...args],
+      { cwd: repoRoot, env: childEnv, maxBuffer: 64 * 1024 * 1024, encoding: 'buffer' },
+      (err, stdout, stderr) => {
+        const code = err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1
+        resolve({ code, stdout: stdout.toString('latin1'), stderr: stderr.toString('utf8') })
+      })
+  })
+}
