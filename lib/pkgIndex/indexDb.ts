@@ -1,11 +1,12 @@
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import Database from 'better-sqlite3'
+import type Database from 'better-sqlite3'
 import { CasError, FileAccessError, IndexBusyError, IndexCorruptError } from '../errors.js'
 import type { PackageIndex } from '../types.js'
 import type { IndexBackend, PackageIndexEntry } from './backend.js'
 import { decodePackageIndex, encodePackageIndex } from './codec.js'
 import { assertPackageIndexKey } from './key.js'
+import { openDatabase, prepare } from './sqlite.js'
 
 /** File name of the v11 package index database inside the store root (pnpm 11/12). */
 export const INDEX_DB_FILE = 'index.db'
@@ -45,6 +46,9 @@ export class IndexDb implements IndexBackend {
   readonly #delete: Database.Statement<[string]>
   readonly #deleteAliases: Database.Statement<[string, string]>
   readonly #page: Database.Statement<[string], { key: string, data: Buffer }>
+  readonly #count: Database.Statement<[], { n: number }>
+  readonly #putBatch: Database.Transaction<(batch: PendingWrite[]) => void>
+  readonly #deleteTx: Database.Transaction<(key: string) => boolean>
   #pending: PendingWrite[] = []
   #flushing: Promise<void> | undefined
 
@@ -52,12 +56,21 @@ export class IndexDb implements IndexBackend {
     this.path = file
     this.#db = db
     this.#busyTimeoutMs = busyTimeoutMs
-    this.#get = db.prepare('SELECT data FROM package_index WHERE key = ?')
-    this.#getAlias = db.prepare('SELECT target FROM package_index_alias WHERE key = ?')
-    this.#put = db.prepare('INSERT OR REPLACE INTO package_index (key, data) VALUES (?, ?)')
-    this.#delete = db.prepare('DELETE FROM package_index WHERE key = ?')
-    this.#deleteAliases = db.prepare('DELETE FROM package_index_alias WHERE target = ? OR key = ?')
-    this.#page = db.prepare('SELECT key, data FROM package_index WHERE key > ? ORDER BY key LIMIT ' + LIST_PAGE)
+    this.#get = prepare(db, 'SELECT data FROM package_index WHERE key = ?')
+    this.#getAlias = prepare(db, 'SELECT target FROM package_index_alias WHERE key = ?')
+    this.#put = prepare(db, 'INSERT OR REPLACE INTO package_index (key, data) VALUES (?, ?)')
+    this.#delete = prepare(db, 'DELETE FROM package_index WHERE key = ?')
+    this.#deleteAliases = prepare(db, 'DELETE FROM package_index_alias WHERE target = ? OR key = ?')
+    this.#page = prepare(db, 'SELECT key, data FROM package_index WHERE key > ? ORDER BY key LIMIT ' + LIST_PAGE)
+    this.#count = prepare(db, 'SELECT count(*) AS n FROM package_index')
+    this.#putBatch = db.transaction((batch: PendingWrite[]) => {
+      for (const { key, data } of batch) this.#put.run(key, data)
+    })
+    this.#deleteTx = db.transaction((key: string) => {
+      const deleted = this.#delete.run(key).changes > 0
+      this.#deleteAliases.run(key, key)
+      return deleted
+    })
   }
 
   /**
@@ -68,7 +81,7 @@ export class IndexDb implements IndexBackend {
     const file = path.join(root, INDEX_DB_FILE)
     let db: Database.Database
     try {
-      db = new Database(file, { timeout: SQLITE_SYNC_WAIT_MS })
+      db = openDatabase(file, { timeout: SQLITE_SYNC_WAIT_MS })
     } catch (err) {
       throw sqliteError(file, err)
     }
@@ -76,12 +89,13 @@ export class IndexDb implements IndexBackend {
       await retryBusy(file, options.busyTimeoutMs, () => {
         // WAL is what pnpm uses; a reader then never blocks on a writer. The mode is stored in the file, so this
         // is a no-op on every open but the first.
-        if (db.pragma('journal_mode', { simple: true }) !== 'wal') db.pragma('journal_mode = WAL')
+        const mode = prepare<[], { journal_mode: string }>(db, 'PRAGMA journal_mode').get()?.journal_mode
+        if (mode !== 'wal') db.exec('PRAGMA journal_mode = WAL')
         db.exec(SCHEMA)
       })
       // In WAL mode NORMAL still keeps the database consistent after a crash; FULL adds a disk flush per commit
       // so a committed row also survives power loss (the store's fsync option).
-      db.pragma(`synchronous = ${options.durable ? 'FULL' : 'NORMAL'}`)
+      db.exec(`PRAGMA synchronous = ${options.durable ? 'FULL' : 'NORMAL'}`)
       return new IndexDb(file, db, options.busyTimeoutMs)
     } catch (err) {
       db.close()
@@ -113,11 +127,7 @@ export class IndexDb implements IndexBackend {
 
   async delete (key: string): Promise<boolean> {
     assertPackageIndexKey(key)
-    return await this.#run(() => this.#db.transaction(() => {
-      const deleted = this.#delete.run(key).changes > 0
-      this.#deleteAliases.run(key, key)
-      return deleted
-    }).immediate())
+    return await this.#run(() => this.#deleteTx.immediate(key))
   }
 
   async * list (): AsyncGenerator<PackageIndexEntry> {
@@ -140,7 +150,7 @@ export class IndexDb implements IndexBackend {
   }
 
   async count (): Promise<number | undefined> {
-    return await this.#run(() => (this.#db.prepare('SELECT count(*) AS n FROM package_index').get() as { n: number }).n)
+    return await this.#run(() => this.#count.get()!.n)
   }
 
   async close (): Promise<void> {
@@ -152,11 +162,7 @@ export class IndexDb implements IndexBackend {
     const batch = this.#pending
     this.#pending = []
     try {
-      await this.#run(() => {
-        this.#db.transaction(() => {
-          for (const { key, data } of batch) this.#put.run(key, data)
-        }).immediate()
-      })
+      await this.#run(() => { this.#putBatch.immediate(batch) })
       for (const write of batch) write.resolve()
     } catch (err) {
       for (const write of batch) write.reject(err)

@@ -1,9 +1,9 @@
 import fs from 'node:fs'
 import path from 'node:path'
-import Database from 'better-sqlite3'
 import { describe, expect, it } from 'vitest'
 import { openStore, packageIndexKey } from '../../lib/index.js'
 import { sriOf } from '../helpers/pnpm.js'
+import { insertRawRow } from '../helpers/sqlite.js'
 import { tempDir } from '../helpers/tmp.js'
 
 const LATER = { graceMs: 60_000, now: () => Date.now() + 120_000 }
@@ -41,9 +41,7 @@ describe('pruneStore', () => {
 
   it('refuses to remove anything while an index is unreadable (its files would look unused)', async () => {
     const { store, orphan } = await storeWithOrphan()
-    const db = new Database(path.join(store.root, 'index.db'))
-    db.prepare('INSERT INTO package_index (key, data) VALUES (?, ?)').run(packageIndexKey(sriOf(Buffer.from('q')), 'q@1.0.0'), Buffer.from([0xc1]))
-    db.close()
+    insertRawRow(store.root, packageIndexKey(sriOf(Buffer.from('q')), 'q@1.0.0'), Buffer.from([0xc1]))
     await expect(store.pruneStore(LATER)).rejects.toMatchObject({ code: 'ERR_CAS_INDEX_CORRUPT' })
     for (const f of orphan.split('|')) expect(fs.existsSync(f)).toBe(true)
     await store.close()

@@ -3,6 +3,7 @@ import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { openStore, packageIndexKey, type PackageIndex, type Store } from '../../lib/index.js'
 import { sriOf } from '../helpers/pnpm.js'
+import { insertRawRow } from '../helpers/sqlite.js'
 import { tempDir } from '../helpers/tmp.js'
 
 const key = (name: string): string => packageIndexKey(sriOf(Buffer.from(name)), `${name}@1.0.0`)
@@ -98,10 +99,7 @@ describe('verifyStore', () => {
     fs.mkdirSync(path.dirname(stray), { recursive: true })
     fs.writeFileSync(stray, 'x')
     await store.ensureFile(Buffer.from('nobody uses me'), { mode: 0o644 })
-    const Database = (await import('better-sqlite3')).default
-    const db = new Database(path.join(store.root, 'index.db'))
-    db.prepare('INSERT INTO package_index (key, data) VALUES (?, ?)').run(key('broken'), Buffer.from([0xc1]))
-    db.close()
+    insertRawRow(store.root, key('broken'), Buffer.from([0xc1]))
     const report = await store.verifyStore({ graceMs: 0 })
     expect(report.unreadableIndexes).toEqual([{ key: key('broken'), error: expect.stringContaining('index.db'), deleted: false }])
     expect(report.staleTemps.map(t => [path.basename(t.path), t.kind, t.removed]).sort()).toEqual([['dead-writer.cas-tmp', 'temp-file', false], ['not-a-digest-name', 'stray', false]])

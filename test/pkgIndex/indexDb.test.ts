@@ -1,10 +1,10 @@
 import fs from 'node:fs'
 import path from 'node:path'
-import Database from 'better-sqlite3'
 import { describe, expect, it } from 'vitest'
 import { openStore, packageIndexKey, parsePackageIndexKey, type PackageIndex } from '../../lib/index.js'
 import { runFixture } from '../helpers/child.js'
 import { sriOf } from '../helpers/pnpm.js'
+import { insertRawRow, rawIndexDb } from '../helpers/sqlite.js'
 import { listFiles, tempDir } from '../helpers/tmp.js'
 
 const keyOf = (n: number): string => packageIndexKey(sriOf(Buffer.from(`tarball ${n}`)), `pkg-${n}@1.0.${n}`)
@@ -40,8 +40,8 @@ describe('index.db (v11 package index)', () => {
     expect(read!.files).toBeInstanceOf(Map)
     expect(await store.readPackageIndex(keyOf(2))).toBeUndefined()
     await store.close()
-    const db = new Database(path.join(store.root, 'index.db'), { readonly: true })
-    expect(db.pragma('journal_mode', { simple: true })).toBe('wal')
+    const db = rawIndexDb(store.root, { readonly: true })
+    expect(db.get<{ journal_mode: string }>('PRAGMA journal_mode').journal_mode).toBe('wal')
     db.close()
   })
 
@@ -49,11 +49,12 @@ describe('index.db (v11 package index)', () => {
     const dir = tempDir()
     const store = await openStore(dir)
     const index: PackageIndex = { algo: 'sha512', files: new Map([['a', { digest: 'a'.repeat(128), mode: 0o644, size: 1, checkedAt: 5 }]]) }
-    const db = new Database(path.join(store.root, 'index.db'), { readonly: true })
-    const before = db.pragma('data_version', { simple: true })
+    const db = rawIndexDb(store.root, { readonly: true })
+    const dataVersion = (): number => db.get<{ data_version: number }>('PRAGMA data_version').data_version
+    const before = dataVersion()
     await Promise.all(Array.from({ length: 600 }, async (_, n) => { await store.writePackageIndex(keyOf(n), index) }))
     // data_version moves once per commit seen from another connection: one batch, one commit.
-    expect(db.pragma('data_version', { simple: true })).toBe((before as number) + 1)
+    expect(dataVersion()).toBe(before + 1)
     db.close()
     const keys: string[] = []
     for await (const entry of store.listPackageIndexes()) {
@@ -69,8 +70,8 @@ describe('index.db (v11 package index)', () => {
     const dir = tempDir()
     const { index } = await storeWithOnePackage(dir)
     const alias = packageIndexKey(sriOf(Buffer.from('the plain tar')), 'pkg-1@1.0.1')
-    const db = new Database(path.join(dir, 'v11', 'index.db'))
-    db.prepare('INSERT INTO package_index_alias (key, target) VALUES (?, ?)').run(alias, keyOf(1))
+    const db = rawIndexDb(path.join(dir, 'v11'))
+    db.run('INSERT INTO package_index_alias (key, target) VALUES (?, ?)', alias, keyOf(1))
     db.close()
     const store = await openStore(dir)
     expect(await store.readPackageIndex(alias)).toEqual(index)
@@ -106,9 +107,7 @@ describe('index.db (v11 package index)', () => {
   it('a row that is not a package index is reported by itself; the listing goes on', async () => {
     const dir = tempDir()
     const { index } = await storeWithOnePackage(dir)
-    const db = new Database(path.join(dir, 'v11', 'index.db'))
-    db.prepare('INSERT INTO package_index (key, data) VALUES (?, ?)').run(keyOf(0), Buffer.from([0xc1, 0xc1]))
-    db.close()
+    insertRawRow(path.join(dir, 'v11'), keyOf(0), Buffer.from([0xc1, 0xc1]))
     const store = await openStore(dir)
     const seen = []
     for await (const entry of store.listPackageIndexes()) seen.push(entry)

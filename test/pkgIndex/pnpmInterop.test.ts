@@ -3,10 +3,10 @@
 import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
-import Database from 'better-sqlite3'
 import { describe, expect, it } from 'vitest'
 import { openStore, packageIndexKey, type PackageIndex } from '../../lib/index.js'
 import { encodePackageIndex } from '../../lib/pkgIndex/codec.js'
+import { rawIndexDb } from '../helpers/sqlite.js'
 import { FIXTURES, PNPM, packFixture, runPnpm, writeFileProject } from '../helpers/pnpm.js'
 import { tempDir } from '../helpers/tmp.js'
 
@@ -61,8 +61,8 @@ describe('pnpm 12 interop', () => {
     await runPnpm(['install', '--offline', '--store-dir', storeDir], writeFileProject(dir), dir)
     const store = await openStore(storeDir)
     await store.close()
-    const db = new Database(path.join(store.root, 'index.db'), { readonly: true })
-    const rows = db.prepare('SELECT key, data FROM package_index').all() as Array<{ key: string, data: Buffer }>
+    const db = rawIndexDb(store.root, { readonly: true })
+    const rows = db.all<{ key: string, data: Buffer }>('SELECT key, data FROM package_index')
     db.close()
     expect(rows).toHaveLength(3)
     const indexes = await collectIndexes(storeDir)
