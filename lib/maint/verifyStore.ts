@@ -142,8 +142,16 @@ export async function verifyStore (
   const packagesTotal = options.onProgress === undefined ? undefined : await indexes.count()
   const entries = indexes.list()[Symbol.asyncIterator]()
   const jobs = Math.max(1, options.jobs ?? os.availableParallelism() * 2)
+  let lastYield = Date.now()
   await Promise.all(Array.from({ length: jobs }, async () => {
     for (;;) {
+      // Small files are read and hashed synchronously and index pages come from a synchronous SQLite call, so a
+      // scan can run for seconds on microtasks alone. Give the event loop a turn every 50 ms: that is when a
+      // Ctrl-C handler (the abort signal), timers and other I/O get to run.
+      if (Date.now() - lastYield >= 50) {
+        await new Promise(resolve => setImmediate(resolve))
+        lastYield = Date.now()
+      }
       if (options.signal?.aborted === true) {
         report.interrupted = true
         return
@@ -160,6 +168,10 @@ export async function verifyStore (
 
   if (!report.interrupted) {
     for await (const entry of walkContent(ctx.root)) {
+      if (options.signal?.aborted === true) {
+        report.interrupted = true
+        break
+      }
       if (entry.digest === undefined) {
         const ageMs = Date.now() - Math.max(entry.stat.mtimeMs, entry.stat.ctimeMs)
         if (ageMs >= graceMs && entry.stat.isFile()) {
@@ -172,6 +184,7 @@ export async function verifyStore (
       }
     }
     for await (const temp of staleTemps(ctx.root, graceMs)) {
+      if (report.interrupted) break
       report.staleTemps.push({ ...temp, removed: fix && await removeTemp(temp) })
     }
   }
