@@ -8,6 +8,7 @@ import { contentPathFor } from '../layout/contentPath.js'
 import { withKeyLock, type WaitOptions } from '../lock/keyLock.js'
 import { closeAsync, createReadStream, errorCode, openAsync, statOrUndefined, writeAllAsync } from '../util/fs.js'
 import { hashFile } from '../util/hash.js'
+import { claimExisting } from '../write/claimExisting.js'
 import { finalize } from '../write/finalize.js'
 
 /** Progress of a download, reported after each chunk is on disk. */
@@ -56,13 +57,14 @@ export async function fetchFile (ctx: StoreContext, url: string, options: FetchF
   const mode = options.mode ?? 0o644
   const filePath = contentPathFor(ctx.root, digest, mode)
   const inStore = await goodSize(filePath, digest)
-  if (inStore !== undefined) return { digest, filePath, size: inStore }
+  // Found in place: claimed like any dedupe hit (see claimExisting), so a prune cannot take it from the caller.
+  if (inStore !== undefined && await claimExisting(ctx, filePath, digest)) return { digest, filePath, size: inStore }
   const partialDir = path.join(ctx.root, 'partial')
   fs.mkdirSync(partialDir, { recursive: true })
   const partial = path.join(partialDir, `${digest}.partial`)
   return await withKeyLock(path.join(partialDir, `${digest}.lock`), url, async () => {
     const done = await goodSize(filePath, digest)
-    if (done !== undefined) return { digest, filePath, size: done }
+    if (done !== undefined && await claimExisting(ctx, filePath, digest)) return { digest, filePath, size: done }
     const size = await download(url, partial, digest, options)
     await finalize(ctx, partial, filePath, digest, size)
     return { digest, filePath, size }

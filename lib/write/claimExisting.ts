@@ -1,7 +1,7 @@
 import fs from 'node:fs'
 import type { StoreContext } from '../context.js'
 import { stripeOfDigest } from '../layout/contentPath.js'
-import { errorCode } from '../util/fs.js'
+import { errorCode, statOrUndefined } from '../util/fs.js'
 
 /**
  * Claims content that a writer found already in the store: marks it as just used, under the path lock, and says
@@ -14,16 +14,19 @@ import { errorCode } from '../util/fs.js'
  * fast path reads the mtime, which stays). Prune re-checks the ctime under this same lock, so either prune removed
  * the file first (we see it gone) or it sees a fresh ctime and keeps the file.
  */
-export async function claimExisting (ctx: StoreContext, filePath: string, digest: string, mode: number): Promise<boolean> {
+export async function claimExisting (ctx: StoreContext, filePath: string, digest: string): Promise<boolean> {
   const stripe = stripeOfDigest(digest)
-  const quick = ctx.lock.tryWithLockSync(filePath, stripe, () => touchCtime(filePath, mode))
+  const quick = ctx.lock.tryWithLockSync(filePath, stripe, () => touchCtime(filePath))
   if (quick !== undefined) return quick.value
-  return await ctx.lock.withLock(filePath, stripe, () => touchCtime(filePath, mode))
+  return await ctx.lock.withLock(filePath, stripe, () => touchCtime(filePath))
 }
 
-function touchCtime (filePath: string, mode: number): boolean {
+function touchCtime (filePath: string): boolean {
+  // The mode is read under the lock, so the chmod can only ever restate what is there.
+  const stat = statOrUndefined(filePath)
+  if (stat === undefined) return false
   try {
-    fs.chmodSync(filePath, mode & 0o7777)
+    fs.chmodSync(filePath, stat.mode & 0o7777)
     return true
   } catch (err) {
     // EPERM: a file another user put in a shared store; it stays, unclaimed (prune's grace still covers it).

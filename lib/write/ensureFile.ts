@@ -45,8 +45,7 @@ async function ensureBuffer (
   const digest = sha512Hex(data)
   if (expected !== undefined && digest !== expected) throw new IntegrityError(expected, digest)
   const filePath = contentPathFor(ctx.root, digest, mode)
-  const existing = alreadyHolds(filePath, data)
-  if (existing === undefined || !(await claim(ctx, filePath, digest, existing))) {
+  if (!alreadyHolds(filePath, data) || !(await claim(ctx, filePath, digest))) {
     const temp = await writeBufferToTemp(ctx, data, storedMode(mode))
     await reach(ctx.hooks, 'writer:tempWritten', filePath)
     await finalize(ctx, temp, filePath, digest, data.length)
@@ -69,7 +68,7 @@ async function ensureStream (
   } catch {
     state = 'wrong' // unreadable: replace it
   }
-  if (state === 'good' && await claim(ctx, filePath, temp.digest, statOrUndefined(filePath)?.mode ?? mode)) {
+  if (state === 'good' && await claim(ctx, filePath, temp.digest)) {
     unlinkQuietly(temp.path)
   } else {
     if (state === 'not-a-file') {
@@ -83,24 +82,24 @@ async function ensureStream (
 }
 
 /** A dedupe hit: claim the content found in place (see `claimExisting`); false when it vanished meanwhile. */
-async function claim (ctx: StoreContext, filePath: string, digest: string, mode: number): Promise<boolean> {
+async function claim (ctx: StoreContext, filePath: string, digest: string): Promise<boolean> {
   await reach(ctx.hooks, 'writer:deduped', filePath)
-  return await claimExisting(ctx, filePath, digest, mode)
+  return await claimExisting(ctx, filePath, digest)
 }
 
 /**
- * The file's mode when `filePath` is a regular file holding exactly `data`, else undefined. Compares bytes rather
- * than hashing them: the digest of `data` is already known, and memcmp is cheaper than sha512. Unreadable counts
- * as "no" (it gets replaced); a directory in the way is an error the user must clear.
+ * True when `filePath` is a regular file holding exactly `data`. Compares bytes rather than hashing them: the
+ * digest of `data` is already known, and memcmp is cheaper than sha512. Unreadable counts as "no" (it gets
+ * replaced); a directory in the way is an error the user must clear.
  */
-function alreadyHolds (filePath: string, data: Buffer): number | undefined {
+function alreadyHolds (filePath: string, data: Buffer): boolean {
   const stat = statOrUndefined(filePath)
-  if (stat === undefined) return undefined
+  if (stat === undefined) return false
   if (!stat.isFile()) throw new NotAFileError(filePath)
-  if (stat.size !== data.length) return undefined
+  if (stat.size !== data.length) return false
   try {
-    return fs.readFileSync(filePath).equals(data) ? stat.mode : undefined
+    return fs.readFileSync(filePath).equals(data)
   } catch {
-    return undefined
+    return false
   }
 }
