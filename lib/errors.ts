@@ -127,10 +127,13 @@ export class FetchError extends CasError {
 export class IndexCorruptError extends CasError {
   readonly path: string
 
-  constructor (path: string, detail: string, cause?: unknown) {
-    super('ERR_CAS_INDEX_CORRUPT',
-      `The package index ${path} is unreadable: ${detail}. Content files were not touched. Move the file aside ` +
-      '(installs then refetch package lists) or restore it from a backup.', { cause })
+  constructor (path: string, detail: string, cause?: unknown, oneEntry = false) {
+    super('ERR_CAS_INDEX_CORRUPT', oneEntry
+      ? `A package index in ${path} is unreadable: ${detail}. Content files were not touched. Run ` +
+        '`cas verify --fix` to delete that one index (the next install fetches its package again).'
+      : `The package index ${path} is unreadable: ${detail}. Content files were not touched. Restore it from a ` +
+        'backup; moving it aside makes every package look gone (installs refetch them, and prune refuses to run).',
+    { cause })
     this.path = path
   }
 }
@@ -153,5 +156,14 @@ export class IndexReadOnlyError extends CasError {
     super('ERR_CAS_INDEX_READ_ONLY',
       `${root} is a pnpm 10 (v10) store: its JSON package indexes are read-only here. Open the v11 store ` +
       '(pnpm 11/12) to write package indexes.')
+  }
+}
+
+/** `pruneStore` found no package index at all in a store that holds content: it would remove everything. */
+export class PruneRefusedError extends CasError {
+  constructor (root: string) {
+    super('ERR_CAS_PRUNE_REFUSED',
+      `${root} holds content but no package index, so every file would look unused. If its index.db was moved ` +
+      'aside or lost, restore it first; if the store really has no packages, prune with --force (allowNoIndexes).')
   }
 }

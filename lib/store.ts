@@ -104,9 +104,12 @@ export class Store {
     return this.#openIndexes().list()
   }
 
-  /** Removes the package index under `key` (and pnpm 12's aliases of it); true when there was one. */
-  async deletePackageIndex (key: string): Promise<boolean> {
-    return await this.#openIndexes().delete(key)
+  /**
+   * Removes the package index under `key` (and pnpm 12's aliases of it); true when there was one. With the
+   * `revision` a listing gave, only if the index is still that one (nobody rewrote it meanwhile).
+   */
+  async deletePackageIndex (key: string, revision?: string): Promise<boolean> {
+    return await this.#openIndexes().delete(key, revision)
   }
 
   /**

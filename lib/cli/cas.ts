@@ -4,7 +4,9 @@ import { main } from './main.js'
 
 const controller = new AbortController()
 let interrupts = 0
-process.on('SIGINT', () => {
+// Only the long scans stop gracefully; any other command is short and atomic, and Ctrl-C ends it at once.
+const interruptible = ['verify', 'prune'].includes(process.argv[2] ?? '')
+if (interruptible) process.on('SIGINT', () => {
   interrupts++
   if (interrupts > 1) {
     // Every repair is atomic (a rename, an unlink under the path lock, a committed transaction), and the kernel

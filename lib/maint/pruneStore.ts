@@ -1,11 +1,12 @@
 import fs from 'node:fs'
 import type { StoreContext } from '../context.js'
+import { PruneRefusedError } from '../errors.js'
 import type { IndexBackend } from '../pkgIndex/backend.js'
 import { stripeOfDigest } from '../layout/contentPath.js'
 import { errorCode, statOrUndefined } from '../util/fs.js'
 import { reach } from '../util/hooks.js'
 import { contentKey } from './contentKey.js'
-import { referencedContent } from './referencedContent.js'
+import { InterruptedError, referencedContent } from './referencedContent.js'
 import { removeTemp, staleTemps } from './staleTemps.js'
 import { DEFAULT_GRACE_MS } from './verifyStore.js'
 import { walkContent } from './walkContent.js'
@@ -18,6 +19,8 @@ export interface PruneOptions {
   dryRun?: boolean
   /** Stop when aborted; the report says it was interrupted. */
   signal?: AbortSignal
+  /** Prune even when the store has no package index at all (every content file then goes). */
+  allowNoIndexes?: boolean
   /** @internal Tests: the clock prune judges ages by. */
   now?: () => number
 }
@@ -38,9 +41,11 @@ export interface PruneReport {
 
 /**
  * Removes content that no package index references. Safe while installs run:
- * - every index must be readable, or nothing is removed (an unreadable index's files would look unused);
- * - a file is removed only if, under its path lock, it is still there and unchanged for `graceMs` by both mtime
- *   and ctime. Writers claim content they find already stored under that same lock (a ctime bump, see
+ * - every index must be readable, or nothing is removed (an unreadable index's files would look unused), and a
+ *   store with content but no index at all is refused unless `allowNoIndexes` (a lost index.db would look like
+ *   an empty store);
+ * - a file is removed only if, under its path lock, it is still there and its mtime and ctime are both more than
+ *   `graceMs` older than the moment prune started reading the indexes. Writers claim content they find already stored under that same lock (a ctime bump, see
  *   `claimExisting`), and write new content fresh, so content an install was just handed is never old here, even
  *   though its index row is written only later.
  */
@@ -49,8 +54,19 @@ export async function pruneStore (ctx: StoreContext, indexes: IndexBackend, opti
   const now = options.now ?? Date.now
   const dryRun = options.dryRun === true
   const report: PruneReport = { dryRun, removed: { count: 0, bytes: 0 }, keptYoung: 0, tempsRemoved: 0, referenced: 0, interrupted: false }
-  const { uses } = await referencedContent(indexes)
-  const isOld = (stat: fs.Stats): boolean => now() - Math.max(stat.mtimeMs, stat.ctimeMs) >= graceMs
+  // Ages are judged against the moment before the indexes were read, not against the clock during the walk: a
+  // file written (or claimed) after that moment may belong to an index row the snapshot below does not have, so
+  // it must count as young however long the walk takes to reach it.
+  const scanStart = now()
+  let uses, packages
+  try {
+    ({ uses, packages } = await referencedContent(indexes, options.signal))
+  } catch (err) {
+    if (!(err instanceof InterruptedError)) throw err
+    return { ...report, interrupted: true }
+  }
+  if (packages === 0 && options.allowNoIndexes !== true && await hasContent(ctx.root)) throw new PruneRefusedError(ctx.root)
+  const isOld = (stat: fs.Stats): boolean => Math.max(stat.mtimeMs, stat.ctimeMs) < scanStart - graceMs
 
   for await (const entry of walkContent(ctx.root)) {
     if (options.signal?.aborted === true) {
@@ -91,9 +107,16 @@ export async function pruneStore (ctx: StoreContext, indexes: IndexBackend, opti
     if (removed) report.removed.count++
   }
   if (!report.interrupted) {
-    for await (const temp of staleTemps(ctx.root, graceMs, now())) {
+    for await (const temp of staleTemps(ctx.root, graceMs, scanStart)) {
       if (dryRun || await removeTemp(temp)) report.tempsRemoved++
     }
   }
   return report
+}
+
+async function hasContent (root: string): Promise<boolean> {
+  for await (const entry of walkContent(root)) {
+    if (entry.digest !== undefined) return true
+  }
+  return false
 }

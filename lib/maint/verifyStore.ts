@@ -4,8 +4,10 @@ import { isDigestHex } from '../digest/sri.js'
 import { contentPathFor, isExecutable } from '../layout/contentPath.js'
 import type { IndexBackend, PackageIndexEntry } from '../pkgIndex/backend.js'
 import type { FileInfo } from '../types.js'
+import { statOrUndefined } from '../util/fs.js'
 import { checkFile, type FileVerdict } from '../verify/checkFile.js'
 import { contentKey } from './contentKey.js'
+import { indexContent } from './indexContent.js'
 import { removeTemp, staleTemps, type StaleTemp } from './staleTemps.js'
 import { walkContent } from './walkContent.js'
 
@@ -70,6 +72,8 @@ export interface VerifyReport {
   unreadableIndexes: Array<{ key: string, error: string, deleted: boolean }>
   /** Indexes deleted by fix because their package lost files. */
   deletedIndexes: string[]
+  /** Indexes fix would have deleted, but another process rewrote or removed them during the scan (left alone). */
+  supersededIndexes: string[]
   /** Temp files and fill folders older than the grace period (with fix: removed). */
   staleTemps: Array<StaleTemp & { removed: boolean }>
   /** Content no index references (left for `cas prune`). Counted only for a complete scan. */
@@ -94,7 +98,7 @@ export async function verifyStore (
   const policy = { full: options.full === true, remove: fix, graceMs }
   const report: VerifyReport = {
     root: ctx.root, format: indexes.format, full: policy.full, fix, packagesChecked: 0, filesChecked: 0,
-    problems: [], unreadableIndexes: [], deletedIndexes: [], staleTemps: [], orphans: { count: 0, bytes: 0 },
+    problems: [], unreadableIndexes: [], deletedIndexes: [], supersededIndexes: [], staleTemps: [], orphans: { count: 0, bytes: 0 },
     interrupted: false, healthy: true,
   }
   // Every content file any index names: true once verified good, its verdict when bad. Bounded by the number
@@ -119,24 +123,45 @@ export async function verifyStore (
     return await checking
   }
 
-  const checkPackage = async ({ key, index, error }: PackageIndexEntry): Promise<void> => {
+  // With fix, an index is deleted only if it is still the one this scan read (`revision`): an install may have
+  // rewritten it meanwhile, and its new version was not judged here. Either way it is no longer this scan's
+  // problem: superseded.
+  const dropIndex = async (key: string, revision: string | undefined): Promise<boolean> => {
+    if (await indexes.delete(key, revision)) return true
+    report.supersededIndexes.push(key)
+    return false
+  }
+
+  const checkPackage = async ({ key, index, error, revision }: PackageIndexEntry): Promise<void> => {
     if (index === undefined) {
-      const deleted = fix && await indexes.delete(key)
+      const deleted = fix && await dropIndex(key, revision)
       report.unreadableIndexes.push({ key, error: error?.message ?? 'unreadable', deleted })
       return
     }
+    let content: Array<[string, FileInfo]>
+    try {
+      content = [...indexContent(index)]
+    } catch (err) {
+      const deleted = fix && await dropIndex(key, revision)
+      report.unreadableIndexes.push({ key, error: `cannot be understood: ${(err as Error).message}`, deleted })
+      return
+    }
     let lostFiles = false
-    for (const [file, info] of index.files) {
+    for (const [file, info] of content) {
       if (!isDigestHex(info.digest)) continue // normalized on read; kept as a guard
       const verdict = await verdictOf(info)
       if (verdict === true) continue
+      const filePath = contentPathFor(ctx.root, info.digest, info.mode)
+      // A verdict may come from another package checked minutes ago: before a repair acts on "missing", look
+      // again. A writer may have put the file back since; then there is nothing to repair.
+      if (fix && verdict.status === 'missing' && statOrUndefined(filePath) !== undefined) continue
       const problem = verdict.status === 'missing' ? 'missing' : 'corrupt'
       const action = verdict.removed ? 'removed' : verdict.young === true ? 'kept: younger than grace' : 'none'
       if (problem === 'missing' || verdict.removed) lostFiles = true
-      report.problems.push({ key, file, path: contentPathFor(ctx.root, info.digest, info.mode), digest: info.digest, problem, action })
+      report.problems.push({ key, file, path: filePath, digest: info.digest, problem, action })
     }
     report.packagesChecked++
-    if (fix && lostFiles && await indexes.delete(key)) report.deletedIndexes.push(key)
+    if (fix && lostFiles && await dropIndex(key, revision)) report.deletedIndexes.push(key)
   }
 
   const packagesTotal = options.onProgress === undefined ? undefined : await indexes.count()
@@ -190,8 +215,8 @@ export async function verifyStore (
   }
 
   report.problems.sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : a.file < b.file ? -1 : 1)
-  const fixedKeys = new Set(report.deletedIndexes)
+  const fixedKeys = new Set([...report.deletedIndexes, ...report.supersededIndexes])
   report.healthy = report.problems.every(p => fixedKeys.has(p.key)) &&
-    report.unreadableIndexes.every(u => u.deleted)
+    report.unreadableIndexes.every(u => u.deleted || fixedKeys.has(u.key))
   return report
 }

@@ -13,6 +13,11 @@ export interface PackageIndexEntry {
   index?: PackageIndex
   /** Why it could not be read (`ERR_CAS_INDEX_CORRUPT`); a scan goes on past it. */
   error?: CasError
+  /**
+   * Opaque: what the index was when listed. Pass it to `deletePackageIndex(key, revision)` to delete the index
+   * only if nobody rewrote it since (a repair must not delete a row an install has just renewed).
+   */
+  revision?: string
 }
 
 /** Where a store keeps its package indexes: pnpm 11/12's `index.db`, or pnpm 10's JSON files. Internal. */
@@ -23,7 +28,8 @@ export interface IndexBackend {
   readonly path: string
   read (key: string): Promise<PackageIndex | undefined>
   write (key: string, index: PackageIndex): Promise<void>
-  delete (key: string): Promise<boolean>
+  /** Deletes the index; with `revision`, only if it is still the one listed with that revision. */
+  delete (key: string, revision?: string): Promise<boolean>
   list (): AsyncGenerator<PackageIndexEntry>
   /** How many indexes there are, when that is cheap to know (v11); undefined otherwise. */
   count (): Promise<number | undefined>

@@ -48,7 +48,7 @@ export class IndexDb implements IndexBackend {
   readonly #page: Database.Statement<[string], { key: string, data: Buffer }>
   readonly #count: Database.Statement<[], { n: number }>
   readonly #putBatch: Database.Transaction<(batch: PendingWrite[]) => void>
-  readonly #deleteTx: Database.Transaction<(key: string) => boolean>
+  readonly #deleteTx: Database.Transaction<(key: string, revision?: string) => boolean>
   #pending: PendingWrite[] = []
   #flushing: Promise<void> | undefined
 
@@ -66,7 +66,9 @@ export class IndexDb implements IndexBackend {
     this.#putBatch = db.transaction((batch: PendingWrite[]) => {
       for (const { key, data } of batch) this.#put.run(key, data)
     })
-    this.#deleteTx = db.transaction((key: string) => {
+    this.#deleteTx = db.transaction((key: string, revision?: string) => {
+      // Compared inside the write transaction, so no writer can slip in between the check and the delete.
+      if (revision !== undefined && this.#get.get(key)?.data.toString('base64') !== revision) return false
       const deleted = this.#delete.run(key).changes > 0
       this.#deleteAliases.run(key, key)
       return deleted
@@ -86,10 +88,12 @@ export class IndexDb implements IndexBackend {
       throw sqliteError(file, err)
     }
     try {
+      let journalMode: Database.Statement<[], { journal_mode: string }> | undefined
       await retryBusy(file, options.busyTimeoutMs, () => {
         // WAL is what pnpm uses; a reader then never blocks on a writer. The mode is stored in the file, so this
         // is a no-op on every open but the first.
-        const mode = prepare<[], { journal_mode: string }>(db, 'PRAGMA journal_mode').get()?.journal_mode
+        journalMode ??= prepare<[], { journal_mode: string }>(db, 'PRAGMA journal_mode')
+        const mode = journalMode.get()?.journal_mode
         if (mode !== 'wal') db.exec('PRAGMA journal_mode = WAL')
         db.exec(SCHEMA)
       })
@@ -125,9 +129,9 @@ export class IndexDb implements IndexBackend {
     })
   }
 
-  async delete (key: string): Promise<boolean> {
+  async delete (key: string, revision?: string): Promise<boolean> {
     assertPackageIndexKey(key)
-    return await this.#run(() => this.#deleteTx.immediate(key))
+    return await this.#run(() => this.#deleteTx.immediate(key, revision))
   }
 
   async * list (): AsyncGenerator<PackageIndexEntry> {
@@ -138,10 +142,10 @@ export class IndexDb implements IndexBackend {
       const rows = await this.#run(() => this.#page.all(after))
       for (const row of rows) {
         try {
-          yield { key: row.key, index: this.#decode(row.key, row.data) }
+          yield { key: row.key, index: this.#decode(row.key, row.data), revision: row.data.toString('base64') }
         } catch (err) {
           if (!(err instanceof IndexCorruptError)) throw err
-          yield { key: row.key, error: err }
+          yield { key: row.key, error: err, revision: row.data.toString('base64') }
         }
       }
       if (rows.length < LIST_PAGE) return
@@ -182,7 +186,7 @@ export class IndexDb implements IndexBackend {
     try {
       return decodePackageIndex(data)
     } catch (err) {
-      throw new IndexCorruptError(this.path, `the row ${JSON.stringify(key)} is not a package index (${(err as Error).message})`, err)
+      throw new IndexCorruptError(this.path, `the row ${JSON.stringify(key)} is not a package index (${(err as Error).message})`, err, true)
     }
   }
 }

@@ -56,9 +56,12 @@ export class V10Index implements IndexBackend {
     throw new IndexReadOnlyError(this.#root)
   }
 
-  async delete (key: string): Promise<boolean> {
+  async delete (key: string, revision?: string): Promise<boolean> {
+    const file = this.#fileOf(key)
     try {
-      await fs.promises.unlink(this.#fileOf(key))
+      // pnpm 10 rewrites an index file whole (a new inode by rename), so the inode, size and mtime name a version.
+      if (revision !== undefined && revisionOf(await fs.promises.stat(file)) !== revision) return false
+      await fs.promises.unlink(file)
       return true
     } catch (err) {
       if (errorCode(err) === 'ENOENT') return false
@@ -72,12 +75,14 @@ export class V10Index implements IndexBackend {
       for (const name of await readDirOrEmpty(path.join(this.path, bucket))) {
         if (!name.endsWith('.json')) continue
         const key = `${V10_INDEX_DIR}/${bucket}/${name}`
+        const stat = await fs.promises.stat(path.join(this.#root, key)).catch(() => undefined)
+        if (stat === undefined) continue
         try {
           const index = await this.read(key)
-          if (index !== undefined) yield { key, index }
+          if (index !== undefined) yield { key, index, revision: revisionOf(stat) }
         } catch (err) {
           if (!(err instanceof IndexCorruptError)) throw err
-          yield { key, error: err }
+          yield { key, error: err, revision: revisionOf(stat) }
         }
       }
     }
@@ -104,16 +109,16 @@ export function parseV10Index (file: string, text: string): PackageIndex {
   try {
     json = JSON.parse(text)
   } catch (err) {
-    throw new IndexCorruptError(file, `not valid JSON (${(err as Error).message})`, err)
+    throw new IndexCorruptError(file, `not valid JSON (${(err as Error).message})`, err, true)
   }
   if (json === null || typeof json !== 'object' || Array.isArray(json)) {
-    throw new IndexCorruptError(file, 'not a JSON object')
+    throw new IndexCorruptError(file, 'not a JSON object', undefined, true)
   }
   const { files, ...rest } = json as Record<string, unknown>
   try {
     return { ...rest, algo: 'sha512', files: normalizeFiles(files, 'integrity', sriToHex) }
   } catch (err) {
-    throw new IndexCorruptError(file, (err as Error).message, err)
+    throw new IndexCorruptError(file, (err as Error).message, err, true)
   }
 }
 
@@ -124,4 +129,8 @@ async function readDirOrEmpty (dir: string): Promise<string[]> {
     if (errorCode(err) === 'ENOENT') return []
     throw err
   }
+}
+
+function revisionOf (stat: fs.Stats): string {
+  return `${stat.ino}:${stat.size}:${stat.mtimeMs}`
 }

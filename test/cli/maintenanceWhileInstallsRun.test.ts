@@ -17,14 +17,14 @@ it('verify --fix and prune while installers run: no installer loses a file, the 
   await seed.close()
   // Let the leftovers age past the grace period, so prune would remove them if the installers did not claim them.
   await new Promise(resolve => setTimeout(resolve, 3200))
-  expect((await runCas(['prune', '--store', storeDir, '--grace', GRACE, '--dry-run', '--json'])).stdout).toContain(`"count": ${POOL.length}`)
+  expect((await runCas(['prune', '--store', storeDir, '--grace', GRACE, '--force', '--dry-run', '--json'])).stdout).toContain(`"count": ${POOL.length}`)
 
   const installers = ['alpha', 'beta', 'gamma'].map(name => runFixture('installer.ts', [storeDir, name, '6000']))
   const maintenance: Array<{ args: string[], code: number, stderr: string }> = []
   let running = true
   void Promise.all(installers.map(async c => await c.exited)).then(() => { running = false })
   while (running) {
-    for (const args of [['prune', '--grace', GRACE, '--json'], ['verify', '--fix', '--grace', GRACE, '--json']]) {
+    for (const args of [['prune', '--grace', GRACE, '--force', '--json'], ['verify', '--fix', '--grace', GRACE, '--json']]) {
       const run = await runCas([...args, '--store', storeDir])
       maintenance.push({ args, code: run.code, stderr: run.stderr })
     }

@@ -47,3 +47,46 @@ describe('pruneStore', () => {
     await store.close()
   })
 })
+
+describe('pruneStore: what counts as used, and when', () => {
+  it('keeps the files a cached build added (pnpm sideEffects), and verify checks them', async () => {
+    const store = await openStore(tempDir())
+    const own = await store.ensureFile(Buffer.from('module.exports = require("./build/addon.node")'), { mode: 0o644 })
+    const built = await store.ensureFile(Buffer.from('compiled addon bytes'), { mode: 0o755 })
+    const info = (r: typeof own): { digest: string, mode: number, size: number, checkedAt: number } => ({ digest: r.digest, mode: 0o644, size: r.size, checkedAt: r.checkedAt })
+    const key = packageIndexKey(sriOf(Buffer.from('addon')), 'addon@1.0.0')
+    await store.writePackageIndex(key, {
+      algo: 'sha512',
+      files: new Map([['index.js', info(own)]]),
+      sideEffects: new Map([['linux-x64-node20', { added: new Map([['build/addon.node', { ...info(built), mode: 0o755 }]]), deleted: [] }]]),
+    })
+    expect(await store.pruneStore(LATER)).toMatchObject({ removed: { count: 0 }, referenced: 2 })
+    expect(fs.existsSync(built.filePath)).toBe(true)
+
+    fs.writeFileSync(built.filePath, 'COMPILED ADDON BYTES')
+    fs.utimesSync(built.filePath, new Date(built.checkedAt + 60_000), new Date(built.checkedAt + 60_000))
+    const report = await store.verifyStore({ graceMs: 0 })
+    expect(report.problems.map(p => [p.file, p.problem])).toEqual([['sideEffects[linux-x64-node20]/build/addon.node', 'corrupt']])
+    await store.close()
+  })
+
+  it('refuses a store with content but no package index at all, unless told', async () => {
+    const store = await openStore(tempDir())
+    const { filePath } = await store.ensureFile(Buffer.from('a file whose index.db was lost'), { mode: 0o644 })
+    await expect(store.pruneStore(LATER)).rejects.toMatchObject({ code: 'ERR_CAS_PRUNE_REFUSED' })
+    expect(fs.existsSync(filePath)).toBe(true)
+    expect(await store.pruneStore({ ...LATER, allowNoIndexes: true })).toMatchObject({ removed: { count: 1 } })
+    await store.close()
+  })
+
+  it('judges age against the moment it started reading the indexes, however long the walk then takes', async () => {
+    const { store, orphan } = await storeWithOrphan()
+    // The clock reads "now" when prune starts, then jumps far ahead (a walk of a huge store). The orphans were
+    // written just before the start: an index row naming them may be missing from prune's snapshot, so they stay.
+    let calls = 0
+    const report = await store.pruneStore({ graceMs: 60_000, now: () => calls++ === 0 ? Date.now() : Date.now() + 3_600_000 })
+    expect(report).toMatchObject({ removed: { count: 0 }, keptYoung: 2 })
+    for (const f of orphan.split('|')) expect(fs.existsSync(f)).toBe(true)
+    await store.close()
+  })
+})

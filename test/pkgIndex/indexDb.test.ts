@@ -81,6 +81,23 @@ describe('index.db (v11 package index)', () => {
     await store.close()
   })
 
+  it('deletes with a revision only while the index is still the one listed (a repair never deletes a renewed row)', async () => {
+    const dir = tempDir()
+    const { index } = await storeWithOnePackage(dir)
+    const store = await openStore(dir)
+    const listed = []
+    for await (const entry of store.listPackageIndexes()) listed.push(entry)
+    const { revision } = listed[0]!
+    // An install renews the row between the listing and the repair.
+    await store.writePackageIndex(keyOf(1), { ...index, requiresBuild: false })
+    expect(await store.deletePackageIndex(keyOf(1), revision)).toBe(false)
+    expect(await store.readPackageIndex(keyOf(1))).toMatchObject({ requiresBuild: false })
+    const relisted = []
+    for await (const entry of store.listPackageIndexes()) relisted.push(entry)
+    expect(await store.deletePackageIndex(keyOf(1), relisted[0]!.revision)).toBe(true)
+    await store.close()
+  })
+
   it('rejects keys that are not "<integrity>\\t<pkgId>"', async () => {
     const store = await openStore(tempDir())
     for (const bad of ['pkg@1.0.0', 'sha512-abc', `sha512-abc\tpkg\tx`, '']) {

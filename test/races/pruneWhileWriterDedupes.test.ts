@@ -20,7 +20,7 @@ it('prune removes the content before the writer claims it: the writer sees it go
 
   const writing = store.ensureFile(data, { mode: 0o644 })
   await writerParked.reached // it found the content in place and is about to return
-  const pruned = await store.pruneStore({ graceMs: GRACE, now: () => Date.now() + 2 * GRACE })
+  const pruned = await store.pruneStore({ graceMs: GRACE, allowNoIndexes: true, now: () => Date.now() + 2 * GRACE })
   expect(pruned.removed.count).toBe(1)
   expect(fs.existsSync(filePath)).toBe(false)
 
@@ -41,7 +41,7 @@ it('the writer claims the content before prune looks: prune sees it freshly used
   const claimedAt = fs.statSync(filePath).ctimeMs
   expect(claimedAt).toBeGreaterThan(seededAt)
   // Prune judges at a moment when the seeded file is past the grace period but the claim is not.
-  const pruned = await store.pruneStore({ graceMs: GRACE, now: () => seededAt + GRACE + (claimedAt - seededAt) / 2 })
+  const pruned = await store.pruneStore({ graceMs: GRACE, allowNoIndexes: true, now: () => seededAt + GRACE + (claimedAt - seededAt) / 2 })
   expect(pruned).toMatchObject({ removed: { count: 0 }, keptYoung: 1 })
   expect(fs.readFileSync(filePath).equals(data)).toBe(true)
   await store.close()
@@ -53,7 +53,7 @@ it('prune has proven the content old under the lock when the writer claims it: t
   const writer = await openStore(pruner.root)
   const { filePath } = await writer.ensureFile(data, { mode: 0o644 })
 
-  const pruning = pruner.pruneStore({ graceMs: GRACE, now: () => Date.now() + 2 * GRACE })
+  const pruning = pruner.pruneStore({ graceMs: GRACE, allowNoIndexes: true, now: () => Date.now() + 2 * GRACE })
   await pruneParked.reached // lock held, about to unlink
   const writing = writer.ensureFile(data, { mode: 0o644 })
   await new Promise(resolve => setImmediate(resolve))

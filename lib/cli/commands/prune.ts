@@ -8,10 +8,13 @@ import { UsageError } from '../usageError.js'
 export const spec: CommandSpec = {
   name: 'prune',
   summary: 'Remove content that no package index references, and stale temp files.\n' +
-    'Nothing changed within the grace period is removed: an install may have just added it.',
+    'Nothing changed within the grace period is removed: an install may have just added it. Safe alongside\n' +
+    'installers built on cas-store (they claim what they reuse); do not run it during a pnpm install, which\n' +
+    'reuses store files without telling anyone.',
   flags: {
     grace: { type: 'string', value: 'DURATION', help: 'keep anything changed more recently (default 10m)' },
     'dry-run': { type: 'boolean', help: 'say what would be removed, remove nothing' },
+    force: { type: 'boolean', help: 'prune even a store with content but no package index (everything goes)' },
   },
 }
 
@@ -22,7 +25,7 @@ export async function run (values: Record<string, unknown>, positionals: string[
   const store = await openCliStore(values.store as string | undefined, ctx.env)
   let report
   try {
-    report = await store.pruneStore({ graceMs, dryRun: values['dry-run'] === true, signal: ctx.signal })
+    report = await store.pruneStore({ graceMs, dryRun: values['dry-run'] === true, allowNoIndexes: values.force === true, signal: ctx.signal })
   } finally {
     await store.close()
   }

@@ -95,12 +95,25 @@ function textReport (r: VerifyReport, elapsedMs: number): string {
   if (r.interrupted) {
     out.push(`Interrupted after ${formatCount(r.packagesChecked)} packages. Every check and repair made was finished; nothing is half done. Run again to check the rest.`)
   } else if (r.healthy) {
-    out.push(r.problems.length + r.unreadableIndexes.length === 0 ? 'Healthy.' : 'Repaired: every damaged package will be fetched again by the next install.')
+    out.push(r.problems.length + r.unreadableIndexes.length === 0
+      ? 'Healthy.'
+      : 'Repaired: every damaged package will be fetched again by the next install.' +
+        (r.supersededIndexes.length > 0 ? ` (${formatCount(r.supersededIndexes.length)} were rewritten by another process meanwhile and left to it.)` : ''))
   } else {
-    const left = r.problems.length + r.unreadableIndexes.filter(u => !u.deleted).length
-    out.push(r.fix
-      ? `${formatCount(left)} problems left (content changed within the grace period is never removed; run again later).`
-      : `${formatCount(left)} problems found. Run \`cas verify --fix\` to repair them.`)
+    const settled = new Set([...r.deletedIndexes, ...r.supersededIndexes])
+    const left = r.problems.filter(p => !settled.has(p.key))
+    const leftIndexes = r.unreadableIndexes.filter(u => !u.deleted && !settled.has(u.key)).length
+    const young = left.filter(p => p.action === 'kept: younger than grace').length
+    const count = left.length + leftIndexes
+    if (!r.fix) {
+      out.push(`${formatCount(count)} problems found. Run \`cas verify --fix\` to repair them.`)
+    } else {
+      const reasons = []
+      if (young > 0) reasons.push(`${formatCount(young)} changed within the grace period, so kept: run again later`)
+      if (left.length - young > 0) reasons.push(`${formatCount(left.length - young)} not removable here (not a regular file, or a read-only store): see above`)
+      if (leftIndexes > 0) reasons.push(`${formatCount(leftIndexes)} unreadable indexes could not be deleted`)
+      out.push(`${formatCount(count)} problems left: ${reasons.join('; ')}.`)
+    }
   }
   return out.join('\n') + '\n'
 }
