@@ -36,14 +36,17 @@ export class IntegrityError extends CasError {
   }
 }
 
-/** A tarball entry whose name would land outside the package (`..` or an absolute path). */
+/**
+ * A file name (a tarball entry, or a name in a package index) that would land outside the package: absolute, with
+ * `..`, a NUL, a backslash or a drive letter.
+ */
 export class UnsafePathError extends CasError {
   readonly entry: string
 
   constructor (entry: string) {
     super('ERR_CAS_UNSAFE_PATH',
-      `Tarball entry ${JSON.stringify(entry)} points outside the package; refusing the whole tarball. ` +
-      'The tarball is malformed or malicious: do not install it.')
+      `File name ${JSON.stringify(entry)} points outside the package; refusing the whole package. ` +
+      'The tarball or package index is malformed or malicious: do not install it.')
     this.entry = entry
   }
 }
