@@ -9,6 +9,8 @@ export type {
 } from './types.js'
 export { COMPLETE_MARKER, type EnsureDirOptions } from './dir/ensureDir.js'
 export type { FetchFileOptions, FetchFileResult, FetchProgress } from './fetch/fetchFile.js'
+export type { ImportPackageOptions, ImportPackageResult } from './import/importPackage.js'
+export type { ImportMethod, ImportMethodOption } from './import/importMethod.js'
 export type { LockHolder, WaitInfo, WaitOptions } from './lock/keyLock.js'
 export { assertDigestHex, hexToSri, isDigestHex, sriToHex, toDigestHex } from './digest/sri.js'
 export { contentPathFor, isExecutable, storedMode } from './layout/contentPath.js'
@@ -28,3 +30,4 @@ export {
   IndexReadOnlyError, IntegrityError, InvalidArgumentError, LockTimeoutError, NotAFileError, StoreClosedError,
   UnsafePathError,
 } from './errors.js'
+export { ImportMethodError, MissingContentError, NameCollisionError } from './errors.js'
