@@ -1,4 +1,4 @@
-// The benchmark harness: `npm run bench [-- --json] [--corpus DIR] [--files N] [--runs N] [--large-mb N] [--work DIR] [--quick]`.
+// The benchmark harness: `npm run bench [-- --json] [--corpus DIR] [--files N] [--packages N] [--runs N] [--large-mb N] [--work DIR] [--quick]`.
 // Every system is measured on the same corpus in the same run; results are ratios, never absolute promises.
 import { execSync, spawn } from 'node:child_process'
 import fs from 'node:fs'
@@ -8,13 +8,16 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { generateCorpus, listCorpus } from './corpus.js'
 import { formatMarkdown, type Figure, type Report, type Scenario, type Target } from './report.js'
+import { openStore } from '../lib/index.js'
 import { cacachePut, cacacheVerify, casAdd, casVerify, pnpmAdd, pnpmVerify, rawAdd, rawStat } from './systems.js'
+import { casImportAll, pnpmImportAll, removeTree, splitIntoPackages } from './importScenario.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const { values: args } = parseArgs({
   options: {
     corpus: { type: 'string' },
     files: { type: 'string', default: '12000' },
+    packages: { type: 'string', default: '500' },
     seed: { type: 'string', default: '42' },
     runs: { type: 'string', default: '3' },
     'large-mb': { type: 'string', default: '1024' },
@@ -134,6 +137,48 @@ async function main (): Promise<void> {
     extra: { rssGrowthMiB: (large.rssGrowth as number) / 1024 / 1024 },
   })
 
+  // 8. Import: the corpus as packages into an empty node_modules, against pnpm's importer; then the skip.
+  const packageCount = quick ? 30 : Number(args.packages)
+  progress(`import: ${packageCount} packages, hardlink and copy, cas-store and pnpm's importer`)
+  const packages = await splitIntoPackages(casStore, casIndex!, packageCount)
+  const importFiles = packages.reduce((n, p) => n + p.index.files.size, 0)
+  const importBytes = packages.reduce((n, p) => n + [...p.index.files.values()].reduce((b, f) => b + f.size, 0), 0)
+  const imp = { hardlink: { cas: [] as number[], pnpm: [] as number[] }, copy: { cas: [] as number[], pnpm: [] as number[] }, skip: [] as number[] }
+  for (const method of ['hardlink', 'copy'] as const) {
+    for (let r = 0; r < runs; r++) {
+      // Alternate who goes first, so neither always meets the other's write-back.
+      for (const who of r % 2 === 0 ? ['cas', 'pnpm'] as const : ['pnpm', 'cas'] as const) {
+        const nm = path.join(freshDir('nm'), 'node_modules')
+        fs.mkdirSync(nm, { recursive: true })
+        let count = 0
+        const store = await openStore(casStore) // a fresh instance: nothing learned carries over but the method memory
+        imp[method][who].push(await timed(async () => {
+          count = who === 'cas' ? await casImportAll(store, packages, nm, method) : pnpmImportAll(packages, nm, method)
+        }))
+        assert(count === packages.length, `${who} ${method} imported ${count} of ${packages.length} packages`)
+        if (who === 'cas' && method === 'hardlink' && imp.skip.length === 0) {
+          for (let s = 0; s < runs; s++) {
+            imp.skip.push(await timed(async () => { assert(await casImportAll(store, packages, nm, method) === 0, 'skip re-imported') }))
+          }
+        }
+        await store.close()
+        removeTree(path.dirname(nm))
+      }
+    }
+    scenarios.push({
+      name: `Import ${packages.length} packages into an empty node_modules (${method})`,
+      figures: [figure('cas-store importPackage', median(imp[method].cas), importFiles, importBytes),
+        figure(`pnpm fs.indexed-pkg-importer (${method})`, median(imp[method].pnpm), importFiles, importBytes)],
+      extra: { casPackagesPerSec: packages.length / (median(imp[method].cas) / 1000), pnpmPackagesPerSec: packages.length / (median(imp[method].pnpm) / 1000) },
+    })
+  }
+  const skipPerSec = packages.length / (median(imp.skip) / 1000)
+  scenarios.push({
+    name: `Import onto complete targets (${packages.length} packages already in place: kept)`,
+    figures: [figure('cas-store importPackage, skip', median(imp.skip), importFiles, importBytes)],
+    extra: { packagesPerSec: skipPerSec },
+  })
+
   const ratio = (a: number, b: number): number => b / a // ms ratio: how many times faster `a` is than `b`
   const targets: Target[] = [
     target('cold add vs pnpm 10', '>= 1.5x', ratio(median(cold.cas), median(cold.pnpm)), x => x >= 1.5),
@@ -145,6 +190,9 @@ async function main (): Promise<void> {
     target('contention: 4 processes wall time vs 1 process cold add', '<= 1.5x, 0 errors', wallMs / single, x => x <= 1.5 && errors.length === 0, `x, errors: ${errors.length}`),
     target('lock overhead (locks on vs off)', '<= 10%', (median(cold.cas) / median(cold.casNoLock) - 1) * 100, x => x <= 10, '%'),
     target('large file peak RSS growth', '<= 64 MiB', (large.rssGrowth as number) / 1024 / 1024, x => x <= 64, ' MiB'),
+    target('import, hardlink, vs pnpm importer', '>= 1.2x', ratio(median(imp.hardlink.cas), median(imp.hardlink.pnpm)), x => x >= 1.2),
+    target('import, copy, vs pnpm importer', '>= 1.2x', ratio(median(imp.copy.cas), median(imp.copy.pnpm)), x => x >= 1.2),
+    target('import skip of complete targets', '>= 20,000 packages/s', skipPerSec, x => x >= 20_000, ' packages/s'),
   ]
   const report: Report = {
     date: new Date().toISOString(),

@@ -3,18 +3,25 @@ import { assertSafePackageFileName } from '../pkgIndex/fileName.js'
 
 /**
  * Holds every file name of a package to the shared name rule (`assertSafePackageFileName`: relative, no `..`, no
- * NUL, no backslash or drive) before anything is written, and returns the folders the package needs, parents
- * before children, so each can be made with one plain `mkdir`.
+ * NUL, no backslash or drive) before anything is written, even before a complete target is kept: a hostile index
+ * is refused whole, whatever stands at the target.
  *
- * Why all names first: a hostile index must be refused whole, with nothing created, rather than half imported.
- * Because the import builds the package in a folder it has just made itself, a name that passes this rule cannot
- * reach outside it: there is no `..` to climb with, and no symlink inside a fresh folder to follow.
+ * Why this is enough to keep every write inside the target: the import builds the package in a folder it has just
+ * made itself, so a name that passes cannot climb out (no `..`) nor follow a symlink (there is none in a fresh
+ * folder), and the folder then moves to the target by `rename`.
  */
-export function checkNames (names: Iterable<string>): string[] {
+export function checkNames (names: Iterable<string>): void {
+  for (const name of names) assertSafePackageFileName(name)
+}
+
+/**
+ * The folders a package needs, parents before children, so each is made with one plain `mkdir`. Throws
+ * `ERR_CAS_NAME_COLLISION` when a name is also another name's folder (`a` and `a/b`): both cannot exist.
+ */
+export function foldersOf (names: Iterable<string>): string[] {
   const files = new Set<string>()
   const dirs = new Set<string>()
   for (const name of names) {
-    assertSafePackageFileName(name)
     files.add(name)
     for (let slash = name.indexOf('/'); slash !== -1; slash = name.indexOf('/', slash + 1)) {
       dirs.add(name.slice(0, slash))
@@ -26,8 +33,8 @@ export function checkNames (names: Iterable<string>): string[] {
       throw new NameCollisionError([dir, child], `${JSON.stringify(dir)} would have to be a file and a folder at once`)
     }
   }
-  // A Set keeps insertion order and every parent was added before its children, but a parent first seen through a
-  // deeper name comes after shallower unrelated folders; sorting by depth is what mkdir needs.
+  // Parents were added before their children, but a parent first seen through a deep name comes after shallower
+  // unrelated folders: sort by depth.
   return [...dirs].sort((a, b) => depth(a) - depth(b))
 }
 

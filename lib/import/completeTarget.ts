@@ -1,7 +1,8 @@
+import fs from 'node:fs'
 import path from 'node:path'
 import type { FileInfo } from '../types.js'
 import { statOrUndefined } from '../util/fs.js'
-import { hashFile } from '../util/hash.js'
+import { hashFile, SYNC_IO_LIMIT, sha512Hex } from '../util/hash.js'
 
 /** The file whose presence, with the right bytes, marks a package folder complete. */
 export interface Witness {
@@ -21,21 +22,29 @@ export function witnessOf (files: Map<string, FileInfo>): Witness | undefined {
 }
 
 /**
- * True when `target` already holds this package, complete. A folder this library imports appears only by
- * `rename` of a finished folder, so it is complete as soon as it exists; what remains to tell apart is a folder
- * someone else left (another version of the package, an interrupted copy by another tool). One witness file
- * decides, by its bytes, not just its presence: the `package.json` of another version differs (in its version at
- * least), and hashing a file of a few KB costs less than a stat of every file, so an install whose packages are
- * already in place skips each one in a few syscalls.
+ * Whether `target` already holds this package, complete: the device it is on when it does (for the method the
+ * caller reports), undefined when it does not.
+ *
+ * A folder this library imports appears only by `rename` of a finished folder, so it is complete as soon as it
+ * exists; what remains to tell apart is a folder someone else left (another version of the package, an
+ * interrupted copy by another tool). One witness file decides, by its bytes, not just its presence: the
+ * `package.json` of another version differs (in its version at least). Hashing a file of a few hundred bytes
+ * costs less than a stat of every file, so an install whose packages are in place skips each in five syscalls.
  */
-export async function isCompleteTarget (target: string, witness: Witness | undefined): Promise<boolean> {
+export async function completeTargetDevice (target: string, witness: Witness | undefined): Promise<number | undefined> {
   try {
-    if (witness === undefined) return statOrUndefined(target)?.isDirectory() === true
+    const stat = statOrUndefined(witness === undefined ? target : path.join(target, witness.name))
+    if (witness === undefined) return stat?.isDirectory() === true ? stat.dev : undefined
+    if (stat === undefined || !stat.isFile() || stat.size !== witness.info.size) return undefined
     const file = path.join(target, witness.name)
-    const stat = statOrUndefined(file)
-    if (stat === undefined || !stat.isFile() || stat.size !== witness.info.size) return false
-    return await hashFile(file, stat.size) === witness.info.digest
+    const digest = stat.size <= SYNC_IO_LIMIT ? sha512Hex(fs.readFileSync(file)) : await hashFile(file, stat.size)
+    return digest === witness.info.digest ? stat.dev : undefined
   } catch {
-    return false // unreadable (EACCES, a vanished file mid-read): not something to keep as it is
+    return undefined // unreadable (EACCES, a file vanished mid-read): not something to keep as it is
   }
+}
+
+/** True when `target` already holds this package, complete (see {@link completeTargetDevice}). */
+export async function isCompleteTarget (target: string, witness: Witness | undefined): Promise<boolean> {
+  return await completeTargetDevice(target, witness) !== undefined
 }

@@ -1,18 +1,17 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import type { StoreContext } from '../context.js'
-import { FileAccessError, InvalidArgumentError, MissingContentError } from '../errors.js'
-import { assertDigestHex } from '../digest/sri.js'
-import { contentPathFor } from '../layout/contentPath.js'
+import { FileAccessError, InvalidArgumentError } from '../errors.js'
 import type { FileInfo, PackageIndex } from '../types.js'
 import { errorCode } from '../util/fs.js'
 import { reach } from '../util/hooks.js'
-import { checkPkgFilesIntegrity } from '../verify/checkPkgFilesIntegrity.js'
-import { checkNames } from './checkNames.js'
-import { isCompleteTarget, witnessOf } from './completeTarget.js'
-import { fillStage, type StagedFile } from './fillStage.js'
+import { checkNames, foldersOf } from './checkNames.js'
+import { completeTargetDevice, isCompleteTarget, witnessOf } from './completeTarget.js'
+import { fillStage } from './fillStage.js'
 import { IMPORT_METHOD_OPTIONS, MethodLadder, type ImportMethod, type ImportMethodOption } from './importMethod.js'
+import { packageFiles } from './packageFiles.js'
 import { IMPORT_TEMP_INFIX, placeDir, siblingPath } from './placeDir.js'
+import { verifyFiles } from './verifyFiles.js'
 
 /** Options of {@link importPackage}. */
 export interface ImportPackageOptions {
@@ -56,30 +55,27 @@ export async function importPackage (
   }
   if (typeof targetDir !== 'string' || targetDir === '') throw new InvalidArgumentError('importPackage: targetDir must be a non-empty path')
   const files = filesOf(index)
-  const dirs = checkNames(files.keys())
+  checkNames(files.keys())
   const target = path.resolve(targetDir)
   const witness = witnessOf(files)
   const force = options.force === true
   const requiresBuild = index.requiresBuild === true
 
-  if (!force && await isCompleteTarget(target, witness)) {
-    return { method: MethodLadder.peek(ctx.root, parentDevice(target), requested, requiresBuild), imported: false }
+  if (!force) {
+    const device = await completeTargetDevice(target, witness)
+    if (device !== undefined) return { method: MethodLadder.peek(ctx.root, device, requested, requiresBuild), imported: false }
   }
 
-  const staged: StagedFile[] = []
-  for (const [name, info] of files) {
-    const digest = assertDigestHex(info?.digest)
-    staged.push({ name, src: contentPathFor(ctx.root, digest, info.mode), mode: info.mode, size: info.size })
-  }
-  const check = await checkPkgFilesIntegrity(ctx, { algo: 'sha512', files }, { verifiedFiles: options.verifiedFiles })
-  if (!check.passed) throw new MissingContentError([...check.missing, ...check.corrupt])
+  const dirs = foldersOf(files.keys())
+  const list = packageFiles(ctx.root, files)
+  await verifyFiles(ctx, list, options.verifiedFiles)
 
   const stage = makeStage(target)
   let placed = false
   try {
     const ladder = new MethodLadder(ctx.root, fs.statSync(stage).dev, requested, requiresBuild)
     await reach(ctx.hooks, 'import:staged', stage)
-    const method = await fillStage(stage, dirs, staged, ladder)
+    const method = await fillStage(stage, dirs, list, ladder)
     placed = true // placeDir owns the temp folder from here: it removes it on every way out
     const imported = await placeDir(stage, target, force, async () => await isCompleteTarget(target, witness))
     return { method, imported }
@@ -107,15 +103,4 @@ function makeStage (target: string): string {
     fs.mkdirSync(stage)
   }
   return stage
-}
-
-/** The device the target's folder is on (for the method memory), or its nearest existing ancestor's. */
-function parentDevice (target: string): number {
-  for (let dir = path.dirname(target); ; dir = path.dirname(dir)) {
-    try {
-      return fs.statSync(dir).dev
-    } catch (err) {
-      if (path.dirname(dir) === dir) throw new FileAccessError(dir, err as NodeJS.ErrnoException)
-    }
-  }
 }
