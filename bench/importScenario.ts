@@ -4,12 +4,16 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { createRequire } from 'node:module'
-import { openStore, type FileInfo, type PackageIndex, type Store } from '../lib/index.js'
+import { hexToSri, openStore, type FileInfo, type PackageIndex, type Store } from '../lib/index.js'
 
 const require = createRequire(import.meta.url)
 type PnpmImporter = (to: string, opts: { filesMap: Record<string, string>, force: boolean, resolvedFrom: string }) => string | undefined
 const { createIndexedPkgImporter } = require('@pnpm/fs.indexed-pkg-importer') as {
   createIndexedPkgImporter: (method: 'hardlink' | 'copy') => PnpmImporter
+}
+type PnpmFiles = Record<string, { integrity: string, mode: number, size: number, checkedAt?: number }>
+const { checkPkgFilesIntegrity } = require('@pnpm/store.cafs') as {
+  checkPkgFilesIntegrity: (storeDir: string, index: { files: PnpmFiles }, verifiedFilesCache?: Set<string>) => { passed: boolean }
 }
 
 /** One package of the bench: cas-store's index and pnpm's files map (name -> content path) of the same files. */
@@ -17,6 +21,8 @@ export interface BenchPackage {
   name: string
   index: PackageIndex
   filesMap: Record<string, string>
+  /** The same index in pnpm 10's shape (`integrity` SRI strings), for its verifier. */
+  pnpmFiles: PnpmFiles
 }
 
 /**
@@ -37,8 +43,12 @@ export async function splitIntoPackages (storeDir: string, corpusIndex: PackageI
       files.set('package.json', { digest: stored.digest, mode: 0o644, size: stored.size, checkedAt: stored.checkedAt })
       for (const file of names.slice(p * per, (p + 1) * per)) files.set(file, corpusIndex.files.get(file)!)
       const filesMap: Record<string, string> = {}
-      for (const [file, info] of files) filesMap[file] = store.filePathFor(info.digest, info.mode)
-      packages.push({ name, index: { algo: 'sha512', files }, filesMap })
+      const pnpmFiles: PnpmFiles = {}
+      for (const [file, info] of files) {
+        filesMap[file] = store.filePathFor(info.digest, info.mode)
+        pnpmFiles[file] = { integrity: hexToSri(info.digest), mode: info.mode, size: info.size, checkedAt: info.checkedAt }
+      }
+      packages.push({ name, index: { algo: 'sha512', files }, filesMap, pnpmFiles })
     }
   } finally {
     await store.close()
@@ -64,6 +74,22 @@ export function pnpmImportAll (packages: BenchPackage[], nm: string, method: 'ha
   const importPackage = createIndexedPkgImporter(method)
   let imported = 0
   for (const pkg of packages) {
+    if (importPackage(path.join(nm, pkg.name), { filesMap: pkg.filesMap, force: false, resolvedFrom: 'store' }) !== undefined) imported++
+  }
+  return imported
+}
+
+/**
+ * pnpm's whole step, as its package requester runs it for a package found in the store: verify the package
+ * (`@pnpm/store.cafs` checkPkgFilesIntegrity, one Set shared across the install), then import it. The same work
+ * importPackage does.
+ */
+export function pnpmVerifyImportAll (storeRoot: string, packages: BenchPackage[], nm: string, method: 'hardlink' | 'copy'): number {
+  const importPackage = createIndexedPkgImporter(method)
+  const verified = new Set<string>()
+  let imported = 0
+  for (const pkg of packages) {
+    if (!checkPkgFilesIntegrity(storeRoot, { files: pkg.pnpmFiles }, verified).passed) throw new Error(`pnpm found ${pkg.name} broken`)
     if (importPackage(path.join(nm, pkg.name), { filesMap: pkg.filesMap, force: false, resolvedFrom: 'store' }) !== undefined) imported++
   }
   return imported

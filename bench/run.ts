@@ -10,7 +10,7 @@ import { generateCorpus, listCorpus } from './corpus.js'
 import { formatMarkdown, type Figure, type Report, type Scenario, type Target } from './report.js'
 import { openStore } from '../lib/index.js'
 import { cacachePut, cacacheVerify, casAdd, casVerify, pnpmAdd, pnpmVerify, rawAdd, rawStat } from './systems.js'
-import { casImportAll, pnpmImportAll, removeTree, splitIntoPackages } from './importScenario.js'
+import { casImportAll, pnpmImportAll, pnpmVerifyImportAll, removeTree, splitIntoPackages } from './importScenario.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const { values: args } = parseArgs({
@@ -143,17 +143,23 @@ async function main (): Promise<void> {
   const packages = await splitIntoPackages(casStore, casIndex!, packageCount)
   const importFiles = packages.reduce((n, p) => n + p.index.files.size, 0)
   const importBytes = packages.reduce((n, p) => n + [...p.index.files.values()].reduce((b, f) => b + f.size, 0), 0)
-  const imp = { hardlink: { cas: [] as number[], pnpm: [] as number[] }, copy: { cas: [] as number[], pnpm: [] as number[] }, skip: [] as number[] }
+  const imp = {
+    hardlink: { cas: [] as number[], pnpm: [] as number[], pnpmVerify: [] as number[] },
+    copy: { cas: [] as number[], pnpm: [] as number[], pnpmVerify: [] as number[] },
+    skip: [] as number[],
+  }
   for (const method of ['hardlink', 'copy'] as const) {
     for (let r = 0; r < runs; r++) {
       // Alternate who goes first, so neither always meets the other's write-back.
-      for (const who of r % 2 === 0 ? ['cas', 'pnpm'] as const : ['pnpm', 'cas'] as const) {
+      for (const who of r % 2 === 0 ? ['cas', 'pnpm', 'pnpmVerify'] as const : ['pnpmVerify', 'pnpm', 'cas'] as const) {
         const nm = path.join(freshDir('nm'), 'node_modules')
         fs.mkdirSync(nm, { recursive: true })
         let count = 0
         const store = await openStore(casStore) // a fresh instance: nothing learned carries over but the method memory
         imp[method][who].push(await timed(async () => {
-          count = who === 'cas' ? await casImportAll(store, packages, nm, method) : pnpmImportAll(packages, nm, method)
+          count = who === 'cas'
+            ? await casImportAll(store, packages, nm, method)
+            : who === 'pnpm' ? pnpmImportAll(packages, nm, method) : pnpmVerifyImportAll(store.root, packages, nm, method)
         }))
         assert(count === packages.length, `${who} ${method} imported ${count} of ${packages.length} packages`)
         if (who === 'cas' && method === 'hardlink' && imp.skip.length === 0) {
@@ -168,15 +174,21 @@ async function main (): Promise<void> {
     scenarios.push({
       name: `Import ${packages.length} packages into an empty node_modules (${method})`,
       figures: [figure('cas-store importPackage', median(imp[method].cas), importFiles, importBytes),
-        figure(`pnpm fs.indexed-pkg-importer (${method})`, median(imp[method].pnpm), importFiles, importBytes)],
-      extra: { casPackagesPerSec: packages.length / (median(imp[method].cas) / 1000), pnpmPackagesPerSec: packages.length / (median(imp[method].pnpm) / 1000) },
+        figure(`pnpm fs.indexed-pkg-importer (${method})`, median(imp[method].pnpm), importFiles, importBytes),
+        figure('pnpm store.cafs verify + importer (the same work)', median(imp[method].pnpmVerify), importFiles, importBytes)],
+      extra: {
+        casPackagesPerSec: packages.length / (median(imp[method].cas) / 1000),
+        pnpmPackagesPerSec: packages.length / (median(imp[method].pnpm) / 1000),
+        casRuns: imp[method].cas.map(Math.round).join('/'),
+        pnpmRuns: imp[method].pnpm.map(Math.round).join('/'),
+      },
     })
   }
   const skipPerSec = packages.length / (median(imp.skip) / 1000)
   scenarios.push({
     name: `Import onto complete targets (${packages.length} packages already in place: kept)`,
     figures: [figure('cas-store importPackage, skip', median(imp.skip), importFiles, importBytes)],
-    extra: { packagesPerSec: skipPerSec },
+    extra: { packagesPerSec: skipPerSec, runs: imp.skip.map(ms => Math.round(packages.length / (ms / 1000))).join('/') + ' packages/s' },
   })
 
   const ratio = (a: number, b: number): number => b / a // ms ratio: how many times faster `a` is than `b`
