@@ -181,7 +181,8 @@ export class MissingContentError extends CasError {
   readonly files: string[]
 
   constructor (files: string[]) {
-    const shown = files.slice(0, 5).map(f => JSON.stringify(f)).join(', ') + (files.length > 5 ? `, and ${files.length - 5} more` : '')
+    const shown = files.slice(0, 5).map(f => JSON.stringify(f)).join(', ') +
+      (files.length > 5 ? `, and ${files.length - 5} more` : '')
     super('ERR_CAS_MISSING_CONTENT',
       `The store lacks the content of ${files.length} file(s) of this package (missing or corrupt): ${shown}. ` +
       'Nothing was imported. Fetch the package again (re-add its tarball) and retry.')

@@ -20,7 +20,9 @@ const LARGE_COPY_CONCURRENCY = 4
  * - Small files go synchronously, one syscall or two each, without a promise; large copies, EMFILE and EMLINK
  *   go through graceful-fs, a few at a time (never one promise per file).
  */
-export async function fillStage (stage: string, dirs: string[], files: PackageFile[], ladder: MethodLadder): Promise<ImportMethod> {
+export async function fillStage (
+  stage: string, dirs: string[], files: PackageFile[], ladder: MethodLadder,
+): Promise<ImportMethod> {
   const prefix = stage + '/'
   for (const dir of dirs) fs.mkdirSync(prefix + dir)
   const missing: string[] = []
@@ -90,7 +92,8 @@ function handleFileError (err: unknown, dest: string, file: PackageFile, missing
   }
   if (code === 'EEXIST') {
     // Our folder is fresh and names are unique, so only a file system that ignores case can cause this.
-    throw new NameCollisionError([file.name], 'another file of the package has this name in another case, and this file system ignores case')
+    throw new NameCollisionError([file.name],
+      'another file of the package has this name in another case, and this file system ignores case')
   }
   throw new FileAccessError(dest, err as NodeJS.ErrnoException)
 }

@@ -6,7 +6,8 @@ export type ImportMethod = 'clone' | 'hardlink' | 'copy'
 /** What a caller may ask for: one method, or a ladder that falls back to what works. */
 export type ImportMethodOption = 'auto' | 'clone' | 'hardlink' | 'copy' | 'clone-or-copy'
 
-export const IMPORT_METHOD_OPTIONS: readonly ImportMethodOption[] = ['auto', 'clone', 'hardlink', 'copy', 'clone-or-copy']
+export const IMPORT_METHOD_OPTIONS: readonly ImportMethodOption[] =
+  ['auto', 'clone', 'hardlink', 'copy', 'clone-or-copy']
 
 /** What one (store, target device) pair was found to support: true, or the errno code that proved it cannot. */
 interface DeviceCapabilities {
@@ -101,7 +102,8 @@ function explain (method: ImportMethod, code: string): string {
   if (code === 'EXDEV') return 'the store and the target folder are on different file systems'
   if (code === 'EPERM') {
     return method === 'hardlink'
-      ? 'the system refused to link store files (a store owned by another user with fs.protected_hardlinks, or a file system without links)'
+      ? 'the system refused to link store files (a store owned by another user with fs.protected_hardlinks, ' +
+        'or a file system without links)'
       : 'the system refused'
   }
   return method === 'clone'

@@ -51,9 +51,12 @@ export async function importPackage (
 ): Promise<ImportPackageResult> {
   const requested = options.method ?? 'auto'
   if (!IMPORT_METHOD_OPTIONS.includes(requested)) {
-    throw new InvalidArgumentError(`importPackage: method must be one of ${IMPORT_METHOD_OPTIONS.join(', ')}; got ${JSON.stringify(requested)}`)
+    throw new InvalidArgumentError(
+      `importPackage: method must be one of ${IMPORT_METHOD_OPTIONS.join(', ')}; got ${JSON.stringify(requested)}`)
   }
-  if (typeof targetDir !== 'string' || targetDir === '') throw new InvalidArgumentError('importPackage: targetDir must be a non-empty path')
+  if (typeof targetDir !== 'string' || targetDir === '') {
+    throw new InvalidArgumentError('importPackage: targetDir must be a non-empty path')
+  }
   const files = filesOf(index)
   checkNames(files.keys())
   const target = path.resolve(targetDir)
@@ -63,7 +66,9 @@ export async function importPackage (
 
   if (!force) {
     const device = await completeTargetDevice(target, witness)
-    if (device !== undefined) return { method: MethodLadder.peek(ctx.root, device, requested, requiresBuild), imported: false }
+    if (device !== undefined) {
+      return { method: MethodLadder.peek(ctx.root, device, requested, requiresBuild), imported: false }
+    }
   }
 
   const dirs = foldersOf(files.keys())
@@ -89,7 +94,8 @@ function filesOf (index: PackageIndex): Map<string, FileInfo> {
   const files = index?.files as unknown
   if (files instanceof Map) return files as Map<string, FileInfo>
   if (files !== null && typeof files === 'object') return new Map(Object.entries(files as Record<string, FileInfo>))
-  throw new InvalidArgumentError('importPackage: the index must have a `files` Map (from readPackageIndex or an add verb)')
+  throw new InvalidArgumentError(
+    'importPackage: the index must have a `files` Map (from readPackageIndex or an add verb)')
 }
 
 /** Makes this call's temp folder next to the target (creating the target's parents on first use). */

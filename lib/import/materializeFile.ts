@@ -38,7 +38,9 @@ export function materializeFileSync (method: ImportMethod, src: string, dest: st
 }
 
 /** The same through graceful-fs: waits for a free descriptor on EMFILE, and leaves the event loop free meanwhile. */
-export async function materializeFileAsync (method: ImportMethod, src: string, dest: string, mode: number | undefined): Promise<void> {
+export async function materializeFileAsync (
+  method: ImportMethod, src: string, dest: string, mode: number | undefined,
+): Promise<void> {
   if (method === 'hardlink') {
     fs.linkSync(src, dest)
     return

@@ -28,7 +28,8 @@ export function packageFiles (root: string, files: Map<string, FileInfo>): Packa
   for (const [name, info] of files) {
     const digest = assertDigestHex(info?.digest)
     if (!Number.isSafeInteger(info.size) || info.size < 0 || !Number.isInteger(info.mode) || info.mode < 0) {
-      throw new InvalidArgumentError(`importPackage: ${JSON.stringify(name)} needs a non-negative integer size and mode`)
+      throw new InvalidArgumentError(
+        `importPackage: ${JSON.stringify(name)} needs a non-negative integer size and mode`)
     }
     const src = base + digest.slice(0, 2) + path.sep + digest.slice(2) + (isExecutable(info.mode) ? '-exec' : '')
     out.push({ name, info, src })

@@ -13,7 +13,9 @@ import type { PackageFile } from './packageFiles.js'
  * Throws `ERR_CAS_MISSING_CONTENT` naming every missing or corrupt file, so the installer fetches the package
  * again instead of linking a hole or a wrong file. Records each stat'ed store file's mode for the copy step.
  */
-export async function verifyFiles (ctx: StoreContext, files: PackageFile[], verifiedFiles: Set<string> | undefined): Promise<void> {
+export async function verifyFiles (
+  ctx: StoreContext, files: PackageFile[], verifiedFiles: Set<string> | undefined,
+): Promise<void> {
   const bad: string[] = []
   for (const file of files) {
     if (verifiedFiles?.has(file.src) === true) continue

@@ -31,14 +31,16 @@ export async function run (values: Record<string, unknown>, positionals: string[
   }
   const method = (values.method ?? 'auto') as ImportMethodOption
   if (!IMPORT_METHOD_OPTIONS.includes(method)) {
-    throw new UsageError(`--method ${JSON.stringify(method)} is not one of ${IMPORT_METHOD_OPTIONS.join(', ')}`, 'import')
+    const choices = IMPORT_METHOD_OPTIONS.join(', ')
+    throw new UsageError(`--method ${JSON.stringify(method)} is not one of ${choices}`, 'import')
   }
   const dir = path.resolve(positionals[1]!)
   const store = await openCliStore(values.store as string | undefined, ctx.env)
   try {
     const index = await store.readPackageIndex(key)
     if (index === undefined) {
-      ctx.stderr.write(`cas import: no package ${describeKey(key)} in ${store.root}. \`cas verify --json\` lists the keys.\n`)
+      ctx.stderr.write(`cas import: no package ${describeKey(key)} in ${store.root}. ` +
+        '`cas verify --json` lists the keys.\n')
       return 1
     }
     let result
@@ -46,7 +48,9 @@ export async function run (values: Record<string, unknown>, positionals: string[
       result = await store.importPackage(index, dir, { method, force: values.force === true })
     } catch (err) {
       if (!(err instanceof MissingContentError)) throw err
-      if (values.json === true) ctx.stdout.write(JSON.stringify({ key, dir, error: err.code, files: err.files }, null, 2) + '\n')
+      if (values.json === true) {
+        ctx.stdout.write(JSON.stringify({ key, dir, error: err.code, files: err.files }, null, 2) + '\n')
+      }
       ctx.stderr.write(`cas import: ${err.message} (${err.code})\n`)
       return 1
     }
