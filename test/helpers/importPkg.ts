@@ -9,15 +9,19 @@ import { makeTarball, type TarEntry } from './tarball.js'
 export function packageEntries (name: string, count: number, size = 200): TarEntry[] {
   const entries: TarEntry[] = [{ path: 'package/package.json', body: JSON.stringify({ name, version: '1.0.0' }) }]
   for (let i = 0; i < count; i++) {
-    const body = crypto.createHash('sha512').update(`${name}:${i}`).digest('hex').repeat(Math.ceil(size / 128)).slice(0, size)
+    const hex = crypto.createHash('sha512').update(`${name}:${i}`).digest('hex')
+    const body = hex.repeat(Math.ceil(size / 128)).slice(0, size)
     const folder = ['lib', 'lib/deep', 'bin', 'dist/esm', ''][i % 5]!
-    entries.push({ path: `package/${folder === '' ? '' : folder + '/'}f${i}.js`, body, mode: i % 5 === 2 ? 0o755 : 0o644 })
+    const file = `package/${folder === '' ? '' : folder + '/'}f${i}.js`
+    entries.push({ path: file, body, mode: i % 5 === 2 ? 0o755 : 0o644 })
   }
   return entries
 }
 
 /** Adds the tarball of `entries` to the store at `storeDir` and files its index; returns the key and index. */
-export async function storePackage (storeDir: string, entries: TarEntry[], pkgId = 'pkg@1.0.0'): Promise<{ key: string, index: PackageIndex }> {
+export async function storePackage (
+  storeDir: string, entries: TarEntry[], pkgId = 'pkg@1.0.0',
+): Promise<{ key: string, index: PackageIndex }> {
   const tgz = makeTarball(entries)
   const store = await openStore(storeDir)
   const index = await store.addFilesFromTarball(tgz)

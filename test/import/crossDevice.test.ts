@@ -42,7 +42,8 @@ it('store on tmpfs, target on disk: auto imports by copy, hardlink alone fails w
   expect(await store.importPackage(index, path.join(nm, 'auto'))).toEqual({ method: 'copy', imported: true })
   expectWhole(path.join(nm, 'auto'), entries)
   // The explicit method keeps failing the same way, now without even trying.
-  await expect(store.importPackage(index, path.join(nm, 'again'), { method: 'hardlink' })).rejects.toMatchObject({ code: 'ERR_CAS_IMPORT_METHOD' })
+  await expect(store.importPackage(index, path.join(nm, 'again'), { method: 'hardlink' }))
+    .rejects.toMatchObject({ code: 'ERR_CAS_IMPORT_METHOD' })
   expect(strayEntries(nm)).toEqual(['auto'])
   await store.close()
 })

@@ -22,12 +22,14 @@ it('imports packages pnpm 12 stored, and they require() and run', async () => {
   const nm = path.join(app, 'node_modules')
   const verifiedFiles = new Set<string>()
   for (const name of ['pkg-a', 'pkg-c']) {
-    expect(await store.importPackage(byName.get(name)!.index, path.join(nm, name), { verifiedFiles })).toEqual({ method: 'hardlink', imported: true })
+    expect(await store.importPackage(byName.get(name)!.index, path.join(nm, name), { verifiedFiles }))
+      .toEqual({ method: 'hardlink', imported: true })
   }
   // pkg-b has a postinstall script: pnpm flagged it requiresBuild, so it is copied, not linked.
   const b = byName.get('pkg-b')!
   expect(b.index.requiresBuild).toBe(true)
-  expect(await store.importPackage(b.index, path.join(nm, 'pkg-b'), { verifiedFiles })).toEqual({ method: 'copy', imported: true })
+  expect(await store.importPackage(b.index, path.join(nm, 'pkg-b'), { verifiedFiles }))
+    .toEqual({ method: 'copy', imported: true })
   await store.close()
 
   fs.writeFileSync(path.join(app, 'main.js'), 'console.log([require("pkg-a"), require("pkg-b"), require("pkg-c")].join(","))\n')

@@ -6,7 +6,9 @@ import { gate } from '../helpers/gate.js'
 import { expectWhole, packageEntries, storePackage, strayEntries } from '../helpers/importPkg.js'
 import { listFiles, tempDir } from '../helpers/tmp.js'
 
-async function setup (count = 20): Promise<{ dir: string, storeDir: string, nm: string, index: PackageIndex, entries: ReturnType<typeof packageEntries> }> {
+interface Setup { dir: string, storeDir: string, nm: string, index: PackageIndex, entries: ReturnType<typeof packageEntries> }
+
+async function setup (count = 20): Promise<Setup> {
   const dir = tempDir()
   const storeDir = path.join(dir, 'store')
   const entries = packageEntries('p', count)
@@ -40,7 +42,8 @@ describe('importPackage', () => {
     const before = listFiles(dir)
     const store = await openStore(storeDir)
     const target = path.join(nm, 'deep', 'pkg')
-    await expect(store.importPackage({ ...index, files }, target)).rejects.toMatchObject({ code: 'ERR_CAS_UNSAFE_PATH', entry: bad })
+    await expect(store.importPackage({ ...index, files }, target))
+      .rejects.toMatchObject({ code: 'ERR_CAS_UNSAFE_PATH', entry: bad })
     await store.close()
     expect(listFiles(dir)).toEqual(before)
     expect(strayEntries(nm)).toEqual([])
@@ -52,7 +55,8 @@ describe('importPackage', () => {
     const files = new Map(index.files)
     files.set('lib', index.files.get('package.json')!)
     const store = await openStore(storeDir)
-    await expect(store.importPackage({ ...index, files }, path.join(nm, 'p'))).rejects.toMatchObject({ code: 'ERR_CAS_NAME_COLLISION' })
+    await expect(store.importPackage({ ...index, files }, path.join(nm, 'p')))
+      .rejects.toMatchObject({ code: 'ERR_CAS_NAME_COLLISION' })
     await store.close()
     expect(strayEntries(nm)).toEqual([])
   })
@@ -63,7 +67,8 @@ describe('importPackage', () => {
     const store = await openStore(storeDir)
     const info = index.files.get('lib/f0.js')!
     fs.unlinkSync(store.filePathFor(info.digest, info.mode))
-    await expect(store.importPackage(index, path.join(nm, 'p'))).rejects.toMatchObject({ code: 'ERR_CAS_MISSING_CONTENT', files: ['lib/f0.js'] })
+    await expect(store.importPackage(index, path.join(nm, 'p')))
+      .rejects.toMatchObject({ code: 'ERR_CAS_MISSING_CONTENT', files: ['lib/f0.js'] })
     await store.close()
     expect(strayEntries(nm)).toEqual([])
   })
@@ -96,7 +101,8 @@ describe('importPackage', () => {
     fs.writeFileSync(file, Buffer.alloc(info.size, 'x'))
     const late = new Date(info.checkedAt! + 60_000)
     fs.utimesSync(file, late, late)
-    await expect(store.importPackage(index, path.join(nm, 'p'), { method: 'hardlink' })).rejects.toMatchObject({ code: 'ERR_CAS_MISSING_CONTENT', files: ['lib/f0.js'] })
+    await expect(store.importPackage(index, path.join(nm, 'p'), { method: 'hardlink' }))
+      .rejects.toMatchObject({ code: 'ERR_CAS_MISSING_CONTENT', files: ['lib/f0.js'] })
     await store.close()
     expect(strayEntries(nm)).toEqual([])
   })
@@ -111,7 +117,8 @@ describe('importPackage', () => {
       expect(await store.importPackage(built, target, { method })).toEqual({ method: 'copy', imported: true })
       expectWhole(target, entries)
       const storeInodes = new Set([...index.files.values()].map(i => fs.statSync(store.filePathFor(i.digest, i.mode)).ino))
-      for (const name of index.files.keys()) expect(storeInodes.has(fs.statSync(path.join(target, name)).ino)).toBe(false)
+      for (const name of index.files.keys()) expect(storeInodes.has(fs.statSync(path.join(target, name)).ino))
+        .toBe(false)
     }
     // The same package without build scripts is hard-linked: the check above can see a link.
     const linked = path.join(nm, 'linked')
@@ -183,11 +190,14 @@ describe('importPackage', () => {
   it('rejects a bad method or index with ERR_CAS_INVALID_ARGUMENT', async () => {
     const { storeDir, nm, index } = await setup()
     const store = await openStore(storeDir)
-    await expect(store.importPackage(index, path.join(nm, 'p'), { method: 'symlink' as 'copy' })).rejects.toMatchObject({ code: 'ERR_CAS_INVALID_ARGUMENT' })
-    await expect(store.importPackage({ algo: 'sha512' } as unknown as PackageIndex, path.join(nm, 'p'))).rejects.toMatchObject({ code: 'ERR_CAS_INVALID_ARGUMENT' })
+    await expect(store.importPackage(index, path.join(nm, 'p'), { method: 'symlink' as 'copy' }))
+      .rejects.toMatchObject({ code: 'ERR_CAS_INVALID_ARGUMENT' })
+    await expect(store.importPackage({ algo: 'sha512' } as unknown as PackageIndex, path.join(nm, 'p')))
+      .rejects.toMatchObject({ code: 'ERR_CAS_INVALID_ARGUMENT' })
     const files = new Map(index.files)
     files.set('x.js', { digest: '../../etc/passwd', mode: 0o644, size: 1 })
-    await expect(store.importPackage({ ...index, files }, path.join(nm, 'p'))).rejects.toMatchObject({ code: 'ERR_CAS_BAD_DIGEST' })
+    await expect(store.importPackage({ ...index, files }, path.join(nm, 'p')))
+      .rejects.toMatchObject({ code: 'ERR_CAS_BAD_DIGEST' })
     expect(strayEntries(nm)).toEqual([])
     await store.close()
   })
