@@ -146,7 +146,9 @@ export class Store {
    * `fill(tempDir)` to create it if no process has yet. One process fills, the others wait and reuse its result;
    * an interrupted fill leaves nothing at the final path.
    */
-  async ensureDir (key: string, fill: (dir: string) => Promise<void> | void, options?: EnsureDirOptions): Promise<string> {
+  async ensureDir (
+    key: string, fill: (dir: string) => Promise<void> | void, options?: EnsureDirOptions,
+  ): Promise<string> {
     return await ensureDir(this.#open(), key, fill, options)
   }
 

@@ -97,9 +97,20 @@ export async function verifyStore (
   const graceMs = options.graceMs ?? DEFAULT_GRACE_MS
   const policy = { full: options.full === true, remove: fix, graceMs }
   const report: VerifyReport = {
-    root: ctx.root, format: indexes.format, full: policy.full, fix, packagesChecked: 0, filesChecked: 0,
-    problems: [], unreadableIndexes: [], deletedIndexes: [], supersededIndexes: [], staleTemps: [], orphans: { count: 0, bytes: 0 },
-    interrupted: false, healthy: true,
+    root: ctx.root,
+    format: indexes.format,
+    full: policy.full,
+    fix,
+    packagesChecked: 0,
+    filesChecked: 0,
+    problems: [],
+    unreadableIndexes: [],
+    deletedIndexes: [],
+    supersededIndexes: [],
+    staleTemps: [],
+    orphans: { count: 0, bytes: 0 },
+    interrupted: false,
+    healthy: true,
   }
   // Every content file any index names: true once verified good, its verdict when bad. Bounded by the number
   // of distinct files (compact keys), never by the number of references.
@@ -111,7 +122,8 @@ export async function verifyStore (
     const key = contentKey(info.digest, exec)
     const known = verdicts.get(key) ?? inflight.get(key)
     if (known !== undefined) return await known
-    const checking = checkFile(ctx, contentPathFor(ctx.root, info.digest, info.mode), info.digest, info.size, info.checkedAt, policy)
+    const file = contentPathFor(ctx.root, info.digest, info.mode)
+    const checking = checkFile(ctx, file, info.digest, info.size, info.checkedAt, policy)
       .then(v => {
         report.filesChecked++
         const verdict = v.status === 'good' ? true : v
@@ -185,7 +197,9 @@ export async function verifyStore (
       if (next.done === true) return
       await checkPackage(next.value)
       options.onProgress?.({
-        packagesDone: report.packagesChecked + report.unreadableIndexes.length, packagesTotal, filesChecked: report.filesChecked,
+        packagesDone: report.packagesChecked + report.unreadableIndexes.length,
+        packagesTotal,
+        filesChecked: report.filesChecked,
       })
     }
   }))
