@@ -1,11 +1,11 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import type { StoreContext } from '../context.js'
+import { probeContent } from '../content/probe.js'
 import { FileAccessError, NotAFileError } from '../errors.js'
 import { stripeOfDigest } from '../layout/contentPath.js'
 import { errorCode, fsyncDirSync, unlinkQuietly } from '../util/fs.js'
 import { reach } from '../util/hooks.js'
-import { fileState } from '../verify/fileState.js'
 
 /**
  * Moves a finished temp file to its content path, under the path lock.
@@ -33,7 +33,7 @@ export async function finalize (
       try {
         renameCreatingDir(temp, target)
       } catch (err) {
-        const state = await fileState(target, digest, size).catch(() => 'unreadable' as const)
+        const { state } = await probeContent(target, digest, size)
         unlinkQuietly(temp)
         if (state === 'good') return
         if (state === 'not-a-file') throw new NotAFileError(target)
