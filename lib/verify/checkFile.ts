@@ -99,9 +99,9 @@ function changedWithinGrace (ctx: StoreContext, filePath: string, graceMs: numbe
 }
 
 /** The verifier cannot judge a file it cannot read: that is an error for the user, not a verdict. */
-function readable<P extends ContentProbe> (probe: P, filePath: string): Exclude<P, { state: 'unreadable' }> {
+function readable (probe: ContentProbe, filePath: string): Exclude<ContentProbe, { state: 'unreadable' }> {
   if (probe.state === 'unreadable') throw new FileAccessError(filePath, probe.error)
-  return probe as Exclude<P, { state: 'unreadable' }>
+  return probe
 }
 
 function removeFile (filePath: string): boolean {
