@@ -7,13 +7,16 @@ import { createRequire } from 'node:module'
 import { hexToSri, openStore, type FileInfo, type PackageIndex, type Store } from '../lib/index.js'
 
 const require = createRequire(import.meta.url)
-type PnpmImporter = (to: string, opts: { filesMap: Record<string, string>, force: boolean, resolvedFrom: string }) => string | undefined
+interface PnpmImportOptions { filesMap: Record<string, string>, force: boolean, resolvedFrom: string }
+type PnpmImporter = (to: string, opts: PnpmImportOptions) => string | undefined
 const { createIndexedPkgImporter } = require('@pnpm/fs.indexed-pkg-importer') as {
   createIndexedPkgImporter: (method: 'hardlink' | 'copy') => PnpmImporter
 }
 type PnpmFiles = Record<string, { integrity: string, mode: number, size: number, checkedAt?: number }>
 const { checkPkgFilesIntegrity } = require('@pnpm/store.cafs') as {
-  checkPkgFilesIntegrity: (storeDir: string, index: { files: PnpmFiles }, verifiedFilesCache?: Set<string>) => { passed: boolean }
+  checkPkgFilesIntegrity: (
+    storeDir: string, index: { files: PnpmFiles }, verifiedFilesCache?: Set<string>,
+  ) => { passed: boolean }
 }
 
 /** One package of the bench: cas-store's index and pnpm's files map (name -> content path) of the same files. */
@@ -29,7 +32,9 @@ export interface BenchPackage {
  * Splits the corpus's index into `count` packages of consecutive files, each with a small package.json of its own
  * (stored too), as real packages have; pnpm's files map points at the very same content files.
  */
-export async function splitIntoPackages (storeDir: string, corpusIndex: PackageIndex, count: number): Promise<BenchPackage[]> {
+export async function splitIntoPackages (
+  storeDir: string, corpusIndex: PackageIndex, count: number,
+): Promise<BenchPackage[]> {
   const store = await openStore(storeDir)
   const names = [...corpusIndex.files.keys()].sort()
   const per = Math.ceil(names.length / count)
@@ -46,7 +51,8 @@ export async function splitIntoPackages (storeDir: string, corpusIndex: PackageI
       const pnpmFiles: PnpmFiles = {}
       for (const [file, info] of files) {
         filesMap[file] = store.filePathFor(info.digest, info.mode)
-        pnpmFiles[file] = { integrity: hexToSri(info.digest), mode: info.mode, size: info.size, checkedAt: info.checkedAt }
+        const { mode, size, checkedAt } = info
+        pnpmFiles[file] = { integrity: hexToSri(info.digest), mode, size, checkedAt }
       }
       packages.push({ name, index: { algo: 'sha512', files }, filesMap, pnpmFiles })
     }

@@ -17,8 +17,8 @@ export interface Witness {
 export function witnessOf (files: Map<string, FileInfo>): Witness | undefined {
   const manifest = files.get('package.json')
   if (manifest !== undefined) return { name: 'package.json', info: manifest }
-  for (const [name, info] of files) return { name, info }
-  return undefined
+  const first = files.entries().next()
+  return first.done === true ? undefined : { name: first.value[0], info: first.value[1] }
 }
 
 /**

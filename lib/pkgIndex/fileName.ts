@@ -20,9 +20,8 @@ export function isSafePackageFileName (name: string): boolean {
     if (c !== 47 /* / */) continue
     const segment = i - segmentStart
     if (segment === 0) return false // leading, trailing or doubled slash
-    if (name.charCodeAt(segmentStart) === 46 /* . */ && (segment === 1 || (segment === 2 && name.charCodeAt(segmentStart + 1) === 46))) {
-      return false
-    }
+    const dot = name.charCodeAt(segmentStart) === 46 /* . */
+    if (dot && (segment === 1 || (segment === 2 && name.charCodeAt(segmentStart + 1) === 46))) return false
     segmentStart = i + 1
   }
   return true

@@ -58,7 +58,8 @@ it('the probe costs one try per method per store and device, not one per file', 
   const copy = vi.spyOn(fs, 'copyFileSync')
   try {
     await store.importPackage(a.index, path.join(nm, 'a'))
-    const clones = (): number => copy.mock.calls.filter(c => ((c[2] ?? 0) & fs.constants.COPYFILE_FICLONE_FORCE) !== 0).length
+    const isClone = (flags: number | undefined): boolean => ((flags ?? 0) & fs.constants.COPYFILE_FICLONE_FORCE) !== 0
+    const clones = (): number => copy.mock.calls.filter(c => isClone(c[2])).length
     expect({ links: link.mock.calls.length, clones: clones() }).toEqual({ links: 1, clones: 1 })
     await store.importPackage(b.index, path.join(nm, 'b'))
     expect({ links: link.mock.calls.length, clones: clones() }).toEqual({ links: 1, clones: 1 })

@@ -15,7 +15,9 @@ it('imports packages pnpm 12 stored, and they require() and run', async () => {
   await runPnpm(['install', '--offline', '--store-dir', storeDir], writeFileProject(dir), dir)
   const store = await openStore(storeDir)
   const byName = new Map<string, { key: string, index: PackageIndex }>()
-  for await (const { key, index } of store.listPackageIndexes()) byName.set((index!.manifest as { name: string }).name, { key, index: index! })
+  for await (const { key, index } of store.listPackageIndexes()) {
+    byName.set((index!.manifest as { name: string }).name, { key, index: index! })
+  }
   expect([...byName.keys()].sort()).toEqual(['pkg-a', 'pkg-b', 'pkg-c'])
 
   const app = path.join(dir, 'app')

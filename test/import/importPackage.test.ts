@@ -6,7 +6,9 @@ import { gate } from '../helpers/gate.js'
 import { expectWhole, packageEntries, storePackage, strayEntries } from '../helpers/importPkg.js'
 import { listFiles, tempDir } from '../helpers/tmp.js'
 
-interface Setup { dir: string, storeDir: string, nm: string, index: PackageIndex, entries: ReturnType<typeof packageEntries> }
+interface Setup {
+  dir: string, storeDir: string, nm: string, index: PackageIndex, entries: ReturnType<typeof packageEntries>
+}
 
 async function setup (count = 20): Promise<Setup> {
   const dir = tempDir()
@@ -116,9 +118,11 @@ describe('importPackage', () => {
       const target = path.join(nm, method)
       expect(await store.importPackage(built, target, { method })).toEqual({ method: 'copy', imported: true })
       expectWhole(target, entries)
-      const storeInodes = new Set([...index.files.values()].map(i => fs.statSync(store.filePathFor(i.digest, i.mode)).ino))
-      for (const name of index.files.keys()) expect(storeInodes.has(fs.statSync(path.join(target, name)).ino))
-        .toBe(false)
+      const inodeOf = (i: FileInfo): number => fs.statSync(store.filePathFor(i.digest, i.mode)).ino
+      const storeInodes = new Set([...index.files.values()].map(inodeOf))
+      for (const name of index.files.keys()) {
+        expect(storeInodes.has(fs.statSync(path.join(target, name)).ino)).toBe(false)
+      }
     }
     // The same package without build scripts is hard-linked: the check above can see a link.
     const linked = path.join(nm, 'linked')
@@ -183,7 +187,8 @@ describe('importPackage', () => {
     const store = await openStore(storeDir)
     const verifiedFiles = new Set<string>()
     await store.importPackage(index, path.join(nm, 'a'), { verifiedFiles })
-    expect(verifiedFiles.size).toBe(new Set([...index.files.values()].map((i: FileInfo) => store.filePathFor(i.digest, i.mode))).size)
+    const paths = new Set([...index.files.values()].map((i: FileInfo) => store.filePathFor(i.digest, i.mode)))
+    expect(verifiedFiles.size).toBe(paths.size)
     await store.close()
   })
 
