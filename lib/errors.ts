@@ -78,7 +78,48 @@ export class FileAccessError extends CasError {
 /** A bad tarball: not tar, or truncated. */
 export class BadTarballError extends CasError {
   constructor (detail: string, cause?: unknown) {
-    super('ERR_CAS_BAD_TARBALL', `Cannot read the tarball: ${detail}. Fetch it again; it may be truncated.`, { cause })
+    // A refusal by a limit already says what to do; a parse failure means bad bytes.
+    const hint = /option$/.test(detail) ? '' : ' Fetch it again; it may be truncated.'
+    super('ERR_CAS_BAD_TARBALL', `Cannot read the tarball: ${detail}.${hint}`, { cause })
+  }
+}
+
+/** A tarball or folder with more files than the add verb's `maxEntries` limit (a fan-out of links, or a bomb). */
+export class TooManyEntriesError extends CasError {
+  readonly limit: number
+
+  constructor (what: 'tarball' | 'folder', limit: number) {
+    super('ERR_CAS_TOO_MANY_ENTRIES',
+      `The ${what} holds more than ${limit} files; nothing was indexed. A real package has far fewer: check ` +
+      `it${what === 'folder' ? ' for links that fan out' : ''}, or raise the maxEntries option if you trust it.`)
+    this.limit = limit
+  }
+}
+
+/**
+ * A file changed between the moment an add walked it and the moment it was read (replaced by a link, a FIFO or
+ * another file): what would be read is not what was checked, so nothing of it is stored.
+ */
+export class FileChangedError extends CasError {
+  readonly path: string
+
+  constructor (path: string, detail: string) {
+    super('ERR_CAS_FILE_CHANGED',
+      `${path} changed while it was being added (${detail}); nothing was indexed. Something is modifying the ` +
+      'folder: add it again once it is left alone.')
+    this.path = path
+  }
+}
+
+/** A write to a store opened read-only (or on a read-only file system). */
+export class ReadOnlyStoreError extends CasError {
+  readonly root: string
+
+  constructor (root: string, what: string) {
+    super('ERR_CAS_READ_ONLY',
+      `Cannot ${what}: the store ${root} is open read-only (it is not writable here). Reads and verification ` +
+      'work; to write, open it where it is writable, without the readOnly option.')
+    this.root = root
   }
 }
 
