@@ -8,6 +8,10 @@ export type {
   CheckOptions, EnsureFileOptions, EnsureFileResult, FileInfo, IntegrityResult, PackageIndex, PackageIndexInput,
 } from './types.js'
 export { COMPLETE_MARKER, type EnsureDirOptions } from './dir/ensureDir.js'
+export {
+  type AddLimits, DEFAULT_MAX_ENTRIES, DEFAULT_MAX_RATIO, DEFAULT_MAX_UNPACKED_BYTES, RATIO_GRACE_BYTES,
+} from './add/limits.js'
+export { MAX_DIR_VISITS } from './add/addFilesFromDir.js'
 export type { FetchFileOptions, FetchFileResult, FetchProgress } from './fetch/fetchFile.js'
 export type { LockHolder, WaitInfo, WaitOptions } from './lock/keyLock.js'
 export { assertDigestHex, hexToSri, isDigestHex, sriToHex, toDigestHex } from './digest/sri.js'
@@ -27,4 +31,7 @@ export {
   BadDigestError, BadTarballError, CasError, FetchError, FileAccessError, IndexBusyError, IndexCorruptError,
   IndexReadOnlyError, IntegrityError, InvalidArgumentError, LockTimeoutError, NotAFileError, StoreClosedError,
   UnsafePathError,
+} from './errors.js'
+export {
+  FileChangedError, ReadOnlyStoreError, TooManyEntriesError,
 } from './errors.js'

@@ -2,6 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { addFilesFromDir } from './add/addFilesFromDir.js'
 import { addFilesFromTarball } from './add/addFilesFromTarball.js'
+import type { AddLimits } from './add/limits.js'
 import { ensureDir, type EnsureDirOptions } from './dir/ensureDir.js'
 import { fetchFile, type FetchFileOptions, type FetchFileResult } from './fetch/fetchFile.js'
 import type { StoreContext } from './context.js'
@@ -131,14 +132,20 @@ export class Store {
     return await storeStats(this.#open(), this.#openIndexes())
   }
 
-  /** Adds every file under `dir` (symlinks followed only inside it) and returns the package index. */
-  async addFilesFromDir (dir: string): Promise<PackageIndex> {
-    return await addFilesFromDir(this.#open(), dir)
+  /**
+   * Adds every file under `dir` (symlinks followed only inside it) and returns the package index. A file changed
+   * between the walk and its read fails with `ERR_CAS_FILE_CHANGED`; `options.maxEntries` bounds the file count.
+   */
+  async addFilesFromDir (dir: string, options?: AddLimits): Promise<PackageIndex> {
+    return await addFilesFromDir(this.#open(), dir, options)
   }
 
-  /** Adds the files of a `.tgz` or `.tar` (Buffer or stream) and returns the package index. */
-  async addFilesFromTarball (tarball: Buffer | AsyncIterable<unknown>): Promise<PackageIndex> {
-    return await addFilesFromTarball(this.#open(), tarball)
+  /**
+   * Adds the files of a `.tgz` or `.tar` (Buffer or stream) and returns the package index, in bounded memory.
+   * Past `options` (`AddLimits`: size, entries, expansion ratio) it fails with `ERR_CAS_BAD_TARBALL`.
+   */
+  async addFilesFromTarball (tarball: Buffer | AsyncIterable<unknown>, options?: AddLimits): Promise<PackageIndex> {
+    return await addFilesFromTarball(this.#open(), tarball, options)
   }
 
   /**

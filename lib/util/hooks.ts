@@ -22,6 +22,8 @@ export type PausePoint =
   | 'lock:queued'
   /** Lock: another process holds the OS lock; this one starts polling for it. */
   | 'lock:contended'
+  /** addFilesFromDir: the folder was walked and every file approved; none has been opened yet. */
+  | 'add:walked'
 
 /** What a pause point is told: the content path concerned. */
 export interface PauseInfo {
