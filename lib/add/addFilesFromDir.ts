@@ -5,7 +5,7 @@ import { FileAccessError, FileChangedError, InvalidArgumentError, TooManyEntries
 import type { PackageIndex } from '../types.js'
 import { createReadStream, errorCode } from '../util/fs.js'
 import { SYNC_IO_LIMIT } from '../util/hash.js'
-import { reach } from '../util/hooks.js'
+import { reach, type TestHooks } from '../util/hooks.js'
 import { ensureFile } from '../write/ensureFile.js'
 import { addPackageMeta } from './addPackageMeta.js'
 import { DEFAULT_MAX_ENTRIES, type AddLimits } from './limits.js'
@@ -46,8 +46,8 @@ export async function addFilesFromDir (ctx: StoreContext, dir: string, options: 
   }
   if (!fs.statSync(root).isDirectory()) throw new InvalidArgumentError(`addFilesFromDir: ${dir} is not a directory`)
   const files = new Map<string, Approved>()
-  const walk: Walk = { root, maxEntries: options.maxEntries ?? DEFAULT_MAX_ENTRIES, visits: new Map(), out: files }
-  collect(walk, root, '', new Set([root]))
+  const walk: Walk = { root, maxEntries: options.maxEntries ?? DEFAULT_MAX_ENTRIES, visits: new Map(), out: files, hooks: ctx.hooks }
+  await collect(walk, root, '', new Set([root]))
   await reach(ctx.hooks, 'add:walked', root)
   const index: PackageIndex = { algo: 'sha512', files: new Map() }
   for (const [name, approved] of files) {
@@ -64,9 +64,10 @@ interface Walk {
   /** Times each real directory has been walked. */
   visits: Map<string, number>
   out: Map<string, Approved>
+  hooks: TestHooks | undefined
 }
 
-function collect (walk: Walk, realDir: string, prefix: string, ancestors: Set<string>): void {
+async function collect (walk: Walk, realDir: string, prefix: string, ancestors: Set<string>): Promise<void> {
   for (const entry of readDir(realDir)) {
     const entryPath = path.join(realDir, entry.name)
     const name = prefix === '' ? entry.name : `${prefix}/${entry.name}`
@@ -89,7 +90,8 @@ function collect (walk: Walk, realDir: string, prefix: string, ancestors: Set<st
       if (visits >= MAX_DIR_VISITS) continue
       walk.visits.set(realPath, visits + 1)
       ancestors.add(realPath)
-      collect(walk, realPath, name, ancestors)
+      if (walk.hooks !== undefined) await reach(walk.hooks, 'add:dirApproved', realPath)
+      await collect(walk, realPath, name, ancestors)
       ancestors.delete(realPath)
     } else if (stat.isFile()) {
       if (!walk.out.has(name) && walk.out.size >= walk.maxEntries) throw new TooManyEntriesError('folder', walk.maxEntries)

@@ -66,6 +66,26 @@ describe('addFilesFromDir: a folder changed between the walk and the read', () =
     expect(error).toMatchObject({ code: 'ERR_CAS_FILE_CHANGED', message: expect.stringMatching(/another file took its place/) })
   })
 
+  it('a folder swapped for a link while the walk is inside it is refused (the kernel says where the file really is)', async () => {
+    // The walk lstat()s lib (a real folder), then lib becomes a link to a folder outside before its entries are
+    // read: the walk lists the outside files and approves their inodes, so only the opened descriptor's real
+    // place (/proc/self/fd) tells them apart.
+    const pkg = makePackage()
+    const outside = makeOutside()
+    const store = await openStore(tempDir(), {
+      _hooks: {
+        'add:dirApproved': ({ path: dir }) => {
+          if (dir !== path.join(fs.realpathSync(pkg), 'lib')) return
+          fs.renameSync(dir, dir + '.old')
+          fs.symlinkSync(outside, dir)
+        },
+      },
+    })
+    await expect(store.addFilesFromDir(pkg)).rejects.toMatchObject({ code: 'ERR_CAS_FILE_CHANGED', message: expect.stringMatching(/reached through a link/) })
+    expect(fs.existsSync(store.filePathFor(sha512Hex(SECRET), 0o644))).toBe(false)
+    await store.close()
+  })
+
   it('a FIFO swapped in for a file is refused, never hangs (a child process: a blocking open would freeze it)', async () => {
     const pkg = makePackage()
     const child = runFixture('addDirFifoSwap.ts', [tempDir(), pkg, path.join(pkg, 'index.js')])
