@@ -211,3 +211,16 @@ export class PruneRefusedError extends CasError {
       'aside or lost, restore it first; if the store really has no packages, prune with --force (allowNoIndexes).')
   }
 }
+
+/** `index.db` is empty (0 bytes) while the store holds content: the package indexes were lost, not never written. */
+export class IndexLostError extends CasError {
+  readonly path: string
+
+  constructor (path: string) {
+    super('ERR_CAS_INDEX_LOST',
+      `${path} is empty but the store holds content: its package indexes were lost (a failed copy, a full disk?). ` +
+      'It is left as it is. Restore it from a backup; or, to start over, delete it (installs then fetch every ' +
+      'package again, and `cas prune --force` removes the content nothing references).')
+    this.path = path
+  }
+}

@@ -22,7 +22,11 @@ export { DEFAULT_GRACE_MS, type FileProblem, type VerifyProgress, type VerifyRep
 export type { PruneOptions, PruneReport } from './maint/pruneStore.js'
 export type { StoreStats } from './maint/storeStats.js'
 export type { StaleTemp } from './maint/staleTemps.js'
-export { assertPackageIndexKey, packageIndexKey, parsePackageIndexKey, type PackageIndexKeyParts } from './pkgIndex/key.js'
+export {
+  assertPackageIndexKey, isPackageIndexKey, packageIndexKey, parsePackageIndexKey, type PackageIndexKeyParts,
+} from './pkgIndex/key.js'
+export { fileEntryProblem } from './pkgIndex/fileInfo.js'
+export { MAX_VERIFY_JOBS } from './maint/verifyStore.js'
 export { assertSafePackageFileName, isSafePackageFileName } from './pkgIndex/fileName.js'
 export { indexedManifest, requiresBuild } from './pkgIndex/manifest.js'
 export { INDEX_DB_FILE } from './pkgIndex/indexDb.js'
@@ -33,5 +37,5 @@ export {
   UnsafePathError,
 } from './errors.js'
 export {
-  FileChangedError, ReadOnlyStoreError, TooManyEntriesError,
+  FileChangedError, IndexLostError, ReadOnlyStoreError, TooManyEntriesError,
 } from './errors.js'

@@ -12,6 +12,7 @@ import { resolveStoreRoot, storeFormatOf } from './layout/resolveRoot.js'
 import { PathLock } from './lock/pathLock.js'
 import type { IndexBackend, PackageIndexEntry } from './pkgIndex/backend.js'
 import { IndexDb } from './pkgIndex/indexDb.js'
+import { isLostIndex, LostIndex } from './pkgIndex/lostIndex.js'
 import { V10Index } from './pkgIndex/v10Index.js'
 import { pruneStore, type PruneOptions, type PruneReport } from './maint/pruneStore.js'
 import { storeStats, type StoreStats } from './maint/storeStats.js'
@@ -203,7 +204,9 @@ export async function openStore (dir: string, options: StoreOptions = {}): Promi
   await fs.promises.mkdir(locksDir, { recursive: true })
   const indexes = storeFormatOf(root) === 'v10'
     ? new V10Index(root)
-    : await IndexDb.open(root, { busyTimeoutMs: options.indexBusyTimeoutMs ?? 60_000, durable: options.fsync === true })
+    : isLostIndex(root)
+      ? new LostIndex(root)
+      : await IndexDb.open(root, { busyTimeoutMs: options.indexBusyTimeoutMs ?? 60_000, durable: options.fsync === true })
   const lock = new PathLock(locksDir, { hooks: options._hooks, enabled: options._unsafeNoLocks !== true })
   return new Store({ root, tmpDir, lock, fsync: options.fsync === true, hooks: options._hooks }, indexes)
 }

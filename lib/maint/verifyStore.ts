@@ -11,6 +11,9 @@ import { indexContent } from './indexContent.js'
 import { removeTemp, staleTemps, type StaleTemp } from './staleTemps.js'
 import { walkContent } from './walkContent.js'
 
+/** `jobs` is capped to this: more packages at once only add memory (each job is a task, not a thread). */
+export const MAX_VERIFY_JOBS = 256
+
 /** Default grace period: nothing changed more recently than this is ever removed. */
 export const DEFAULT_GRACE_MS = 10 * 60_000
 
@@ -25,7 +28,7 @@ export interface VerifyStoreOptions {
   fix?: boolean
   /** Nothing that changed less than this long ago is removed (default 10 minutes). */
   graceMs?: number
-  /** Packages checked at once (default: twice the CPU count). */
+  /** Packages checked at once (default: twice the CPU count; at most `MAX_VERIFY_JOBS`). */
   jobs?: number
   /** Stop taking new packages when aborted; what was started finishes, and the report says it was interrupted. */
   signal?: AbortSignal
@@ -80,6 +83,8 @@ export interface VerifyReport {
   orphans: { count: number, bytes: number }
   /** The scan was stopped (signal) before every package was checked. */
   interrupted: boolean
+  /** index.db is empty while the store holds content (`ERR_CAS_INDEX_LOST`): nothing could be checked. */
+  indexLost?: boolean
   /** No problem is left in the store: nothing missing or corrupt, every index readable (or fixed). */
   healthy: boolean
 }
@@ -101,6 +106,7 @@ export async function verifyStore (
     problems: [], unreadableIndexes: [], deletedIndexes: [], supersededIndexes: [], staleTemps: [], orphans: { count: 0, bytes: 0 },
     interrupted: false, healthy: true,
   }
+  if (indexes.lost === true) return { ...report, indexLost: true, healthy: false }
   // Every content file any index names: true once verified good, its verdict when bad. Bounded by the number
   // of distinct files (compact keys), never by the number of references.
   const verdicts = new Map<string, true | FileVerdict>()
@@ -132,10 +138,10 @@ export async function verifyStore (
     return false
   }
 
-  const checkPackage = async ({ key, index, error, revision }: PackageIndexEntry): Promise<void> => {
-    if (index === undefined) {
+  const checkPackage = async ({ key, index, error, revision, keyProblem }: PackageIndexEntry): Promise<void> => {
+    if (index === undefined || keyProblem !== undefined) {
       const deleted = fix && await dropIndex(key, revision)
-      report.unreadableIndexes.push({ key, error: error?.message ?? 'unreadable', deleted })
+      report.unreadableIndexes.push({ key, error: keyProblem ?? error?.message ?? 'unreadable', deleted })
       return
     }
     let content: Array<[string, FileInfo]>
@@ -166,7 +172,8 @@ export async function verifyStore (
 
   const packagesTotal = options.onProgress === undefined ? undefined : await indexes.count()
   const entries = indexes.list()[Symbol.asyncIterator]()
-  const jobs = Math.max(1, options.jobs ?? os.availableParallelism() * 2)
+  const requested = Number.isFinite(options.jobs) ? Math.floor(options.jobs!) : os.availableParallelism() * 2
+  const jobs = Math.min(MAX_VERIFY_JOBS, Math.max(1, requested))
   let lastYield = Date.now()
   await Promise.all(Array.from({ length: jobs }, async () => {
     for (;;) {

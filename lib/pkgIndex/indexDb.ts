@@ -5,7 +5,7 @@ import { CasError, FileAccessError, IndexBusyError, IndexCorruptError } from '..
 import type { PackageIndex } from '../types.js'
 import type { IndexBackend, PackageIndexEntry } from './backend.js'
 import { decodePackageIndex, encodePackageIndex } from './codec.js'
-import { assertPackageIndexKey } from './key.js'
+import { assertPackageIndexKey, isPackageIndexKey } from './key.js'
 import { openDatabase, prepare } from './sqlite.js'
 
 /** File name of the v11 package index database inside the store root (pnpm 11/12). */
@@ -130,7 +130,8 @@ export class IndexDb implements IndexBackend {
   }
 
   async delete (key: string, revision?: string): Promise<boolean> {
-    assertPackageIndexKey(key)
+    // Any key a listing gave can be deleted, even one no reader accepts: that is how such a row is repaired.
+    if (typeof key !== 'string' || key === '') assertPackageIndexKey(key)
     return await this.#run(() => this.#deleteTx.immediate(key, revision))
   }
 
@@ -142,7 +143,11 @@ export class IndexDb implements IndexBackend {
       const rows = await this.#run(() => this.#page.all(after))
       for (const row of rows) {
         try {
-          yield { key: row.key, index: this.#decode(row.key, row.data), revision: row.data.toString('base64') }
+          const index = this.#decode(row.key, row.data)
+          // A row under a key no pnpm writes (hand-edited, another tool) cannot be read back by key: listed with
+          // its content, so prune still counts what it references, and flagged, so verify reports and drops it.
+          const keyProblem = isPackageIndexKey(row.key) ? undefined : `its key ${JSON.stringify(row.key.slice(0, 200))} is not one pnpm 11/12 write`
+          yield { key: row.key, index, revision: row.data.toString('base64'), ...(keyProblem === undefined ? {} : { keyProblem }) }
         } catch (err) {
           if (!(err instanceof IndexCorruptError)) throw err
           yield { key: row.key, error: err, revision: row.data.toString('base64') }

@@ -29,6 +29,9 @@ export async function run (values: Record<string, unknown>, positionals: string[
     `Packages:       ${formatCount(stats.packages)}, ${formatCount(stats.references)} files in all (${formatBytes(stats.referencedBytes)} if nothing were shared)`,
     `Shared:         ${formatCount(stats.sharedFiles)} content files used more than once; sharing saves ${formatBytes(stats.savedBytes)}`,
     `Unreferenced:   ${formatCount(stats.orphans)} content files (\`cas prune\` removes them)`,
+    ...(stats.unreadableIndexes > 0
+      ? [`Unreadable:     ${formatCount(stats.unreadableIndexes)} package indexes, not counted above (\`cas verify --fix\` deletes them)`]
+      : []),
   ].join('\n') + '\n')
   return 0
 }

@@ -65,6 +65,12 @@ function textReport (r: VerifyReport, elapsedMs: number): string {
   const out: string[] = []
   const mode = r.full ? 'full re-hash' : 'fast path, re-hash where stale'
   out.push(`Store ${r.root} (${r.format}; ${mode}${r.fix ? '; fixing' : ''})`)
+  if (r.indexLost === true) {
+    out.push('', `Lost package index: ${path.join(r.root, 'index.db')} is empty but the store holds content, so no ` +
+      'package could be checked and nothing was changed. Restore index.db from a backup; or, to start over, delete ' +
+      'it (installs then fetch every package again; `cas prune --force` removes the content nothing references).', '')
+    return out.join('\n') + '\n'
+  }
   out.push(`Checked ${formatCount(r.packagesChecked)} packages, ${formatCount(r.filesChecked)} content files in ${formatDuration(elapsedMs)}.`)
   if (r.problems.length > 0) {
     out.push('', 'Problems:')
