@@ -11,4 +11,6 @@ export interface StoreContext {
   /** fsync temp files before rename and directories after. */
   readonly fsync: boolean
   readonly hooks: TestHooks | undefined
+  /** Opened read-only: the verifier reports corrupt content and never removes it. */
+  readonly readOnly?: boolean
 }

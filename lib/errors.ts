@@ -111,14 +111,15 @@ export class FileChangedError extends CasError {
   }
 }
 
-/** A write to a store opened read-only (or on a read-only file system). */
+/** A write to a store opened read-only, or an open for writing of a store this process cannot write. */
 export class ReadOnlyStoreError extends CasError {
   readonly root: string
 
   constructor (root: string, what: string) {
     super('ERR_CAS_READ_ONLY',
-      `Cannot ${what}: the store ${root} is open read-only (it is not writable here). Reads and verification ` +
-      'work; to write, open it where it is writable, without the readOnly option.')
+      `Cannot ${what}: the store ${root} is read-only here (opened with readOnly, a read-only mount, or no ` +
+      'write permission). Reading and verifying work with openStore(dir, { readOnly: true }), as cas verify, stat ' +
+      'and cat do by themselves; to write, use a writable copy or mount, or fix its permissions.')
     this.root = root
   }
 }

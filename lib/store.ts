@@ -6,12 +6,13 @@ import type { AddLimits } from './add/limits.js'
 import { ensureDir, type EnsureDirOptions } from './dir/ensureDir.js'
 import { fetchFile, type FetchFileOptions, type FetchFileResult } from './fetch/fetchFile.js'
 import type { StoreContext } from './context.js'
-import { StoreClosedError } from './errors.js'
+import { FileAccessError, InvalidArgumentError, ReadOnlyStoreError, StoreClosedError } from './errors.js'
 import { contentPathFor } from './layout/contentPath.js'
 import { resolveStoreRoot, storeFormatOf } from './layout/resolveRoot.js'
 import { PathLock } from './lock/pathLock.js'
 import type { IndexBackend, PackageIndexEntry } from './pkgIndex/backend.js'
-import { IndexDb } from './pkgIndex/indexDb.js'
+import { EmptyIndex } from './pkgIndex/emptyIndex.js'
+import { IndexDb, INDEX_DB_FILE } from './pkgIndex/indexDb.js'
 import { isLostIndex, LostIndex } from './pkgIndex/lostIndex.js'
 import { V10Index } from './pkgIndex/v10Index.js'
 import { pruneStore, type PruneOptions, type PruneReport } from './maint/pruneStore.js'
@@ -36,6 +37,13 @@ export interface StoreOptions {
    * `index.db` locked, before failing with `ERR_CAS_INDEX_BUSY`. Default 60 000 ms.
    */
   indexBusyTimeoutMs?: number
+  /**
+   * Open without writing anything: for a store on a read-only mount (a Docker image layer, an NFS export, a CI
+   * cache) or one this user may not write. Reads and verification work; nothing is created in the store, corrupt
+   * content is reported, never removed, and every write fails with `ERR_CAS_READ_ONLY`. Package indexes are read
+   * from a private snapshot of index.db (see `pkgIndex/readOnlySnapshot.ts`).
+   */
+  readOnly?: boolean
   /** @internal Test-only pause points (see `lib/util/hooks.ts`). */
   _hooks?: TestHooks
   /** @internal Benchmark-only: skip the path lock entirely. Unsafe with concurrent writers or verifiers. */
@@ -51,6 +59,8 @@ export class Store {
   readonly root: string
   /** `v11` (pnpm 11/12: index.db) or `v10` (pnpm 10: JSON package indexes, read-only). */
   readonly format: 'v10' | 'v11'
+  /** Opened with `readOnly`: every write fails with `ERR_CAS_READ_ONLY`. */
+  readonly readOnly: boolean
   readonly #ctx: StoreContext
   readonly #indexes: IndexBackend
   #closed = false
@@ -59,6 +69,7 @@ export class Store {
   constructor (ctx: StoreContext, indexes: IndexBackend) {
     this.root = ctx.root
     this.format = indexes.format
+    this.readOnly = ctx.readOnly === true
     this.#ctx = ctx
     this.#indexes = indexes
   }
@@ -73,7 +84,7 @@ export class Store {
    * file at a content path; safe against any number of concurrent writers and verifiers of the same content.
    */
   async ensureFile (content: Buffer | AsyncIterable<unknown>, options: EnsureFileOptions): Promise<EnsureFileResult> {
-    return await ensureFile(this.#open(), content, options)
+    return await ensureFile(this.#writable('add content'), content, options)
   }
 
   /**
@@ -90,6 +101,7 @@ export class Store {
    * written. A v10 store refuses with `ERR_CAS_INDEX_READ_ONLY`.
    */
   async writePackageIndex (key: string, index: PackageIndex): Promise<void> {
+    this.#writable('write a package index')
     await this.#openIndexes().write(key, index)
   }
 
@@ -111,6 +123,7 @@ export class Store {
    * `revision` a listing gave, only if the index is still that one (nobody rewrote it meanwhile).
    */
   async deletePackageIndex (key: string, revision?: string): Promise<boolean> {
+    this.#writable('delete a package index')
     return await this.#openIndexes().delete(key, revision)
   }
 
@@ -120,11 +133,13 @@ export class Store {
    * files removed, never anything changed within `graceMs`. The work of `cas verify`.
    */
   async verifyStore (options?: VerifyStoreOptions): Promise<VerifyReport> {
+    if (options?.fix === true) this.#writable('repair (--fix)')
     return await verifyStore(this.#open(), this.#openIndexes(), options)
   }
 
   /** Removes content no package index references, never content changed within `graceMs`. `cas prune`. */
   async pruneStore (options?: PruneOptions): Promise<PruneReport> {
+    if (options?.dryRun !== true) this.#writable('prune')
     return await pruneStore(this.#open(), this.#openIndexes(), options)
   }
 
@@ -138,7 +153,7 @@ export class Store {
    * between the walk and its read fails with `ERR_CAS_FILE_CHANGED`; `options.maxEntries` bounds the file count.
    */
   async addFilesFromDir (dir: string, options?: AddLimits): Promise<PackageIndex> {
-    return await addFilesFromDir(this.#open(), dir, options)
+    return await addFilesFromDir(this.#writable('add files'), dir, options)
   }
 
   /**
@@ -146,7 +161,7 @@ export class Store {
    * Past `options` (`AddLimits`: size, entries, expansion ratio) it fails with `ERR_CAS_BAD_TARBALL`.
    */
   async addFilesFromTarball (tarball: Buffer | AsyncIterable<unknown>, options?: AddLimits): Promise<PackageIndex> {
-    return await addFilesFromTarball(this.#open(), tarball, options)
+    return await addFilesFromTarball(this.#writable('add files'), tarball, options)
   }
 
   /**
@@ -155,7 +170,7 @@ export class Store {
    * an interrupted fill leaves nothing at the final path.
    */
   async ensureDir (key: string, fill: (dir: string) => Promise<void> | void, options?: EnsureDirOptions): Promise<string> {
-    return await ensureDir(this.#open(), key, fill, options)
+    return await ensureDir(this.#writable('fill a directory entry'), key, fill, options)
   }
 
   /**
@@ -164,7 +179,7 @@ export class Store {
    * request by the next caller; nothing is stored unless the whole file matches.
    */
   async fetchFile (url: string, options: FetchFileOptions): Promise<FetchFileResult> {
-    return await fetchFile(this.#open(), url, options)
+    return await fetchFile(this.#writable('fetch into the store'), url, options)
   }
 
   /** Closes the lock files (dropping any OS lock still held). The store cannot be used afterwards. */
@@ -187,6 +202,12 @@ export class Store {
     if (this.#closed) throw new StoreClosedError()
     return this.#ctx
   }
+
+  #writable (what: string): StoreContext {
+    const ctx = this.#open()
+    if (this.readOnly) throw new ReadOnlyStoreError(this.root, what)
+    return ctx
+  }
 }
 
 /**
@@ -196,12 +217,12 @@ export class Store {
  * opens a pnpm 10 store as it is: content verbs work, package indexes are read from its JSON files.
  */
 export async function openStore (dir: string, options: StoreOptions = {}): Promise<Store> {
+  if (options.readOnly === true) return await openReadOnly(dir, options)
   const root = resolveStoreRoot(dir)
   const tmpDir = path.join(root, 'tmp')
   const locksDir = path.join(root, 'locks')
-  await fs.promises.mkdir(path.join(root, 'files'), { recursive: true })
-  await fs.promises.mkdir(tmpDir, { recursive: true })
-  await fs.promises.mkdir(locksDir, { recursive: true })
+  await createStoreDirs(root, [path.join(root, 'files'), tmpDir, locksDir])
+  if (!isWritableDir(root)) throw new ReadOnlyStoreError(root, 'open it for writing')
   const indexes = storeFormatOf(root) === 'v10'
     ? new V10Index(root)
     : isLostIndex(root)
@@ -209,4 +230,45 @@ export async function openStore (dir: string, options: StoreOptions = {}): Promi
       : await IndexDb.open(root, { busyTimeoutMs: options.indexBusyTimeoutMs ?? 60_000, durable: options.fsync === true })
   const lock = new PathLock(locksDir, { hooks: options._hooks, enabled: options._unsafeNoLocks !== true })
   return new Store({ root, tmpDir, lock, fsync: options.fsync === true, hooks: options._hooks }, indexes)
+}
+
+/** Opens a store for reading only: creates nothing, takes no lock (no write can race a reader that never removes). */
+async function openReadOnly (dir: string, options: StoreOptions): Promise<Store> {
+  const root = resolveStoreRoot(dir)
+  if (!fs.existsSync(root)) {
+    throw new InvalidArgumentError(`openStore: there is no store at ${root}, and a read-only open creates none. Check the path.`)
+  }
+  const indexes = storeFormatOf(root) === 'v10'
+    ? new V10Index(root)
+    : isLostIndex(root)
+      ? new LostIndex(root)
+      : fs.existsSync(path.join(root, INDEX_DB_FILE))
+        ? await IndexDb.open(root, { busyTimeoutMs: options.indexBusyTimeoutMs ?? 60_000, durable: false, readOnly: true })
+        : new EmptyIndex(root)
+  const lock = new PathLock(path.join(root, 'locks'), { hooks: options._hooks, enabled: false })
+  return new Store({ root, tmpDir: path.join(root, 'tmp'), lock, fsync: false, hooks: options._hooks, readOnly: true }, indexes)
+}
+
+function isWritableDir (dir: string): boolean {
+  try {
+    fs.accessSync(dir, fs.constants.W_OK)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** mkdir -p of the store's folders; a read-only file system or a denied parent says so with a coded error. */
+async function createStoreDirs (root: string, dirs: string[]): Promise<void> {
+  for (const dir of dirs) {
+    try {
+      await fs.promises.mkdir(dir, { recursive: true })
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM' || (code === 'ENOENT' && !fs.existsSync(root))) {
+        throw new ReadOnlyStoreError(root, `create the store's folders (${code})`)
+      }
+      throw new FileAccessError(dir, err as NodeJS.ErrnoException)
+    }
+  }
 }

@@ -1,3 +1,5 @@
+import fs from 'node:fs'
+import path from 'node:path'
 import { CasError } from '../errors.js'
 import { openStore, type Store } from '../store.js'
 import { defaultStoreDir, findStoreRoot } from './storeDir.js'
@@ -24,14 +26,28 @@ export class StoreNotFoundError extends CasError {
  * Opens the store a command works on: `--store DIR` or pnpm's default store, with its `v11` (else `v10`) folder
  * found inside. Never creates one, unless `create` (for `cas add`): a typo in a path must not make a new store.
  */
-export async function openCliStore (storeFlag: string | undefined, env: NodeJS.ProcessEnv, create = false): Promise<Store> {
+export async function openCliStore (
+  storeFlag: string | undefined, env: NodeJS.ProcessEnv, create = false, readOnlyIfNeeded = false,
+): Promise<Store> {
   const dir = storeFlag ?? defaultStoreDir(env)
   const root = findStoreRoot(dir)
   if (root === undefined) {
     if (create) return await openStore(dir)
     throw new StoreNotFoundError(dir, storeFlag === undefined)
   }
-  return await openStore(root)
+  // The reading commands (verify, stat, cat) open a store they cannot write read-only instead of failing.
+  return await openStore(root, readOnlyIfNeeded && !isWritable(root) ? { readOnly: true } : {})
+}
+
+/** True when this process may create files in the store (false on a read-only mount, or without permission). */
+function isWritable (root: string): boolean {
+  try {
+    fs.accessSync(root, fs.constants.W_OK)
+    if (fs.existsSync(path.join(root, 'files'))) fs.accessSync(path.join(root, 'files'), fs.constants.W_OK)
+    return true
+  } catch {
+    return false
+  }
 }
 
 /** `pkg@1.0.0 (sha512-AbCd…)` for a package index key. */

@@ -28,7 +28,7 @@ export async function run (values: Record<string, unknown>, positionals: string[
   } catch (err) {
     throw new UsageError((err as CasError).message.replace(/\.$/, ''), 'cat')
   }
-  const store = await openCliStore(values.store as string | undefined, ctx.env)
+  const store = await openCliStore(values.store as string | undefined, ctx.env, false, true)
   await store.close()
   const file = [store.filePathFor(digest, 0o644), store.filePathFor(digest, 0o755)].find(f => fs.existsSync(f))
   if (file === undefined) {

@@ -12,7 +12,7 @@ export const spec: CommandSpec = {
 /** `cas stat`. */
 export async function run (values: Record<string, unknown>, positionals: string[], ctx: CliContext): Promise<number> {
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`, 'stat')
-  const store = await openCliStore(values.store as string | undefined, ctx.env)
+  const store = await openCliStore(values.store as string | undefined, ctx.env, false, true)
   let stats
   try {
     stats = await store.storeStats()
