@@ -141,17 +141,30 @@ export class InvalidArgumentError extends CasError {
 /** Waiting for a lock took longer than the caller's `timeoutMs`. */
 export class LockTimeoutError extends CasError {
   readonly key: string
-  readonly holder: { pid: number, hostname: string, since: number } | undefined
+  readonly holder: { pid: number, hostname: string, since?: number } | undefined
 
-  constructor (key: string, holder: { pid: number, hostname: string, since: number } | undefined, waitedMs: number) {
+  constructor (key: string, holder: { pid: number, hostname: string, since?: number } | undefined, waitedMs: number) {
     const who = holder === undefined
       ? 'another process'
-      : `pid ${holder.pid} on ${holder.hostname} (holding it for ${Math.round((Date.now() - holder.since) / 1000)} s)`
+      : `pid ${holder.pid} on ${holder.hostname}` +
+        (holder.since === undefined ? '' : ` (holding it for ${Math.round((Date.now() - holder.since) / 1000)} s)`)
     super('ERR_CAS_LOCK_TIMEOUT',
       `Gave up waiting for ${key} after ${Math.round(waitedMs / 1000)} s: it is held by ${who}. ` +
       'Wait for that process to finish, or stop it if it is stuck; its lock goes away when it exits.')
     this.key = key
     this.holder = holder
+  }
+}
+
+/** A lock file under `locks/` cannot be opened read-write (a folder in its place, wrong permissions). */
+export class LockFileError extends CasError {
+  readonly path: string
+
+  constructor (path: string, cause: NodeJS.ErrnoException) {
+    super('ERR_CAS_LOCK_FILE',
+      `Cannot use the lock file ${path} (${cause.code ?? cause.message}). Lock files hold no data: remove it if a ` +
+      'folder or another file stands there, or make it readable and writable by every user of the store.', { cause })
+    this.path = path
   }
 }
 

@@ -13,7 +13,8 @@ export {
 } from './add/limits.js'
 export { MAX_DIR_VISITS } from './add/addFilesFromDir.js'
 export type { FetchFileOptions, FetchFileResult, FetchProgress } from './fetch/fetchFile.js'
-export type { LockHolder, WaitInfo, WaitOptions } from './lock/keyLock.js'
+export type { LockHolder, WaitInfo, WaitOptions } from './lock/lockWait.js'
+export { REPORT_WAIT_AFTER_MS } from './lock/stripeLocks.js'
 export { assertDigestHex, hexToSri, isDigestHex, sriToHex, toDigestHex } from './digest/sri.js'
 export { contentPathFor, isExecutable, storedMode } from './layout/contentPath.js'
 export { LEGACY_STORE_VERSION, resolveStoreRoot, STORE_VERSION } from './layout/resolveRoot.js'
@@ -37,5 +38,5 @@ export {
   UnsafePathError,
 } from './errors.js'
 export {
-  FileChangedError, IndexLostError, ReadOnlyStoreError, TooManyEntriesError,
+  FileChangedError, IndexLostError, LockFileError, ReadOnlyStoreError, TooManyEntriesError,
 } from './errors.js'

@@ -9,6 +9,7 @@ import type { StoreContext } from './context.js'
 import { FileAccessError, InvalidArgumentError, ReadOnlyStoreError, StoreClosedError } from './errors.js'
 import { contentPathFor } from './layout/contentPath.js'
 import { resolveStoreRoot, storeFormatOf } from './layout/resolveRoot.js'
+import type { WaitInfo } from './lock/lockWait.js'
 import { PathLock } from './lock/pathLock.js'
 import type { IndexBackend, PackageIndexEntry } from './pkgIndex/backend.js'
 import { EmptyIndex } from './pkgIndex/emptyIndex.js'
@@ -44,6 +45,13 @@ export interface StoreOptions {
    * from a private snapshot of index.db (see `pkgIndex/readOnlySnapshot.ts`).
    */
   readOnly?: boolean
+  /**
+   * Called while a write or repair waits more than a couple of seconds for a path lock another process holds,
+   * then about once a second, with the holder (its pid, from /proc/locks on Linux) and how long it has waited.
+   */
+  onWait?: (info: WaitInfo) => void
+  /** Give up waiting for a path lock after this long, with `ERR_CAS_LOCK_TIMEOUT` naming the holder. Default: wait. */
+  lockTimeoutMs?: number
   /** @internal Test-only pause points (see `lib/util/hooks.ts`). */
   _hooks?: TestHooks
   /** @internal Benchmark-only: skip the path lock entirely. Unsafe with concurrent writers or verifiers. */
@@ -228,7 +236,11 @@ export async function openStore (dir: string, options: StoreOptions = {}): Promi
     : isLostIndex(root)
       ? new LostIndex(root)
       : await IndexDb.open(root, { busyTimeoutMs: options.indexBusyTimeoutMs ?? 60_000, durable: options.fsync === true })
-  const lock = new PathLock(locksDir, { hooks: options._hooks, enabled: options._unsafeNoLocks !== true })
+  const lock = new PathLock(locksDir, {
+    hooks: options._hooks,
+    enabled: options._unsafeNoLocks !== true,
+    wait: { onWait: options.onWait, timeoutMs: options.lockTimeoutMs },
+  })
   return new Store({ root, tmpDir, lock, fsync: options.fsync === true, hooks: options._hooks }, indexes)
 }
 

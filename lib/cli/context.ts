@@ -1,7 +1,8 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { CasError } from '../errors.js'
-import { openStore, type Store } from '../store.js'
+import type { WaitInfo } from '../lock/lockWait.js'
+import { openStore, type Store, type StoreOptions } from '../store.js'
 import { defaultStoreDir, findStoreRoot } from './storeDir.js'
 
 /** What a command runs with: its output streams, environment and an abort signal (Ctrl-C). */
@@ -28,15 +29,25 @@ export class StoreNotFoundError extends CasError {
  */
 export async function openCliStore (
   storeFlag: string | undefined, env: NodeJS.ProcessEnv, create = false, readOnlyIfNeeded = false,
+  stderr?: NodeJS.WritableStream,
 ): Promise<Store> {
   const dir = storeFlag ?? defaultStoreDir(env)
   const root = findStoreRoot(dir)
+  // A long wait for a lock another process holds is said, with who holds it, instead of a silent hang.
+  const options: StoreOptions = stderr === undefined ? {} : { onWait: info => { stderr.write(lockWaitLine(info)) } }
   if (root === undefined) {
-    if (create) return await openStore(dir)
+    if (create) return await openStore(dir, options)
     throw new StoreNotFoundError(dir, storeFlag === undefined)
   }
   // The reading commands (verify, stat, cat) open a store they cannot write read-only instead of failing.
-  return await openStore(root, readOnlyIfNeeded && !isWritable(root) ? { readOnly: true } : {})
+  return await openStore(root, readOnlyIfNeeded && !isWritable(root) ? { readOnly: true } : options)
+}
+
+/** `cas: waiting for a lock on …/files/ab/cd… held by pid 123 on host (5 s so far)`. */
+export function lockWaitLine (info: WaitInfo): string {
+  const who = info.holder === undefined ? 'another process' : `pid ${info.holder.pid} on ${info.holder.hostname}`
+  return `cas: waiting for a lock on ${info.key}, held by ${who} (${Math.round(info.waitedMs / 1000)} s so far); ` +
+    'it is released when that process finishes or exits.\n'
 }
 
 /** True when this process may create files in the store (false on a read-only mount, or without permission). */

@@ -24,9 +24,15 @@ export async function finalize (
   const stripe = stripeOfDigest(digest)
   // Uncontended (the common case): lock, rename, unlock, all synchronous, no promise. A test that parks the
   // writer inside the lock needs the async path.
-  const quick = ctx.hooks?.['writer:locked'] === undefined
-    ? ctx.lock.tryWithLockSync(target, stripe, () => tryRename(temp, target))
-    : undefined
+  let quick: { value: boolean } | undefined
+  try {
+    quick = ctx.hooks?.['writer:locked'] === undefined
+      ? ctx.lock.tryWithLockSync(target, stripe, () => tryRename(temp, target))
+      : undefined
+  } catch (err) {
+    unlinkQuietly(temp) // the lock itself failed (ERR_CAS_LOCK_FILE): the temp file is nobody's now
+    throw err
+  }
   if (quick?.value !== true) {
     await ctx.lock.withLock(target, stripe, async () => {
       await reach(ctx.hooks, 'writer:locked', target)
@@ -39,6 +45,11 @@ export async function finalize (
         if (state === 'not-a-file') throw new NotAFileError(target)
         throw new FileAccessError(target, err as NodeJS.ErrnoException)
       }
+    }).catch((err: unknown) => {
+      // The lock could not be had (ERR_CAS_LOCK_TIMEOUT, ERR_CAS_LOCK_FILE) or the rename failed: either way the
+      // temp file is nobody's now.
+      unlinkQuietly(temp)
+      throw err
     })
   }
   if (ctx.fsync) fsyncDirSync(path.dirname(target))

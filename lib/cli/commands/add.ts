@@ -38,7 +38,7 @@ export async function run (values: Record<string, unknown>, positionals: string[
       throw new UsageError(`--key: ${(err as Error).message.replace(/\.$/, '')}`, 'add')
     }
   }
-  const store = await openCliStore(values.store as string | undefined, ctx.env, true)
+  const store = await openCliStore(values.store as string | undefined, ctx.env, true, false, ctx.stderr)
   const results: Array<{ source: string, key?: string, files: Array<{ name: string, digest: string, mode: number, size: number }> }> = []
   try {
     for (const [i, source] of positionals.entries()) {

@@ -26,7 +26,7 @@ export async function run (values: Record<string, unknown>, _positionals: string
   const jobs = values.jobs === undefined ? undefined : Number(values.jobs)
   if (jobs !== undefined && (!Number.isInteger(jobs) || jobs < 1)) throw new UsageError(`--jobs ${String(values.jobs)} is not a positive whole number`, 'verify')
   const graceMs = values.grace === undefined ? DEFAULT_GRACE_MS : parseDuration(String(values.grace))
-  const store = await openCliStore(values.store as string | undefined, ctx.env, false, true)
+  const store = await openCliStore(values.store as string | undefined, ctx.env, false, true, ctx.stderr)
   const progress = createProgress({ stream: ctx.stderr, label: 'verify', unit: 'packages', quiet: values.quiet === true || values.json === true })
   const started = Date.now()
   let report: VerifyReport
