@@ -1,5 +1,6 @@
 import type { PathLock } from './lock/pathLock.js'
 import type { TestHooks } from './util/hooks.js'
+import type { TempOwner } from './write/tempOwner.js'
 
 /** What the store's verbs share: where the store is, its lock, and its options. Internal. */
 export interface StoreContext {
@@ -11,6 +12,8 @@ export interface StoreContext {
   /** fsync temp files before rename and directories after. */
   readonly fsync: boolean
   readonly hooks: TestHooks | undefined
+  /** This store's claim on its temp files, held from the first one on (see `write/tempOwner.ts`). */
+  readonly tempOwner?: TempOwner
   /** Opened read-only: the verifier reports corrupt content and never removes it. */
   readonly readOnly?: boolean
 }

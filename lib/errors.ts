@@ -168,6 +168,19 @@ export class LockFileError extends CasError {
   }
 }
 
+/** A writer's temp file vanished before its rename: something other than its writer removed it. */
+export class TempFileLostError extends CasError {
+  readonly path: string
+
+  constructor (temp: string, target: string) {
+    super('ERR_CAS_TEMP_LOST',
+      `The temp file ${temp} vanished before it could become ${target}: something removed it (a cleanup of tmp/ ` +
+      'that does not know cas-store?). Retry; clean the store only with cas prune or cas verify --fix, which ' +
+      'leave live writers\' temp files alone.')
+    this.path = temp
+  }
+}
+
 /** An HTTP download failed: a bad status, a network error, or a stall. */
 export class FetchError extends CasError {
   readonly url: string

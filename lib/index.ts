@@ -38,5 +38,5 @@ export {
   UnsafePathError,
 } from './errors.js'
 export {
-  FileChangedError, IndexLostError, LockFileError, ReadOnlyStoreError, TooManyEntriesError,
+  FileChangedError, IndexLostError, LockFileError, ReadOnlyStoreError, TempFileLostError, TooManyEntriesError,
 } from './errors.js'

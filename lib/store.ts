@@ -25,6 +25,7 @@ import type {
 import type { TestHooks } from './util/hooks.js'
 import { checkPkgFilesIntegrity } from './verify/checkPkgFilesIntegrity.js'
 import { ensureFile } from './write/ensureFile.js'
+import { TempOwner } from './write/tempOwner.js'
 
 /** Options of {@link openStore}. */
 export interface StoreOptions {
@@ -197,6 +198,7 @@ export class Store {
     try {
       await this.#indexes.close()
     } finally {
+      this.#ctx.tempOwner?.release()
       this.#ctx.lock.close()
     }
   }
@@ -241,7 +243,9 @@ export async function openStore (dir: string, options: StoreOptions = {}): Promi
     enabled: options._unsafeNoLocks !== true,
     wait: { onWait: options.onWait, timeoutMs: options.lockTimeoutMs },
   })
-  return new Store({ root, tmpDir, lock, fsync: options.fsync === true, hooks: options._hooks }, indexes)
+  return new Store({
+    root, tmpDir, lock, fsync: options.fsync === true, hooks: options._hooks, tempOwner: new TempOwner(root),
+  }, indexes)
 }
 
 /** Opens a store for reading only: creates nothing, takes no lock (no write can race a reader that never removes). */

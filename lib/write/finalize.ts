@@ -1,7 +1,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import type { StoreContext } from '../context.js'
-import { FileAccessError, NotAFileError } from '../errors.js'
+import { FileAccessError, NotAFileError, TempFileLostError } from '../errors.js'
 import { stripeOfDigest } from '../layout/contentPath.js'
 import { errorCode, fsyncDirSync, unlinkQuietly } from '../util/fs.js'
 import { reach } from '../util/hooks.js'
@@ -39,6 +39,7 @@ export async function finalize (
       try {
         renameCreatingDir(temp, target)
       } catch (err) {
+        if (errorCode(err) === 'ENOENT' && !fs.existsSync(temp)) throw new TempFileLostError(temp, target)
         const state = await fileState(target, digest, size).catch(() => 'unreadable' as const)
         unlinkQuietly(temp)
         if (state === 'good') return
