@@ -1,6 +1,6 @@
 import fs from 'node:fs'
 import type { StoreContext } from '../context.js'
-import { IntegrityError, InvalidArgumentError, NotAFileError } from '../errors.js'
+import { FileAccessError, IntegrityError, InvalidArgumentError, NotAFileError } from '../errors.js'
 import { toDigestHex } from '../digest/sri.js'
 import { contentPathFor, storedMode } from '../layout/contentPath.js'
 import type { EnsureFileOptions, EnsureFileResult } from '../types.js'
@@ -27,6 +27,9 @@ import { writeBufferToTemp, writeStreamToTemp } from './writeTemp.js'
 export async function ensureFile (
   ctx: StoreContext, content: Buffer | AsyncIterable<unknown>, options: EnsureFileOptions,
 ): Promise<EnsureFileResult> {
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidArgumentError('ensureFile: pass options with the file\'s mode, e.g. ensureFile(content, { mode: 0o644 })')
+  }
   const { mode } = options
   if (!Number.isInteger(mode) || mode < 0) {
     throw new InvalidArgumentError(`ensureFile: mode must be a non-negative integer, got ${String(mode)}`)
@@ -93,7 +96,12 @@ async function claim (ctx: StoreContext, filePath: string, digest: string): Prom
  * replaced); a directory in the way is an error the user must clear.
  */
 function alreadyHolds (filePath: string, data: Buffer): boolean {
-  const stat = statOrUndefined(filePath)
+  let stat
+  try {
+    stat = statOrUndefined(filePath)
+  } catch (err) {
+    throw new FileAccessError(filePath, err as NodeJS.ErrnoException) // EACCES on files/<2 hex>/
+  }
   if (stat === undefined) return false
   if (!stat.isFile()) throw new NotAFileError(filePath)
   if (stat.size !== data.length) return false
