@@ -22,6 +22,11 @@ export class TempOwner {
     this.#file = path.join(root, OWNERS_DIR, ownerId() + OWNER_SUFFIX)
   }
 
+  /** True once the record is held (then {@link hold} has nothing to do: no promise on the write path). */
+  get held (): boolean {
+    return this.#fd !== undefined
+  }
+
   /** Holds the owner record (once per store); call before creating a temp file. */
   async hold (): Promise<void> {
     if (this.#fd !== undefined) return
