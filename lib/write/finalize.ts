@@ -39,10 +39,11 @@ export async function finalize (
       try {
         renameCreatingDir(temp, target)
       } catch (err) {
-        if (errorCode(err) === 'ENOENT' && !fs.existsSync(temp)) throw new TempFileLostError(temp, target)
+        const tempLost = errorCode(err) === 'ENOENT' && !fs.existsSync(temp)
         const state = await fileState(target, digest, size).catch(() => 'unreadable' as const)
         unlinkQuietly(temp)
         if (state === 'good') return
+        if (tempLost) throw new TempFileLostError(temp, target)
         if (state === 'not-a-file') throw new NotAFileError(target)
         throw new FileAccessError(target, err as NodeJS.ErrnoException)
       }
