@@ -5,12 +5,11 @@ import { addFilesFromTarball } from './add/addFilesFromTarball.js'
 import type { AddLimits } from './add/limits.js'
 import { ensureDir, type EnsureDirOptions } from './dir/ensureDir.js'
 import { fetchFile, type FetchFileOptions, type FetchFileResult } from './fetch/fetchFile.js'
-import type { StoreContext } from './context.js'
+import { createStoreContext, type StoreContext } from './context.js'
 import { FileAccessError, InvalidArgumentError, ReadOnlyStoreError, StoreClosedError } from './errors.js'
 import { contentPathFor } from './layout/contentPath.js'
 import { resolveStoreRoot, storeFormatOf } from './layout/resolveRoot.js'
 import type { WaitInfo } from './lock/lockWait.js'
-import { PathLock } from './lock/pathLock.js'
 import type { IndexBackend, PackageIndexEntry } from './pkgIndex/backend.js'
 import { EmptyIndex } from './pkgIndex/emptyIndex.js'
 import { IndexDb, INDEX_DB_FILE } from './pkgIndex/indexDb.js'
@@ -25,7 +24,6 @@ import type {
 import type { TestHooks } from './util/hooks.js'
 import { checkPkgFilesIntegrity } from './verify/checkPkgFilesIntegrity.js'
 import { ensureFile } from './write/ensureFile.js'
-import { TempOwner } from './write/tempOwner.js'
 
 /** Options of {@link openStore}. */
 export interface StoreOptions {
@@ -55,6 +53,8 @@ export interface StoreOptions {
   lockTimeoutMs?: number
   /** @internal Test-only pause points (see `lib/util/hooks.ts`). */
   _hooks?: TestHooks
+  /** @internal Test-only clock that grace periods are judged by (prune, verify, the verifier); default `Date.now`. */
+  _now?: () => number
   /** @internal Benchmark-only: skip the path lock entirely. Unsafe with concurrent writers or verifiers. */
   _unsafeNoLocks?: boolean
 }
@@ -178,7 +178,9 @@ export class Store {
    * `fill(tempDir)` to create it if no process has yet. One process fills, the others wait and reuse its result;
    * an interrupted fill leaves nothing at the final path.
    */
-  async ensureDir (key: string, fill: (dir: string) => Promise<void> | void, options?: EnsureDirOptions): Promise<string> {
+  async ensureDir (
+    key: string, fill: (dir: string) => Promise<void> | void, options?: EnsureDirOptions,
+  ): Promise<string> {
     return await ensureDir(this.#writable('fill a directory entry'), key, fill, options)
   }
 
@@ -229,23 +231,22 @@ export class Store {
 export async function openStore (dir: string, options: StoreOptions = {}): Promise<Store> {
   if (options.readOnly === true) return await openReadOnly(dir, options)
   const root = resolveStoreRoot(dir)
-  const tmpDir = path.join(root, 'tmp')
-  const locksDir = path.join(root, 'locks')
-  await createStoreDirs(root, [path.join(root, 'files'), tmpDir, locksDir])
+  const ctx = createStoreContext({
+    root,
+    fsync: options.fsync === true,
+    hooks: options._hooks,
+    now: options._now,
+    locks: options._unsafeNoLocks !== true,
+    wait: { onWait: options.onWait, timeoutMs: options.lockTimeoutMs },
+  })
+  await createStoreDirs(root, [path.join(root, 'files'), ctx.tmpDir, path.join(root, 'locks')])
   if (!isWritableDir(root)) throw new ReadOnlyStoreError(root, 'open it for writing')
   const indexes = storeFormatOf(root) === 'v10'
     ? new V10Index(root)
     : isLostIndex(root)
       ? new LostIndex(root)
       : await IndexDb.open(root, { busyTimeoutMs: options.indexBusyTimeoutMs ?? 60_000, durable: options.fsync === true })
-  const lock = new PathLock(locksDir, {
-    hooks: options._hooks,
-    enabled: options._unsafeNoLocks !== true,
-    wait: { onWait: options.onWait, timeoutMs: options.lockTimeoutMs },
-  })
-  return new Store({
-    root, tmpDir, lock, fsync: options.fsync === true, hooks: options._hooks, tempOwner: new TempOwner(root),
-  }, indexes)
+  return new Store(ctx, indexes)
 }
 
 /** Opens a store for reading only: creates nothing, takes no lock (no write can race a reader that never removes). */
@@ -261,8 +262,7 @@ async function openReadOnly (dir: string, options: StoreOptions): Promise<Store>
       : fs.existsSync(path.join(root, INDEX_DB_FILE))
         ? await IndexDb.open(root, { busyTimeoutMs: options.indexBusyTimeoutMs ?? 60_000, durable: false, readOnly: true })
         : new EmptyIndex(root)
-  const lock = new PathLock(path.join(root, 'locks'), { hooks: options._hooks, enabled: false })
-  return new Store({ root, tmpDir: path.join(root, 'tmp'), lock, fsync: false, hooks: options._hooks, readOnly: true }, indexes)
+  return new Store(createStoreContext({ root, fsync: false, hooks: options._hooks, now: options._now, readOnly: true }), indexes)
 }
 
 function isWritableDir (dir: string): boolean {

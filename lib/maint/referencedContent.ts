@@ -1,15 +1,8 @@
-import { IndexCorruptError } from '../errors.js'
+import { IndexCorruptError, InterruptedError } from '../errors.js'
 import { isExecutable } from '../layout/contentPath.js'
 import type { IndexBackend } from '../pkgIndex/backend.js'
 import { contentKey } from './contentKey.js'
 import { indexContent } from './indexContent.js'
-
-/** The scan was stopped by its abort signal before it could know every reference; nothing was removed. */
-export class InterruptedError extends Error {
-  constructor () {
-    super('interrupted before every package index was read')
-  }
-}
 
 /** Per content file the indexes name: how many package files use it, and its size. */
 export interface ContentUse {
@@ -29,8 +22,9 @@ export async function referencedContent (
   let packages = 0
   for await (const { key, index, error } of indexes.list()) {
     if (index === undefined) {
-      const err = error ?? new IndexCorruptError(indexes.path, `the index ${JSON.stringify(key)} is unreadable`, undefined, true)
-      // Counting (stat) may go past it; removing (prune) must not.
+      const err = error ?? new IndexCorruptError(indexes.path, `the index ${JSON.stringify(key)} is unreadable`, {
+        scope: 'one-index',
+      })
       if (onUnreadable === undefined) throw err
       onUnreadable(key, err as IndexCorruptError)
       continue
@@ -40,13 +34,14 @@ export async function referencedContent (
     try {
       content = [...indexContent(index)]
     } catch (err) {
-      if (onUnreadable !== undefined) {
-        onUnreadable(key, new IndexCorruptError(indexes.path, `the index ${JSON.stringify(key)} cannot be understood (${(err as Error).message})`, err, true))
-        continue
-      }
-      throw new IndexCorruptError(indexes.path, `the index ${JSON.stringify(key)} cannot be understood (${(err as Error).message})`, err, true)
+      const corrupt = new IndexCorruptError(indexes.path, `the index ${JSON.stringify(key)} cannot be understood (${(err as Error).message})`, {
+        cause: err, scope: 'one-index',
+      })
+      if (onUnreadable === undefined) throw corrupt
+      onUnreadable(key, corrupt)
+      continue
     }
-    if (signal?.aborted === true) throw new InterruptedError()
+    if (signal?.aborted === true) throw new InterruptedError('Reading the package indexes')
     for (const [, info] of content) {
       const k = contentKey(info.digest, isExecutable(info.mode))
       const use = uses.get(k)

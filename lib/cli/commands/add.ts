@@ -39,7 +39,8 @@ export async function run (values: Record<string, unknown>, positionals: string[
     }
   }
   const store = await openCliStore(values.store as string | undefined, ctx.env, true, false, ctx.stderr)
-  const results: Array<{ source: string, key?: string, files: Array<{ name: string, digest: string, mode: number, size: number }> }> = []
+  type AddedFile = { name: string, digest: string, mode: number, size: number }
+  const results: Array<{ source: string, key?: string, files: AddedFile[] }> = []
   try {
     for (const [i, source] of positionals.entries()) {
       if (kinds[i] === 'dir') {
