@@ -245,7 +245,7 @@ export async function openStore (dir: string, options: StoreOptions = {}): Promi
     ? new V10Index(root)
     : isLostIndex(root)
       ? new LostIndex(root)
-      : await IndexDb.open(root, { busyTimeoutMs: options.indexBusyTimeoutMs ?? 60_000, durable: options.fsync === true })
+      : await IndexDb.open(root, { busyTimeoutMs: busyTimeoutOf(options), durable: options.fsync === true })
   return new Store(ctx, indexes)
 }
 
@@ -260,9 +260,14 @@ async function openReadOnly (dir: string, options: StoreOptions): Promise<Store>
     : isLostIndex(root)
       ? new LostIndex(root)
       : fs.existsSync(path.join(root, INDEX_DB_FILE))
-        ? await IndexDb.open(root, { busyTimeoutMs: options.indexBusyTimeoutMs ?? 60_000, durable: false, readOnly: true })
+        ? await IndexDb.open(root, { busyTimeoutMs: busyTimeoutOf(options), durable: false, readOnly: true })
         : new EmptyIndex(root)
-  return new Store(createStoreContext({ root, fsync: false, hooks: options._hooks, now: options._now, readOnly: true }), indexes)
+  const ctx = createStoreContext({ root, fsync: false, hooks: options._hooks, now: options._now, readOnly: true })
+  return new Store(ctx, indexes)
+}
+
+function busyTimeoutOf (options: StoreOptions): number {
+  return options.indexBusyTimeoutMs ?? 60_000
 }
 
 function isWritableDir (dir: string): boolean {

@@ -46,7 +46,8 @@ export async function addFilesFromDir (ctx: StoreContext, dir: string, options: 
   }
   if (!fs.statSync(root).isDirectory()) throw new InvalidArgumentError(`addFilesFromDir: ${dir} is not a directory`)
   const files = new Map<string, Approved>()
-  const walk: Walk = { root, maxEntries: options.maxEntries ?? DEFAULT_MAX_ENTRIES, visits: new Map(), out: files, hooks: ctx.hooks }
+  const maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES
+  const walk: Walk = { root, maxEntries, visits: new Map(), out: files, hooks: ctx.hooks }
   await collect(walk, root, '', new Set([root]))
   await reach(ctx.hooks, 'add:walked', root)
   const index: PackageIndex = { algo: 'sha512', files: new Map() }

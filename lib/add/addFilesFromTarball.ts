@@ -94,6 +94,7 @@ export async function addFilesFromTarball (
   })
   parser.on('error', fail)
   const ended = new Promise<void>(resolve => parser.on('end', resolve))
+  const tooMuchBuffered = (): boolean => bufferedBytes > MAX_BUFFERED_BYTES || buffered.size > MAX_BUFFERED_ENTRIES
   const drained = async (): Promise<void> => {
     let onDrain!: () => void
     const drain = new Promise<void>(resolve => { onDrain = resolve })
@@ -112,9 +113,8 @@ export async function addFilesFromTarball (
       // A source that yields without I/O (a Buffer, a generator) and a parser that never pushes back (small
       // entries) would otherwise run on microtasks alone and starve the writes' I/O callbacks.
       if (++slices % 64 === 0) await new Promise(resolve => setImmediate(resolve))
-      while (stop.error === undefined && (bufferedBytes > MAX_BUFFERED_BYTES || buffered.size > MAX_BUFFERED_ENTRIES)) {
-        await Promise.race(buffered)
-      }
+      // Each settled write shrinks `buffered` and `bufferedBytes` (in its own finally).
+      while (stop.error === undefined && tooMuchBuffered()) await Promise.race(buffered)
     }
   }
   try {

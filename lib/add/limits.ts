@@ -54,7 +54,8 @@ export class TarballBudget {
   unpacked (bytes: number): void {
     this.#unpacked += bytes
     if (this.#unpacked > this.#maxBytes) this.#tooBig(this.#unpacked)
-    if (this.#unpacked > RATIO_GRACE_BYTES && this.#compressed > 0 && this.#unpacked / this.#compressed > this.#maxRatio) {
+    const ratio = this.#compressed > 0 ? this.#unpacked / this.#compressed : 0
+    if (this.#unpacked > RATIO_GRACE_BYTES && ratio > this.#maxRatio) {
       throw new BadTarballError(
         `it expands ${Math.round(this.#unpacked / this.#compressed)} times (more than ${this.#maxRatio}: a ` +
         'decompression bomb); nothing was indexed. If you trust it, raise the maxRatio option')

@@ -62,7 +62,8 @@ export async function waitForLock (
     }
     if (options.onWait !== undefined && now >= nextReport) {
       const holder = what.holder()
-      options.onWait({ key: what.key, holder, heldForMs: holder?.since === undefined ? undefined : now - holder.since, waitedMs })
+      const heldForMs = holder?.since === undefined ? undefined : now - holder.since
+      options.onWait({ key: what.key, holder, heldForMs, waitedMs })
       nextReport = now + REPORT_EVERY_MS
     }
     await backoff(attempt, what.maxBackoffMs ?? 100)

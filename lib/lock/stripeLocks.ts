@@ -134,7 +134,9 @@ export class StripeLocks {
     }
   }
 
-  async #lockOs (stripe: Stripe, index: number, onContended: OnContended | undefined, key: string, started: number): Promise<void> {
+  async #lockOs (
+    stripe: Stripe, index: number, onContended: OnContended | undefined, key: string, started: number,
+  ): Promise<void> {
     await waitForLock(() => {
       if (this.#closed) throw new StoreClosedError()
       // Out of descriptors (EMFILE): try again later, as graceful-fs does.

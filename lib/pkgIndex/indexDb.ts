@@ -82,7 +82,9 @@ export class IndexDb implements IndexBackend {
    * Opens (creating if needed) `<root>/index.db`. Waits while another process holds it locked; a file that is not
    * a database fails with `ERR_CAS_INDEX_CORRUPT`.
    */
-  static async open (root: string, options: { busyTimeoutMs: number, durable: boolean, readOnly?: boolean }): Promise<IndexDb> {
+  static async open (
+    root: string, options: { busyTimeoutMs: number, durable: boolean, readOnly?: boolean },
+  ): Promise<IndexDb> {
     const file = path.join(root, INDEX_DB_FILE)
     if (options.readOnly === true) {
       const snapshot = snapshotIndexDb(file)

@@ -44,7 +44,6 @@ export class LostIndex implements IndexBackend {
   async read (_key: string): Promise<PackageIndex | undefined> { throw new IndexLostError(this.path) }
   async write (_key: string, _index: PackageIndex): Promise<void> { throw new IndexLostError(this.path) }
   async delete (_key: string, _revision?: string): Promise<boolean> { throw new IndexLostError(this.path) }
-  // eslint-disable-next-line require-yield
   async * list (): AsyncGenerator<PackageIndexEntry> { throw new IndexLostError(this.path) }
   async count (): Promise<number | undefined> { return 0 }
   async close (): Promise<void> {}

@@ -10,9 +10,10 @@ import { OWNER_SUFFIX, ownerId, ownerIdOfTemp } from './tempName.js'
  * Proof that the writer of a temp file is alive, for `cas prune` and `cas verify --fix`. A temp file can wait a
  * long time for its rename (its writer queued behind a path lock another process holds), so age alone does not
  * prove its writer dead. Before its first temp file, each open store takes a shared flock on its thread's owner
- * record, `owners/<pid>-<thread>-<random>.cas-owner` in the store, and holds it until closed; every temp name carries the same
- * `<pid>-<thread>-…-<random>`. A cleaner that cannot take that record's lock exclusively leaves its temps alone.
- * The kernel drops the lock when the writer dies, SIGKILL included, so a dead writer's temps are still cleaned.
+ * record, `owners/<pid>-<thread>-<random>.cas-owner` in the store, and holds it until closed; every temp name
+ * carries the same `<pid>-<thread>-…-<random>`. A cleaner that cannot take that record's lock exclusively leaves
+ * its temps alone. The kernel drops the lock when the writer dies, SIGKILL included, so a dead writer's temps are
+ * still cleaned.
  */
 export class TempOwner {
   readonly #file: string
@@ -79,9 +80,9 @@ function sameFile (fd: number, file: string): boolean {
 export const OWNERS_DIR = 'owners'
 
 /**
- * Whether the writer of `tmp/<name>` (a temp file) or of `owners/<name>` (an owner record itself) is alive: true when its owner
- * record is locked by a live store. False when the record is free (its writer closed its store or died), and
- * undefined when the name has no owner record (an older writer, a foreign file): then age alone decides.
+ * Whether the writer of `tmp/<name>` (a temp file) or of `owners/<name>` (an owner record itself) is alive: true
+ * when its owner record is locked by a live store. False when the record is free (its writer closed its store or
+ * died), and undefined when the name has no owner record (an older writer, a foreign file): then age alone decides.
  */
 export function tempWriterAlive (root: string, name: string): boolean | undefined {
   const owner = name.endsWith(OWNER_SUFFIX) ? name.slice(0, -OWNER_SUFFIX.length) : ownerIdOfTemp(name)

@@ -27,7 +27,9 @@ function makeOutside (): string {
   return outside
 }
 
-async function addWithSwap (swap: (pkg: string, outside: string) => void): Promise<{ error: unknown, storeFiles: string[], secretStored: boolean }> {
+async function addWithSwap (
+  swap: (pkg: string, outside: string) => void,
+): Promise<{ error: unknown, storeFiles: string[], secretStored: boolean }> {
   const pkg = makePackage()
   const outside = makeOutside()
   const store = await openStore(tempDir(), { _hooks: { 'add:walked': () => { swap(pkg, outside) } } })

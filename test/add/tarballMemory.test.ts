@@ -6,7 +6,9 @@ import { tempDir } from '../helpers/tmp.js'
 
 const LIMIT = 128 * 1024 * 1024
 
-async function run (mode: string): Promise<{ gc: boolean, outcome: string, files: number, rssGrowth: number, inputBytes: number }> {
+interface Report { gc: boolean, outcome: string, files: number, rssGrowth: number, inputBytes: number }
+
+async function run (mode: string): Promise<Report> {
   const child = runFixture('tarballMemory.ts', [tempDir(), mode], { env: { ...process.env, NODE_OPTIONS: '--expose-gc' } })
   return JSON.parse(await child.line(l => l.startsWith('{')))
 }

@@ -44,7 +44,8 @@ describe('every key pnpm 11/12 write', () => {
 })
 
 describe('a row nobody can use', () => {
-  async function damagedStore (): Promise<{ dir: string, store: Store, good: string, broken: string, corruptPath: string }> {
+  interface Damaged { dir: string, store: Store, good: string, broken: string, corruptPath: string }
+  async function damagedStore (): Promise<Damaged> {
     const dir = tempDir()
     const store = await openStore(dir)
     const good = PNPM_KEYS[0]!
