@@ -31,13 +31,19 @@ export class TempOwner {
   /** Holds the owner record (once per store); call before creating a temp file. */
   async hold (): Promise<void> {
     if (this.#fd !== undefined) return
+    let madeDir = false
     for (let attempt = 0; ; attempt++) {
       let fd: number
       try {
         fd = openLockFile(this.#file)
       } catch (err) {
-        if (errorCode(err) !== 'ENOENT') throw new FileAccessError(this.#file, err as NodeJS.ErrnoException)
-        fs.mkdirSync(path.dirname(this.#file), { recursive: true })
+        if (errorCode(err) !== 'ENOENT' || madeDir) throw new FileAccessError(this.#file, err as NodeJS.ErrnoException)
+        madeDir = true
+        try {
+          fs.mkdirSync(path.dirname(this.#file), { recursive: true })
+        } catch (mkdirErr) {
+          throw new FileAccessError(path.dirname(this.#file), mkdirErr as NodeJS.ErrnoException)
+        }
         continue
       }
       // A cleaner holds it exclusively for an instant while it judges it, and may remove it then: only a lock on
