@@ -2,7 +2,7 @@
 // swap happens at the 'add:walked' pause point (walk done, nothing opened yet), so every case is deterministic.
 import fs from 'node:fs'
 import path from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, onTestFinished } from 'vitest'
 import { MAX_DIR_VISITS, openStore } from '../../lib/index.js'
 import { runFixture } from '../helpers/child.js'
 import { sha512Hex } from '../helpers/content.js'
@@ -91,6 +91,7 @@ describe('addFilesFromDir: a folder changed between the walk and the read', () =
   it('a FIFO swapped in for a file is refused, never hangs (a child process: a blocking open would freeze it)', async () => {
     const pkg = makePackage()
     const child = runFixture('addDirFifoSwap.ts', [tempDir(), pkg, path.join(pkg, 'index.js')])
+    onTestFinished(() => { child.proc.kill('SIGKILL') }) // if it hangs, do not leave it behind
     const report = JSON.parse(await child.line(l => l.startsWith('{')))
     expect(report).toMatchObject({ code: 'ERR_CAS_FILE_CHANGED', path: path.join(fs.realpathSync(pkg), 'index.js') })
   }, 60_000)
