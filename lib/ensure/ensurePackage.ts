@@ -11,6 +11,9 @@ import { packageLockFile } from './packageLock.js'
 import { tarballSource, type PackageSource, type TarballInput } from './packageSource.js'
 import { usableIndex } from './usableIndex.js'
 
+// Adding one package takes tens of milliseconds: a waiter polls the holder's lock at least this often.
+const PACKAGE_POLL_MAX_MS = 10
+
 /** Options of {@link ensurePackage}. */
 export interface EnsurePackageOptions extends WaitOptions {
   /** The tarball's integrity, as in the lockfile (`sha512-…`; sha256/sha1 of old lockfiles are checked too). */
@@ -71,7 +74,7 @@ export async function ensurePackage (
       index.tarIntegrity = options.integrity
       await indexes.write(key, index)
       return { index, fetched: true }
-    }, wait)
+    }, { ...wait, pollMaxMs: PACKAGE_POLL_MAX_MS })
   }, wait)
   if (!joined) return { index: value.index, key, fetched: value.fetched }
   return { index: { ...value.index, files: new Map(value.index.files) }, key, fetched: false }
