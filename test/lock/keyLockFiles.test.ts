@@ -87,3 +87,22 @@ it('fetchFile leaves no lock file per download', async () => {
   expect(listFiles(path.join(store.root, 'partial'))).toEqual([])
   await store.close()
 })
+
+it('cas verify --fix (verifyStore) removes a lock file a killed holder left, and keeps one that is held', async () => {
+  const store = await openStore(tempDir())
+  const locks = path.join(store.root, 'locks', 'packages')
+  fs.mkdirSync(locks, { recursive: true })
+  fs.writeFileSync(path.join(locks, 'dead.lock'), JSON.stringify({ pid: 999999, hostname: 'gone', since: 0 }))
+  let release!: () => void
+  let entered!: () => void
+  const inside = new Promise<void>(resolve => { entered = resolve })
+  const held = withKeyLock(path.join(locks, 'live.lock'), 'live', async () => { entered(); await new Promise<void>(resolve => { release = resolve }) })
+  await inside
+  const report = await store.verifyStore({ fix: true, graceMs: 0 })
+  expect(report.staleTemps.map(t => [path.basename(t.path), t.kind, t.removed]).sort()).toEqual([['dead.lock', 'lock-file', true], ['live.lock', 'lock-file', false]])
+  expect(fs.readdirSync(locks)).toEqual(['live.lock'])
+  release()
+  await held
+  expect(fs.readdirSync(locks)).toEqual([])
+  await store.close()
+})
