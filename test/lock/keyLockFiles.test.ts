@@ -35,7 +35,7 @@ it('the file is removed on release, and a waiter queued on the removed file neve
   })
   await firstEntered
   // The waiter opens the current file and polls it: it is queued on the file the first holder will remove.
-  const waiter = withKeyLock(lockFile, 'k', async () => { enter(); order.push('waiter'); inside-- }, { onWait: () => waiterQueued() })
+  const waiter = withKeyLock(lockFile, 'k', async () => { enter(); order.push('waiter'); inside-- }, { onWait: () => waiterQueued(), pollMaxMs: 1 })
   await queued
   releaseFirst()
   await first
