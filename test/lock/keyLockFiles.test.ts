@@ -29,20 +29,28 @@ it('the file is removed on release, and a waiter queued on the removed file neve
   const order: string[] = []
 
   const first = withKeyLock(lockFile, 'k', async () => {
-    enter(); order.push('first'); firstIn()
+    enter()
+    order.push('first')
+    firstIn()
     await new Promise<void>(resolve => { releaseFirst = resolve })
     inside--
   })
   await firstEntered
   // The waiter opens the current file and polls it: it is queued on the file the first holder will remove.
-  const waiter = withKeyLock(lockFile, 'k', async () => { enter(); order.push('waiter'); inside-- }, { onWait: () => waiterQueued(), pollMaxMs: 1 })
+  const waiter = withKeyLock(lockFile, 'k', async () => {
+    enter()
+    order.push('waiter')
+    inside--
+  }, { onWait: () => waiterQueued(), pollMaxMs: 1 })
   await queued
   releaseFirst()
   await first
   expect(fs.existsSync(lockFile)).toBe(false)
   // Before the waiter polls again, a newcomer creates a new file and takes it.
   const third = withKeyLock(lockFile, 'k', async () => {
-    enter(); order.push('third'); thirdIn()
+    enter()
+    order.push('third')
+    thirdIn()
     await new Promise<void>(resolve => { releaseThird = resolve })
     inside--
   })
@@ -68,7 +76,10 @@ it('a file left by a killed holder is reused and removed by the next taker, or b
   let release!: () => void
   let entered!: () => void
   const inside = new Promise<void>(resolve => { entered = resolve })
-  const held = withKeyLock(path.join(dir, 'held.lock'), 'held', async () => { entered(); await new Promise<void>(resolve => { release = resolve }) })
+  const held = withKeyLock(path.join(dir, 'held.lock'), 'held', async () => {
+    entered()
+    await new Promise<void>(resolve => { release = resolve })
+  })
   await inside
   expect(await removeFreeKeyLocks(dir)).toBe(1)
   expect(fs.readdirSync(dir)).toEqual(['held.lock'])
@@ -96,7 +107,10 @@ it('cas verify --fix (verifyStore) removes a lock file a killed holder left, and
   let release!: () => void
   let entered!: () => void
   const inside = new Promise<void>(resolve => { entered = resolve })
-  const held = withKeyLock(path.join(locks, 'live.lock'), 'live', async () => { entered(); await new Promise<void>(resolve => { release = resolve }) })
+  const held = withKeyLock(path.join(locks, 'live.lock'), 'live', async () => {
+    entered()
+    await new Promise<void>(resolve => { release = resolve })
+  })
   await inside
   const report = await store.verifyStore({ fix: true, graceMs: 0 })
   expect(report.staleTemps.map(t => [path.basename(t.path), t.kind, t.removed]).sort()).toEqual([['dead.lock', 'lock-file', true], ['live.lock', 'lock-file', false]])
