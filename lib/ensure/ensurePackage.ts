@@ -24,7 +24,7 @@ export interface EnsurePackageOptions extends WaitOptions {
   tarball: TarballInput
   /** Request headers for a URL (an `authorization` for a private registry). */
   headers?: Record<string, string>
-  /** Default true: an existing index whose files fail the verifier's check is not trusted; the package is fetched again. */
+  /** Default true: an index whose files fail the verifier's check is not trusted; the package is fetched again. */
   verify?: boolean
   /** A download that receives no byte for this long fails with `ERR_CAS_FETCH_TIMEOUT` (default 30 s). */
   stallTimeoutMs?: number
@@ -85,7 +85,7 @@ function checkOptions (options: EnsurePackageOptions): void {
     throw new InvalidArgumentError('ensurePackage: pass { integrity, pkgId, tarball }')
   }
   if (typeof options.tarball !== 'string' && typeof options.tarball !== 'function') {
-    throw new InvalidArgumentError('ensurePackage: `tarball` must be a URL or a function returning a Buffer or a stream')
+    throw new InvalidArgumentError('ensurePackage: `tarball` is a URL, or a function resolving to a Buffer or stream')
   }
   if (typeof options.pkgId !== 'string' || options.pkgId === '') {
     throw new InvalidArgumentError('ensurePackage: `pkgId` must be the package\'s "name@version"')

@@ -15,7 +15,8 @@ export interface StaleTemp {
 
 /**
  * Temp files and fill folders older than `graceMs`: `tmp/*` (ensureFile's temps), `dirs/*.cas-tmpdir-*`
- * (ensureDir fills) and key lock files (`*.lock` in `dirs/`, `partial/`, `locks/packages/`) of killed holders. Younger ones may belong to a live writer and are never listed. Strays under `files/` are
+ * (ensureDir fills) and key lock files (`*.lock` in `dirs/`, `partial/`, `locks/packages/`) of killed holders.
+ * Younger ones may belong to a live writer and are never listed. Strays under `files/` are
  * found by the content walk instead.
  */
 export async function * staleTemps (root: string, graceMs: number, now = Date.now()): AsyncGenerator<StaleTemp> {
@@ -53,7 +54,9 @@ export async function removeTemp (temp: StaleTemp): Promise<boolean> {
     return true
   }
   // A key lock file is removed only while free, under its own protocol (see withKeyLock), so a live holder keeps it.
-  if (temp.kind === 'lock-file') return fs.existsSync(temp.path) && (await ifKeyLockFree(temp.path, async () => true) ?? false)
+  if (temp.kind === 'lock-file') {
+    return fs.existsSync(temp.path) && (await ifKeyLockFree(temp.path, async () => true) ?? false)
+  }
   if (temp.kind !== 'fill-dir') return await remove()
   const base = path.basename(temp.path)
   const lockFile = path.join(path.dirname(temp.path), base.slice(0, base.indexOf(TEMP_DIR_INFIX)) + '.lock')
