@@ -112,7 +112,7 @@ async function main (): Promise<void> {
   const registry = await startRegistry(tarballDir(corpus, files.length))
   const listFile = path.join(work, 'packages.json')
   fs.writeFileSync(listFile, JSON.stringify(packages.map(p => ({ pkgId: p.pkgId, integrity: p.integrity, url: `${registry.origin}/${p.file}` }))))
-  const ensure = { single: [] as number[], singleInChild: [] as number[], wall: [] as number[], warm: [] as number[] }
+  const ensure = { single: [] as number[], singleInChild: [] as number[], wall: [] as number[], warm: [] as number[], warmNoVerify: [] as number[] }
   const errors: string[] = []
   let downloads = { min: Infinity, max: 0, total: 0 }
   try {
@@ -141,6 +141,9 @@ async function main (): Promise<void> {
       errors.push(...childErrors(warm, packages.length))
       if (registry.hits.size > 0 || (warm.fetched as number) > 0) errors.push('the warm run fetched packages')
       ensure.warm.push(warm.ms as number)
+      const trusting = await runChild('ensurePackages.ts', [singleStore, listFile, '8', 'noverify'])
+      errors.push(...childErrors(trusting, packages.length))
+      ensure.warmNoVerify.push(trusting.ms as number)
     }
   } finally {
     await registry.close()
@@ -153,7 +156,8 @@ async function main (): Promise<void> {
   })
   scenarios.push({
     name: `Warm ensurePackage (the same ${packages.length} packages, all stored: index read + fast verify each)`,
-    figures: [pkgFigure('cas-store, warm', median(ensure.warm)), pkgFigure('cas-store, cold (same child, empty store)', median(ensure.singleInChild))],
+    figures: [pkgFigure('cas-store, warm', median(ensure.warm)), pkgFigure('cas-store, cold (same child, empty store)', median(ensure.singleInChild)),
+      pkgFigure('cas-store, warm with verify: false (index read only)', median(ensure.warmNoVerify))],
   })
 
   progress(`addFilesFromTarball: ${packages.length} tarballs`)
