@@ -5,7 +5,6 @@ import { withKeyLock, type WaitOptions } from '../lock/keyLock.js'
 import type { IndexBackend } from '../pkgIndex/backend.js'
 import { packageIndexKey } from '../pkgIndex/key.js'
 import type { PackageIndex } from '../types.js'
-import { reach } from '../util/hooks.js'
 import { singleFlight } from './inFlight.js'
 import { packageLockFile } from './packageLock.js'
 import { tarballSource, type PackageSource, type TarballInput } from './packageSource.js'
@@ -69,7 +68,6 @@ export async function ensurePackage (
     return await withKeyLock(packageLockFile(ctx.root, key), key, async () => {
       const added = await usableIndex(ctx, indexes, key, verify)
       if (added !== undefined) return { index: added, fetched: false }
-      await reach(ctx.hooks, 'ensure:locked', key)
       const index = await from.addFiles(ctx)
       index.tarIntegrity = options.integrity
       await indexes.write(key, index)

@@ -22,8 +22,6 @@ export type PausePoint =
   | 'lock:queued'
   /** Lock: another process holds the OS lock; this one starts polling for it. */
   | 'lock:contended'
-  /** ensurePackage: the package's lock held and the store re-checked, about to get its files (path = the key). */
-  | 'ensure:locked'
 
 /** What a pause point is told: the content path concerned. */
 export interface PauseInfo {
