@@ -60,14 +60,17 @@ export async function ensurePackage (
   const key = packageIndexKey(options.integrity, options.pkgId)
   const verify = options.verify !== false
   const stored = await usableIndex(ctx, indexes, key, verify)
-  if (stored !== undefined) return { index: stored, key, fetched: false }
+  if (stored.status === 'usable') return { index: stored.index, key, fetched: false }
   if (indexes.format !== 'v11') throw new IndexReadOnlyError(ctx.root)
   const from = source ?? tarballSource(options.tarball, options)
   const wait: WaitOptions = { onWait: options.onWait, timeoutMs: options.timeoutMs }
   const { value, joined } = await singleFlight(ctx, key, async () => {
     return await withKeyLock(packageLockFile(ctx.root, key), key, async () => {
-      const added = await usableIndex(ctx, indexes, key, verify)
-      if (added !== undefined) return { index: added, fetched: false }
+      // Someone may have added it while we waited. When there was no index at all before the wait, one found now
+      // was written by a holder that had just added (so checked) every file: trusted without a stat per file. An
+      // index that had failed the check is checked again: the store it was failing in is the same one.
+      const again = await usableIndex(ctx, indexes, key, verify && stored.status !== 'absent')
+      if (again.status === 'usable') return { index: again.index, fetched: false }
       const index = await from.addFiles(ctx)
       index.tarIntegrity = options.integrity
       await indexes.write(key, index)
