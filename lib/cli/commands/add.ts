@@ -40,7 +40,8 @@ export async function run (values: Record<string, unknown>, positionals: string[
   if (values['pkg-id'] !== undefined && integrity === undefined) throw new UsageError('--pkg-id goes with --integrity', 'add')
   if (integrity !== undefined) return await addPinned(positionals[0]!, integrity, values, ctx)
   const store = await openCliStore(values.store as string | undefined, ctx.env, true)
-  const results: Array<{ source: string, key?: string, files: Array<{ name: string, digest: string, mode: number, size: number }> }> = []
+  type AddedFile = { name: string, digest: string, mode: number, size: number }
+  const results: Array<{ source: string, key?: string, files: AddedFile[] }> = []
   try {
     for (const [i, source] of positionals.entries()) {
       if (kinds[i] === 'dir') {
@@ -75,7 +76,9 @@ export async function run (values: Record<string, unknown>, positionals: string[
 }
 
 /** `cas add <tarball> --integrity SRI`: the ensurePackage path, with a line naming the process it waits for. */
-async function addPinned (source: string, integrity: string, values: Record<string, unknown>, ctx: CliContext): Promise<number> {
+async function addPinned (
+  source: string, integrity: string, values: Record<string, unknown>, ctx: CliContext,
+): Promise<number> {
   let pkgId = values['pkg-id'] as string | undefined
   if (pkgId === undefined) {
     const manifest = await readTarballManifest(source)
