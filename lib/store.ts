@@ -1,9 +1,10 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { addFilesFromDir } from './add/addFilesFromDir.js'
-import { addFilesFromTarball } from './add/addFilesFromTarball.js'
+import { addFilesFromTarball, type AddFilesFromTarballOptions } from './add/addFilesFromTarball.js'
 import type { AddLimits } from './add/limits.js'
 import { ensureDir, type EnsureDirOptions } from './dir/ensureDir.js'
+import { ensurePackage, type EnsurePackageOptions, type EnsurePackageResult } from './ensure/ensurePackage.js'
 import { fetchFile, type FetchFileOptions, type FetchFileResult } from './fetch/fetchFile.js'
 import { importPackage, type ImportPackageOptions, type ImportPackageResult } from './import/importPackage.js'
 import { createStoreContext, type StoreContext } from './context.js'
@@ -179,10 +180,22 @@ export class Store {
 
   /**
    * Adds the files of a `.tgz` or `.tar` (Buffer or stream) and returns the package index, in bounded memory.
-   * Past `options` (`AddLimits`: size, entries, expansion ratio) it fails with `ERR_CAS_BAD_TARBALL`.
+   * Past `options` (`AddLimits`: size, entries, expansion ratio) it fails with `ERR_CAS_BAD_TARBALL`. With
+   * `integrity`, the tarball is hashed as it streams and a mismatch fails with `ERR_CAS_INTEGRITY` (write no index).
    */
-  async addFilesFromTarball (tarball: Buffer | AsyncIterable<unknown>, options?: AddLimits): Promise<PackageIndex> {
+  async addFilesFromTarball (
+    tarball: Buffer | AsyncIterable<unknown>, options?: AddFilesFromTarballOptions,
+  ): Promise<PackageIndex> {
     return await addFilesFromTarball(this.#writable('add files'), tarball, options)
+  }
+
+  /**
+   * Makes sure a package (a lockfile entry: integrity, pkgId, tarball URL or fetcher) is in the store with its
+   * index, and returns the index. Already stored: at once, no lock. Otherwise one process (and one task) fetches,
+   * adds and indexes it while the others wait; the tarball is checked against `integrity` as it streams.
+   */
+  async ensurePackage (options: EnsurePackageOptions): Promise<EnsurePackageResult> {
+    return await ensurePackage(this.#writable('add a package'), this.#openIndexes(), options)
   }
 
   /**
