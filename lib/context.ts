@@ -1,4 +1,5 @@
 import type { PathLock } from './lock/pathLock.js'
+import type { RemoteTier } from './remote/remoteTier.js'
 import type { TestHooks } from './util/hooks.js'
 
 /** What the store's verbs share: where the store is, its lock, and its options. Internal. */
@@ -11,4 +12,6 @@ export interface StoreContext {
   /** fsync temp files before rename and directories after. */
   readonly fsync: boolean
   readonly hooks: TestHooks | undefined
+  /** The remote cache tier, when the store was opened with `remote` (read-through and write-behind). */
+  readonly remote?: RemoteTier
 }

@@ -5,13 +5,19 @@ import { addFilesFromTarball } from './add/addFilesFromTarball.js'
 import { ensureDir, type EnsureDirOptions } from './dir/ensureDir.js'
 import { fetchFile, type FetchFileOptions, type FetchFileResult } from './fetch/fetchFile.js'
 import type { StoreContext } from './context.js'
-import { StoreClosedError } from './errors.js'
+import { InvalidArgumentError, StoreClosedError } from './errors.js'
+import { assertPackageIndexKey } from './pkgIndex/key.js'
 import { contentPathFor } from './layout/contentPath.js'
 import { resolveStoreRoot, storeFormatOf } from './layout/resolveRoot.js'
 import { PathLock } from './lock/pathLock.js'
 import type { IndexBackend, PackageIndexEntry } from './pkgIndex/backend.js'
 import { IndexDb } from './pkgIndex/indexDb.js'
 import { V10Index } from './pkgIndex/v10Index.js'
+import { resolveRemote, type RemoteOptions } from './remote/options.js'
+import type { RemoteStats } from './remote/http.js'
+import type { PullOutcome } from './remote/pullPackage.js'
+import { pushStore, type PushOptions, type PushReport } from './remote/pushStore.js'
+import { RemoteTier, type RemoteErrorHandler } from './remote/remoteTier.js'
 import { pruneStore, type PruneOptions, type PruneReport } from './maint/pruneStore.js'
 import { storeStats, type StoreStats } from './maint/storeStats.js'
 import { verifyStore, type VerifyReport, type VerifyStoreOptions } from './maint/verifyStore.js'
@@ -34,6 +40,17 @@ export interface StoreOptions {
    * `index.db` locked, before failing with `ERR_CAS_INDEX_BUSY`. Default 60 000 ms.
    */
   indexBusyTimeoutMs?: number
+  /**
+   * A shared remote cache (nginx WebDAV or any server answering GET/HEAD/PUT): a URL, or `{ url, token, headers,
+   * upload: false, … }`. Packages the store lacks are read through from it; packages added from a registry are
+   * uploaded behind the install. See `lib/remote/`.
+   */
+  remote?: string | RemoteOptions
+  /**
+   * Told about remote-tier problems that do not fail an install (server down: once; a bad object on the
+   * server; an upload abandoned at close). Default: a process warning.
+   */
+  onRemoteError?: RemoteErrorHandler
   /** @internal Test-only pause points (see `lib/util/hooks.ts`). */
   _hooks?: TestHooks
   /** @internal Benchmark-only: skip the path lock entirely. Unsafe with concurrent writers or verifiers. */
@@ -159,15 +176,52 @@ export class Store {
     return await fetchFile(this.#open(), url, options)
   }
 
-  /** Closes the lock files (dropping any OS lock still held). The store cannot be used afterwards. */
+  /** The remote cache's base URL (without credentials), or undefined when the store has none. */
+  get remoteUrl (): string | undefined {
+    return this.#ctx.remote?.url
+  }
+
+  /** Requests and bytes exchanged with the remote so far (undefined without a remote). */
+  get remoteStats (): RemoteStats | undefined {
+    return this.#ctx.remote?.stats
+  }
+
+  /**
+   * `cas pull`: brings the package under `key` from the remote into this store (files verified, then the local
+   * index). `ERR_CAS_REMOTE_UNAVAILABLE` when the server fails; a miss or a wrong object is the outcome.
+   */
+  async pullFromRemote (key: string): Promise<PullOutcome> {
+    return await this.#remoteTier().pull(assertPackageIndexKey(key))
+  }
+
+  /** `cas push`: uploads every package of this store the remote lacks (files first, then the index). */
+  async pushToRemote (options?: PushOptions): Promise<PushReport> {
+    return await pushStore(this.#openIndexes(), this.#remoteTier(), options)
+  }
+
+  /**
+   * Waits for background uploads to the remote (at most its `closeTimeoutMs`), then closes the lock files
+   * (dropping any OS lock still held). The store cannot be used afterwards.
+   */
   async close (): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    try {
+      await this.#ctx.remote?.close()
+    } catch {
+      // close() reports through onRemoteError; the store closes regardless.
+    }
     try {
       await this.#indexes.close()
     } finally {
       this.#ctx.lock.close()
     }
+  }
+
+  #remoteTier (): RemoteTier {
+    const tier = this.#open().remote
+    if (tier === undefined) throw new InvalidArgumentError('This store was opened without a remote; pass openStore(dir, { remote: url }).')
+    return tier
   }
 
   #openIndexes (): IndexBackend {
@@ -189,6 +243,7 @@ export class Store {
  */
 export async function openStore (dir: string, options: StoreOptions = {}): Promise<Store> {
   const root = resolveStoreRoot(dir)
+  const remote = options.remote === undefined ? undefined : resolveRemote(options.remote)
   const tmpDir = path.join(root, 'tmp')
   const locksDir = path.join(root, 'locks')
   await fs.promises.mkdir(path.join(root, 'files'), { recursive: true })
@@ -198,5 +253,7 @@ export async function openStore (dir: string, options: StoreOptions = {}): Promi
     ? new V10Index(root)
     : await IndexDb.open(root, { busyTimeoutMs: options.indexBusyTimeoutMs ?? 60_000, durable: options.fsync === true })
   const lock = new PathLock(locksDir, { hooks: options._hooks, enabled: options._unsafeNoLocks !== true })
-  return new Store({ root, tmpDir, lock, fsync: options.fsync === true, hooks: options._hooks }, indexes)
+  const ctx = { root, tmpDir, lock, fsync: options.fsync === true, hooks: options._hooks }
+  const tier = remote === undefined ? undefined : new RemoteTier(ctx, indexes, remote, options.onRemoteError)
+  return new Store({ ...ctx, remote: tier }, indexes)
 }

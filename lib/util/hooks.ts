@@ -22,8 +22,12 @@ export type PausePoint =
   | 'lock:queued'
   /** Lock: another process holds the OS lock; this one starts polling for it. */
   | 'lock:contended'
+  /** Remote upload: one content file is on the server (path: its URL). */
+  | 'remote:fileUploaded'
+  /** Remote upload: every content file of a package is on the server, its index not yet (path: the index URL). */
+  | 'remote:filesUploaded'
 
-/** What a pause point is told: the content path concerned. */
+/** What a pause point is told: the content path (or, for remote points, the URL) concerned. */
 export interface PauseInfo {
   path: string
 }

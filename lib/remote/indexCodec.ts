@@ -1,0 +1,65 @@
+import { isDigestHex } from '../digest/sri.js'
+import { isSafePackageFileName } from '../pkgIndex/fileName.js'
+import type { FileInfo, PackageIndex } from '../types.js'
+
+/** The `format` field every remote index carries, so a reader (or a person with curl) knows what it is looking at. */
+export const REMOTE_INDEX_FORMAT = 'cas-store/package-index'
+/** Bumped when the encoding changes in a way an older reader must refuse. */
+export const REMOTE_INDEX_VERSION = 1
+
+/**
+ * Encodes a package index for the remote cache: JSON that names its own format and version and repeats its key.
+ * JSON rather than the `index.db` MessagePack: any tool can read it, and it carries no local state. `checkedAt`
+ * is left out (it says when *this* machine last checked a file; a reader sets its own after verifying), and so is
+ * anything that is not plain data (pnpm's side-effects maps describe one machine's build outputs).
+ */
+export function encodeRemoteIndex (key: string, index: PackageIndex): Buffer {
+  const files: Record<string, { digest: string, mode: number, size: number }> = {}
+  for (const [name, info] of index.files) files[name] = { digest: info.digest, mode: info.mode, size: info.size }
+  const doc: Record<string, unknown> = { format: REMOTE_INDEX_FORMAT, version: REMOTE_INDEX_VERSION, key, algo: 'sha512', files }
+  for (const [field, value] of Object.entries(index)) {
+    if (field in doc || field === 'files' || field === 'sideEffects' || value === undefined) continue
+    if (field === 'manifest' || ['string', 'number', 'boolean'].includes(typeof value)) doc[field] = value
+  }
+  return Buffer.from(JSON.stringify(doc))
+}
+
+/**
+ * Decodes a remote index and checks everything a store relies on: the format and version, that it is the index
+ * of `key` (not some other package's, misfiled), sha512 digests, integer modes and sizes, and file names that stay
+ * inside the package. Throws a plain Error saying what is wrong (the caller names the URL).
+ */
+export function decodeRemoteIndex (key: string, data: Uint8Array): PackageIndex {
+  let doc: unknown
+  try {
+    doc = JSON.parse(Buffer.from(data).toString('utf8'))
+  } catch {
+    throw new Error('it is not JSON')
+  }
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new Error('it is not a JSON object')
+  const { format, version, key: docKey, algo, files, ...rest } = doc as Record<string, unknown>
+  if (format !== REMOTE_INDEX_FORMAT) throw new Error(`its format is ${JSON.stringify(format)}, not ${REMOTE_INDEX_FORMAT}`)
+  if (version !== REMOTE_INDEX_VERSION) throw new Error(`it is version ${String(version)}; this cas-store reads version ${REMOTE_INDEX_VERSION}`)
+  if (docKey !== key) throw new Error('it is the index of another package')
+  if (algo !== 'sha512') throw new Error(`unsupported algo ${String(algo)}`)
+  if (files === null || typeof files !== 'object' || Array.isArray(files)) throw new Error('it has no files list')
+  const out = new Map<string, FileInfo>()
+  for (const [name, raw] of Object.entries(files)) {
+    const info = raw as Record<string, unknown> | null
+    if (!isSafePackageFileName(name) || info === null || typeof info !== 'object' || !isDigestHex(info.digest) ||
+        !Number.isSafeInteger(info.mode) || (info.mode as number) < 0 ||
+        !Number.isSafeInteger(info.size) || (info.size as number) < 0) {
+      throw new Error(`its entry for ${JSON.stringify(name)} is malformed`)
+    }
+    out.set(name, { digest: info.digest, mode: info.mode as number, size: info.size as number })
+  }
+  if (rest.manifest !== undefined && (rest.manifest === null || typeof rest.manifest !== 'object' || Array.isArray(rest.manifest))) {
+    throw new Error('its manifest is not an object')
+  }
+  if (rest.requiresBuild !== undefined && typeof rest.requiresBuild !== 'boolean') throw new Error('its requiresBuild is not a boolean')
+  const index: PackageIndex = { algo: 'sha512', files: out }
+  for (const [field, value] of Object.entries(rest)) {
+    if (field === 'manifest' || ['string', 'number', 'boolean'].includes(typeof value)) index[field] = value
+  }
+  return index
+}

@@ -1,0 +1,122 @@
+import type { StoreContext } from '../context.js'
+import { IntegrityError, RemoteCorruptError } from '../errors.js'
+import { contentPathFor } from '../layout/contentPath.js'
+import type { IndexBackend } from '../pkgIndex/backend.js'
+import type { FileInfo, PackageIndex } from '../types.js'
+import { SYNC_IO_LIMIT } from '../util/hash.js'
+import { fileState } from '../verify/fileState.js'
+import { claimExisting } from '../write/claimExisting.js'
+import { ensureFile } from '../write/ensureFile.js'
+import type { RemoteHttp } from './http.js'
+import { decodeRemoteIndex } from './indexCodec.js'
+import { remoteFilePath, remoteIndexPath } from './layout.js'
+import { mapPool } from './pool.js'
+
+/** What a read-through of one package came to. */
+export type PullOutcome =
+  /** The package is in the local store now, from the remote: its index (as written locally) and what it cost (index included). */
+  | { status: 'pulled', index: PackageIndex, filesDownloaded: number, bytesDownloaded: number }
+  /** The remote has no index for this key. */
+  | { status: 'miss' }
+  /**
+   * The remote holds something wrong for this package (nothing of it was stored). `badFiles`: digests whose blob
+   * is wrong or missing on the server, for the next upload to overwrite.
+   */
+  | { status: 'bad', error: RemoteCorruptError, badFiles: Set<string> }
+
+/**
+ * Read-through of one package: GET its index from the remote, download the content files the local store lacks
+ * (at most `concurrency` at a time), each streamed through the store's own writer with its sha512 as the expected
+ * digest, so a byte that does not match never reaches a content path; then write the local index. The local index
+ * is written only when every file is in place, so a failure part way leaves no index (the verified files already
+ * written are harmless: they are named by their own hash). Throws `ERR_CAS_REMOTE_UNAVAILABLE` when the server
+ * fails (down, 5xx, timeout); reports a wrong object as `{ status: 'bad' }`.
+ */
+export async function pullPackage (
+  ctx: StoreContext, indexes: IndexBackend, http: RemoteHttp, key: string, concurrency: number,
+): Promise<PullOutcome> {
+  const indexRel = remoteIndexPath(key)
+  const before = http.stats.bytesDownloaded
+  const raw = await http.get(indexRel, async body => {
+    const chunks: Uint8Array[] = []
+    for await (const chunk of body) chunks.push(chunk)
+    return Buffer.concat(chunks)
+  })
+  if (raw === undefined) return { status: 'miss' }
+  let remoteIndex: PackageIndex
+  try {
+    remoteIndex = decodeRemoteIndex(key, raw)
+  } catch (err) {
+    return { status: 'bad', error: new RemoteCorruptError(http.urlOf(indexRel), `the package index is unreadable: ${(err as Error).message}`), badFiles: new Set() }
+  }
+
+  // One download per content path, however many names in the package share it.
+  const byPath = new Map<string, FileInfo>()
+  for (const info of remoteIndex.files.values()) byPath.set(contentPathFor(ctx.root, info.digest, info.mode), info)
+  const checkedAt = new Map<string, number>()
+  let filesDownloaded = 0
+  const badFiles = new Set<string>()
+  try {
+    await mapPool([...byPath], concurrency, async ([filePath, info]) => {
+      if (await haveLocally(ctx, filePath, info)) {
+        checkedAt.set(filePath, Date.now())
+        return
+      }
+      const rel = remoteFilePath(info.digest)
+      const got = await http.get(rel, async (body, size) => {
+        try {
+          const content = size !== undefined && size <= SYNC_IO_LIMIT ? await collect(body) : body
+          return await ensureFile(ctx, content, { mode: info.mode, digest: info.digest })
+        } catch (err) {
+          if (err instanceof IntegrityError) {
+            badFiles.add(info.digest)
+            throw new RemoteCorruptError(http.urlOf(rel), 'its bytes do not hash to its name', err)
+          }
+          throw err
+        }
+      })
+      if (got === undefined) {
+        badFiles.add(info.digest)
+        throw new RemoteCorruptError(http.urlOf(indexRel), `the package index names ${rel}, which the server does not have`)
+      }
+      if (got.size !== info.size) {
+        throw new RemoteCorruptError(http.urlOf(indexRel), `the package index gives ${rel} a size of ${info.size} bytes; it has ${got.size}`)
+      }
+      filesDownloaded++
+      checkedAt.set(filePath, got.checkedAt)
+    })
+  } catch (err) {
+    if (err instanceof RemoteCorruptError) return { status: 'bad', error: err, badFiles }
+    throw err
+  }
+
+  const files = new Map<string, FileInfo>()
+  for (const [name, info] of remoteIndex.files) {
+    files.set(name, { ...info, checkedAt: checkedAt.get(contentPathFor(ctx.root, info.digest, info.mode))! })
+  }
+  const index: PackageIndex = { ...remoteIndex, files }
+  await indexes.write(key, index)
+  return { status: 'pulled', index, filesDownloaded, bytesDownloaded: http.stats.bytesDownloaded - before }
+}
+
+/**
+ * Whether the local store already holds this file: present, the right bytes (hashed: a local read is far cheaper
+ * than a download, and the new index will vouch for the file), and claimed so a prune cannot take it before the
+ * index that references it is written.
+ */
+async function haveLocally (ctx: StoreContext, filePath: string, info: FileInfo): Promise<boolean> {
+  let state
+  try {
+    state = await fileState(filePath, info.digest, info.size)
+  } catch {
+    return false // unreadable: download it; the writer replaces what stands there
+  }
+  if (state !== 'good') return false
+  return await claimExisting(ctx, filePath, info.digest)
+}
+
+async function collect (body: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const chunks: Uint8Array[] = []
+  for await (const chunk of body) chunks.push(chunk)
+  return Buffer.concat(chunks)
+}
