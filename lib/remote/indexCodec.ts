@@ -17,7 +17,8 @@ export function encodeRemoteIndex (key: string, index: PackageIndex): Buffer {
   const files: Record<string, { digest: string, mode: number, size: number }> = {}
   for (const [name, info] of index.files) files[name] = { digest: info.digest, mode: info.mode, size: info.size }
   const doc: Record<string, unknown> = { format: REMOTE_INDEX_FORMAT, version: REMOTE_INDEX_VERSION, key, algo: 'sha512', files }
-  for (const [field, value] of Object.entries(index)) {
+  // Fields in a fixed order, so one package encodes to the same bytes on every machine (uploads compare equal).
+  for (const [field, value] of Object.entries(index).sort(([x], [y]) => x < y ? -1 : 1)) {
     if (field in doc || field === 'files' || field === 'sideEffects' || value === undefined) continue
     if (field === 'manifest' || ['string', 'number', 'boolean'].includes(typeof value)) doc[field] = value
   }

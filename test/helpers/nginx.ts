@@ -164,6 +164,7 @@ function config (o: NginxOptions & { prefix: string, dataDir: string, bodyTemp: 
     `  fastcgi_temp_path ${path.join(o.prefix, 'body-temp')};`,
     `  uwsgi_temp_path ${path.join(o.prefix, 'body-temp')};`,
     `  scgi_temp_path ${path.join(o.prefix, 'body-temp')};`,
+    '  log_not_found off;',
     '  log_format cas \'$request_method $uri $status $body_bytes_sent $request_length\';',
     `  access_log ${path.join(o.prefix, 'access.log')} cas;`,
     `  error_log ${path.join(o.prefix, 'error.log')} warn;`,
