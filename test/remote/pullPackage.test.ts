@@ -47,7 +47,7 @@ describe('read-through refuses what is wrong on the server', () => {
     const [pkg] = generatePackages(1, { seed: 'corrupt-blob', filesPer: 3 })
     const { key, victim, victimBody } = await published(pkg!)
     const bad = Buffer.from(victimBody)
-    bad[bad.length >> 1] ^= 0xff
+    bad[bad.length >> 1] = bad[bad.length >> 1]! ^ 0xff
     overwrite(remoteFilePath(victim), bad)
 
     const { outcome, dir, indexed } = await pullIntoEmpty(key)

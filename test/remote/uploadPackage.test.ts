@@ -79,7 +79,7 @@ describe('uploads', () => {
       expect(victim.size > 1024 * 1024).toBe(size !== 'small')
       const file = store.filePathFor(victim.digest, victim.mode)
       const rotten = fs.readFileSync(file)
-      rotten[rotten.length - 1] ^= 1 // the last byte: a streamed upload must not have sent the rest before noticing
+      rotten[rotten.length - 1] = rotten[rotten.length - 1]! ^ 1 // the last byte: a streamed upload must not have sent the rest before noticing
       fs.writeFileSync(file, rotten)
       const report = await store.pushToRemote()
       await store.close()
