@@ -1,5 +1,5 @@
 import { CasError } from '../errors.js'
-import { openStore, type Store } from '../store.js'
+import { openStore, type Store, type StoreOptions } from '../store.js'
 import { defaultStoreDir, findStoreRoot } from './storeDir.js'
 
 /** What a command runs with: its output streams, environment and an abort signal (Ctrl-C). */
@@ -24,14 +24,16 @@ export class StoreNotFoundError extends CasError {
  * Opens the store a command works on: `--store DIR` or pnpm's default store, with its `v11` (else `v10`) folder
  * found inside. Never creates one, unless `create` (for `cas add`): a typo in a path must not make a new store.
  */
-export async function openCliStore (storeFlag: string | undefined, env: NodeJS.ProcessEnv, create = false): Promise<Store> {
+export async function openCliStore (
+  storeFlag: string | undefined, env: NodeJS.ProcessEnv, create = false, options: StoreOptions = {},
+): Promise<Store> {
   const dir = storeFlag ?? defaultStoreDir(env)
   const root = findStoreRoot(dir)
   if (root === undefined) {
-    if (create) return await openStore(dir)
+    if (create) return await openStore(dir, options)
     throw new StoreNotFoundError(dir, storeFlag === undefined)
   }
-  return await openStore(root)
+  return await openStore(root, options)
 }
 
 /** `pkg@1.0.0 (sha512-AbCd…)` for a package index key. */
