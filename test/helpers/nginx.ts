@@ -25,11 +25,11 @@ function locate (): string | undefined {
  * another test worker's apt run on dpkg's own lock, and `apt-get update` once when the package lists are empty).
  * Not root: fails with that exact instruction. Never skips: the remote tier is tested against the real server.
  */
-export function ensureNginx (): string {
-  if (found !== undefined) return found
-  let bin = locate()
+export function ensureNginx ({ find = locate, uid = process.getuid?.() } = {}): string {
+  if (found !== undefined && find === locate) return found
+  let bin = find()
   if (bin === undefined) {
-    if (process.getuid?.() !== 0) {
+    if (uid !== 0) {
       throw new Error(`nginx is not installed, and the remote-tier tests need it. Run \`sudo ${INSTALL}\` (Debian/Ubuntu), then retry.`)
     }
     const apt = (args: string[]): void => {
@@ -41,7 +41,7 @@ export function ensureNginx (): string {
       apt(['update'])
       apt(['install', '-y', 'nginx'])
     }
-    bin = locate()
+    bin = find()
     if (bin === undefined) throw new Error(`\`${INSTALL}\` ran but no nginx binary was found; install it by hand and retry.`)
   }
   const version = spawnSync(bin, ['-V'], { encoding: 'utf8' })
