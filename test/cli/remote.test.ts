@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { packageIndexKey } from '../../lib/index.js'
 import { runCas } from '../helpers/cas.js'
 import { startNginx, type Nginx } from '../helpers/nginx.js'
-import { generatePackages } from '../helpers/packages.js'
+import { generatePackages } from '../helpers/generatedPackages.js'
 import { tempDir } from '../helpers/tmp.js'
 
 const TOKEN = 's3cr3t-t0ken-that-must-never-be-printed'

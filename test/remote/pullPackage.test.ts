@@ -7,7 +7,7 @@ import { encodeRemoteIndex } from '../../lib/remote/indexCodec.js'
 import { remoteFilePath, remoteIndexPath } from '../../lib/remote/layout.js'
 import { sha512Hex } from '../helpers/content.js'
 import { startNginx, type Nginx } from '../helpers/nginx.js'
-import { generatePackages, type GeneratedPackage } from '../helpers/packages.js'
+import { generatePackages, type GeneratedPackage } from '../helpers/generatedPackages.js'
 import { listFiles, tempDir } from '../helpers/tmp.js'
 
 let server: Nginx

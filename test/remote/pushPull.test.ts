@@ -7,7 +7,7 @@ import { remoteFilePath, remoteIndexPath } from '../../lib/remote/layout.js'
 import { decodeRemoteIndex } from '../../lib/remote/indexCodec.js'
 import { sha512Hex } from '../helpers/content.js'
 import { startNginx, serverObjects, type Nginx } from '../helpers/nginx.js'
-import { generatePackages, type GeneratedPackage } from '../helpers/packages.js'
+import { generatePackages, type GeneratedPackage } from '../helpers/generatedPackages.js'
 import { listFiles, tempDir } from '../helpers/tmp.js'
 
 const servers: Nginx[] = []

@@ -8,7 +8,7 @@ import { remoteFilePath, remoteIndexPath } from '../../lib/remote/layout.js'
 import { runFixture } from '../helpers/child.js'
 import { sha512Hex } from '../helpers/content.js'
 import { serverObjects, startNginx, type Nginx } from '../helpers/nginx.js'
-import { generatePackages } from '../helpers/packages.js'
+import { generatePackages } from '../helpers/generatedPackages.js'
 import { tempDir } from '../helpers/tmp.js'
 
 const servers: Nginx[] = []
