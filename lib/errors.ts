@@ -27,10 +27,12 @@ export class IntegrityError extends CasError {
   readonly expected: string
   readonly actual: string
 
-  constructor (expected: string, actual: string, what = 'content') {
+  /** `expected`/`actual`: hex sha512 for content, SRI strings (`sha512-…`) for a package tarball. */
+  constructor (expected: string, actual: string, what = 'content', outcome = 'nothing was stored') {
+    const shown = (value: string): string => /^[0-9a-f]{128}$/.test(value) ? `sha512 ${value.slice(0, 16)}…` : value
     super('ERR_CAS_INTEGRITY',
-      `The ${what} hashes to sha512 ${actual.slice(0, 16)}…, not the expected ${expected.slice(0, 16)}…; ` +
-      'nothing was stored. The source is corrupt or the expected digest is wrong: fetch it again or fix the digest.')
+      `The ${what} hashes to ${shown(actual)}, not the expected ${shown(expected)}; ${outcome}. ` +
+      'The source is corrupt or the expected digest is wrong: fetch it again or fix the digest.')
     this.expected = expected
     this.actual = actual
   }
@@ -119,8 +121,8 @@ export class FetchError extends CasError {
   readonly status: number | undefined
 
   constructor (code: 'ERR_CAS_FETCH_STATUS' | 'ERR_CAS_FETCH_NETWORK' | 'ERR_CAS_FETCH_TIMEOUT', url: string,
-    detail: string, status?: number, cause?: unknown) {
-    super(code, `Downloading ${url} failed: ${detail}. The partial download is kept; retry to resume it.`, { cause })
+    detail: string, status?: number, cause?: unknown, advice = 'The partial download is kept; retry to resume it.') {
+    super(code, `Downloading ${url} failed: ${detail}. ${advice}`, { cause })
     this.url = url
     this.status = status
   }

@@ -9,6 +9,8 @@ export type {
 } from './types.js'
 export { COMPLETE_MARKER, type EnsureDirOptions } from './dir/ensureDir.js'
 export type { FetchFileOptions, FetchFileResult, FetchProgress } from './fetch/fetchFile.js'
+export type { EnsurePackageOptions, EnsurePackageResult } from './ensure/ensurePackage.js'
+export type { AddFilesFromTarballOptions } from './add/addFilesFromTarball.js'
 export type { LockHolder, WaitInfo, WaitOptions } from './lock/keyLock.js'
 export { assertDigestHex, hexToSri, isDigestHex, sriToHex, toDigestHex } from './digest/sri.js'
 export { contentPathFor, isExecutable, storedMode } from './layout/contentPath.js'

@@ -1,8 +1,9 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { addFilesFromDir } from './add/addFilesFromDir.js'
-import { addFilesFromTarball } from './add/addFilesFromTarball.js'
+import { addFilesFromTarball, type AddFilesFromTarballOptions } from './add/addFilesFromTarball.js'
 import { ensureDir, type EnsureDirOptions } from './dir/ensureDir.js'
+import { ensurePackage, type EnsurePackageOptions, type EnsurePackageResult } from './ensure/ensurePackage.js'
 import { fetchFile, type FetchFileOptions, type FetchFileResult } from './fetch/fetchFile.js'
 import type { StoreContext } from './context.js'
 import { InvalidArgumentError, StoreClosedError } from './errors.js'
@@ -153,9 +154,21 @@ export class Store {
     return await addFilesFromDir(this.#open(), dir)
   }
 
-  /** Adds the files of a `.tgz` or `.tar` (Buffer or stream) and returns the package index. */
-  async addFilesFromTarball (tarball: Buffer | AsyncIterable<unknown>): Promise<PackageIndex> {
-    return await addFilesFromTarball(this.#open(), tarball)
+  /**
+   * Adds the files of a `.tgz` or `.tar` (Buffer or stream) and returns the package index. With `integrity`, the
+   * tarball is hashed as it streams and a mismatch fails with `ERR_CAS_INTEGRITY` (write no index then).
+   */
+  async addFilesFromTarball (tarball: Buffer | AsyncIterable<unknown>, options?: AddFilesFromTarballOptions): Promise<PackageIndex> {
+    return await addFilesFromTarball(this.#open(), tarball, options)
+  }
+
+  /**
+   * Makes sure a package (a lockfile entry: integrity, pkgId, tarball URL or fetcher) is in the store with its
+   * index, and returns the index. Already stored: at once, no lock. Otherwise one process (and one task) fetches,
+   * adds and indexes it while the others wait; the tarball is checked against `integrity` as it streams.
+   */
+  async ensurePackage (options: EnsurePackageOptions): Promise<EnsurePackageResult> {
+    return await ensurePackage(this.#open(), this.#openIndexes(), options)
   }
 
   /**
