@@ -67,9 +67,13 @@ export async function ensurePackage (
       const added = await usableIndex(ctx, indexes, key, verify)
       if (added !== undefined) return { index: added, fetched: false }
       await reach(ctx.hooks, 'ensure:locked', key)
-      const index = await from.addFiles(ctx)
+      // Remote tier: read through it first (files verified, no registry request), else the tarball, then upload
+      // it behind the install (lib/remote/remoteTier.ts). Both never fail the install for the remote's sake.
+      const remote = await ctx.remote?.readThrough(key)
+      const index = remote?.index ?? await from.addFiles(ctx)
       index.tarIntegrity = options.integrity
       await indexes.write(key, index)
+      if (remote?.index === undefined) ctx.remote?.scheduleUpload(key, index, remote?.repair)
       return { index, fetched: true }
     }, wait)
   }, wait)

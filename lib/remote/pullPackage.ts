@@ -27,13 +27,14 @@ export type PullOutcome =
 /**
  * Read-through of one package: GET its index from the remote, download the content files the local store lacks
  * (at most `concurrency` at a time), each streamed through the store's own writer with its sha512 as the expected
- * digest, so a byte that does not match never reaches a content path; then write the local index. The local index
- * is written only when every file is in place, so a failure part way leaves no index (the verified files already
+ * digest, so a byte that does not match never reaches a content path; then write the local index to `indexes`
+ * (or leave that to the caller: `ensurePackage` writes it itself). The index is written only when every file is in
+ * place, so a failure part way leaves no index (the verified files already
  * written are harmless: they are named by their own hash). Throws `ERR_CAS_REMOTE_UNAVAILABLE` when the server
  * fails (down, 5xx, timeout); reports a wrong object as `{ status: 'bad' }`.
  */
 export async function pullPackage (
-  ctx: StoreContext, indexes: IndexBackend, http: RemoteHttp, key: string, concurrency: number,
+  ctx: StoreContext, indexes: IndexBackend | undefined, http: RemoteHttp, key: string, concurrency: number,
 ): Promise<PullOutcome> {
   const indexRel = remoteIndexPath(key)
   const before = http.stats.bytesDownloaded
@@ -95,7 +96,7 @@ export async function pullPackage (
     files.set(name, { ...info, checkedAt: checkedAt.get(contentPathFor(ctx.root, info.digest, info.mode))! })
   }
   const index: PackageIndex = { ...remoteIndex, files }
-  await indexes.write(key, index)
+  await indexes?.write(key, index)
   return { status: 'pulled', index, filesDownloaded, bytesDownloaded: http.stats.bytesDownloaded - before }
 }
 

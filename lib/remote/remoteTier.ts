@@ -71,14 +71,14 @@ export class RemoteTier {
 
   /**
    * Read-through for one package the local store lacks: the remote's index and the files it names, verified,
-   * then the local index. Never throws for the remote's sake: a miss, a wrong object or a failing server all
+   * all in the local store. The caller writes the local index (ensurePackage adds `tarIntegrity`). Never throws for the remote's sake: a miss, a wrong object or a failing server all
    * come back without `index` (the caller uses the tarball). Local failures (the disk, index.db) do throw.
    */
   async readThrough (key: string): Promise<ReadThroughResult> {
     if (this.#down !== undefined || this.#closed) return {}
     let outcome: PullOutcome
     try {
-      outcome = await pullPackage(this.#ctx, this.#indexes, this.http, key, this.#remote.concurrency)
+      outcome = await pullPackage(this.#ctx, undefined, this.http, key, this.#remote.concurrency)
     } catch (err) {
       if (err instanceof RemoteUnavailableError) {
         this.report(err)
@@ -106,6 +106,7 @@ export class RemoteTier {
    */
   scheduleUpload (key: string, index: PackageIndex, repair?: ReadonlySet<string>): void {
     if (!this.uploading || this.#pending.has(key)) return
+    index = { ...index, files: new Map(index.files) } // the caller may go on using its index
     const job = (async () => {
       try {
         await this.#uploadSlots.runExclusive(async () => {
