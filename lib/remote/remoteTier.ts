@@ -114,7 +114,7 @@ export class RemoteTier {
           await uploadPackage(this.#ctx, this.http, key, index, { concurrency: this.#remote.concurrency, overwrite: repair })
         })
       } catch (err) {
-        this.report(err)
+        if (!this.#closed) this.report(err) // once close() gave up on them, their aborts are summed up in one report
       } finally {
         this.#pending.delete(key)
       }
