@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { generateCorpus, listCorpus } from './corpus.js'
 import { formatMarkdown, type Figure, type Report, type Scenario, type Target } from './report.js'
+import { remoteScenarios } from './remote.js'
 import { cacachePut, cacacheVerify, casAdd, casVerify, pnpmAdd, pnpmVerify, rawAdd, rawStat } from './systems.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
@@ -134,6 +135,9 @@ async function main (): Promise<void> {
     extra: { rssGrowthMiB: (large.rssGrowth as number) / 1024 / 1024 },
   })
 
+  const remote = await remoteScenarios({ files, packages: quick ? 25 : 500, freshDir, runChild, timed, progress, figure, target })
+  scenarios.push(...remote.scenarios)
+
   const ratio = (a: number, b: number): number => b / a // ms ratio: how many times faster `a` is than `b`
   const targets: Target[] = [
     target('cold add vs pnpm 10', '>= 1.5x', ratio(median(cold.cas), median(cold.pnpm)), x => x >= 1.5),
@@ -145,6 +149,7 @@ async function main (): Promise<void> {
     target('contention: 4 processes wall time vs 1 process cold add', '<= 1.5x, 0 errors', wallMs / single, x => x <= 1.5 && errors.length === 0, `x, errors: ${errors.length}`),
     target('lock overhead (locks on vs off)', '<= 10%', (median(cold.cas) / median(cold.casNoLock) - 1) * 100, x => x <= 10, '%'),
     target('large file peak RSS growth', '<= 64 MiB', (large.rssGrowth as number) / 1024 / 1024, x => x <= 64, ' MiB'),
+    ...remote.targets,
   ]
   const report: Report = {
     date: new Date().toISOString(),

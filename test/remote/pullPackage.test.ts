@@ -1,5 +1,6 @@
 // Read-through never trusts the server: every wrong object it can hold is refused and nothing of it is stored.
 import fs from 'node:fs'
+import zlib from 'node:zlib'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openStore, packageIndexKey } from '../../lib/index.js'
@@ -76,21 +77,24 @@ describe('read-through refuses what is wrong on the server', () => {
 
   const badIndexes: Array<[string, (key: string, pkg: GeneratedPackage, body: Buffer) => Buffer | string]> = [
     ['not JSON at all', () => 'garbage\x00\x01'],
-    ['another format', (_key, _pkg, body) => JSON.stringify({ ...JSON.parse(body.toString()), format: 'something-else' })],
-    ['a newer version', (_key, _pkg, body) => JSON.stringify({ ...JSON.parse(body.toString()), version: 2 })],
-    ['the index of another package (misfiled)', (_key, _pkg, body) => JSON.stringify({ ...JSON.parse(body.toString()), key: packageIndexKey('sha512-AAAA', 'other@1.0.0') })],
+    ['a gzip stream cut short', (_key, _pkg, body) => body.subarray(0, body.length - 9)],
+    // A valid index padded with 80 MiB of white space: refused only because it inflates past the cap.
+    ['a gzip bomb (inflates past 64 MiB)', (_key, _pkg, body) => zlib.gzipSync(Buffer.concat([zlib.gunzipSync(body), Buffer.alloc(80 * 1024 * 1024, 0x20)]))],
+    ['another format', (_key, _pkg, body) => JSON.stringify({ ...JSON.parse(zlib.gunzipSync(body).toString()), format: 'something-else' })],
+    ['a newer version', (_key, _pkg, body) => JSON.stringify({ ...JSON.parse(zlib.gunzipSync(body).toString()), version: 2 })],
+    ['the index of another package (misfiled)', (_key, _pkg, body) => JSON.stringify({ ...JSON.parse(zlib.gunzipSync(body).toString()), key: packageIndexKey('sha512-AAAA', 'other@1.0.0') })],
     ['a file name that escapes the package', (_key, _pkg, body) => {
-      const doc = JSON.parse(body.toString())
+      const doc = JSON.parse(zlib.gunzipSync(body).toString())
       doc.files['../../escape.js'] = doc.files['package.json']
       return JSON.stringify(doc)
     }],
     ['a malformed digest', (_key, _pkg, body) => {
-      const doc = JSON.parse(body.toString())
+      const doc = JSON.parse(zlib.gunzipSync(body).toString())
       doc.files['package.json'].digest = 'abc'
       return JSON.stringify(doc)
     }],
     ['a size the file does not have', (_key, _pkg, body) => {
-      const doc = JSON.parse(body.toString())
+      const doc = JSON.parse(zlib.gunzipSync(body).toString())
       doc.files['package.json'].size += 1
       return JSON.stringify(doc)
     }],

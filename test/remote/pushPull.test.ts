@@ -1,5 +1,6 @@
 // The remote tier's explicit verbs against a real nginx: push a store, pull it into an empty one, byte for byte.
 import fs from 'node:fs'
+import zlib from 'node:zlib'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { openStore, packageIndexKey, type Store } from '../../lib/index.js'
@@ -46,7 +47,7 @@ describe('push and pull', () => {
       expect(sha512Hex(fs.readFileSync(path.join(server.dataDir, rel)))).toBe(rel.slice(6).replace('/', ''))
     }
     // The index on the server says what it is, and whose it is.
-    const onServer = JSON.parse(fs.readFileSync(path.join(server.dataDir, remoteIndexPath(keys[0]!)), 'utf8'))
+    const onServer = JSON.parse(zlib.gunzipSync(fs.readFileSync(path.join(server.dataDir, remoteIndexPath(keys[0]!)))).toString())
     expect(onServer).toMatchObject({ format: 'cas-store/package-index', version: 1, key: keys[0], algo: 'sha512' })
     expect(decodeRemoteIndex(keys[0]!, fs.readFileSync(path.join(server.dataDir, remoteIndexPath(keys[0]!)))).files.size).toBe(8)
 

@@ -1,5 +1,6 @@
 // Uploads: files before the index, only bytes that match their names, safe with two uploaders and with a kill.
 import fs from 'node:fs'
+import zlib from 'node:zlib'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { openStore, packageIndexKey } from '../../lib/index.js'
@@ -33,7 +34,7 @@ function assertServerConsistent (server: Nginx): string[] {
       expect(sha512Hex(data), `${rel} is whole`).toBe(rel.slice('files/'.length).replace('/', ''))
       continue
     }
-    const key = (JSON.parse(data.toString()) as { key: string }).key
+    const key = (JSON.parse(zlib.gunzipSync(data).toString()) as { key: string }).key
     expect(rel).toBe(remoteIndexPath(key))
     for (const [name, info] of decodeRemoteIndex(key, data).files) {
       expect(present.has(remoteFilePath(info.digest)), `${key}: ${name} is on the server`).toBe(true)
