@@ -77,6 +77,11 @@ export interface NginxOptions {
   dataDir?: string
   /** Listen on this port (to restart a server at the same URL). */
   port?: number
+  /**
+   * The `http { }` block's server part, instead of the default one (e.g. the README's block, with its paths and
+   * port replaced by these). The URL is still `http://127.0.0.1:<port>/cas`.
+   */
+  serverConfig?: (where: { port: number, dataDir: string, bodyTemp: string }) => string
 }
 
 const running = new Set<ChildProcess>()
@@ -168,11 +173,9 @@ function config (o: NginxOptions & { prefix: string, dataDir: string, bodyTemp: 
     '  log_format cas \'$request_method $uri $status $body_bytes_sent $request_length\';',
     `  access_log ${path.join(o.prefix, 'access.log')} cas;`,
     `  error_log ${path.join(o.prefix, 'error.log')} warn;`,
-    '  server {',
-    `    listen 127.0.0.1:${o.port};`,
-    '    location /cas/ {',
-    auth + serve + '    }',
-    '  }',
+    o.serverConfig !== undefined
+      ? o.serverConfig({ port: o.port, dataDir: o.dataDir, bodyTemp: o.bodyTemp })
+      : ['  server {', `    listen 127.0.0.1:${o.port};`, '    location /cas/ {', auth + serve + '    }', '  }'].join('\n'),
     '}',
     '',
   ].join('\n')
