@@ -60,8 +60,8 @@ export class RemoteHttp {
    * GETs `rel` and hands its body (counted, under the stall timeout) to `consume`; undefined on 404. An error
    * thrown by `consume` (e.g. the bytes do not match their name) passes through as it is.
    */
-  async get<T> (rel: string, consume: (body: AsyncIterable<Uint8Array>, size: number | undefined) => Promise<T>,
-    priority = PRIORITY_READ): Promise<T | undefined> {
+  async get<T> (rel: string, consume: (body: AsyncIterable<Uint8Array>, size: number | undefined, response: Response) => Promise<T>,
+    priority = PRIORITY_READ, headers?: Record<string, string>): Promise<T | undefined> {
     return await this.#request('GET', rel, priority, undefined, async (response, kick, fail) => {
       if (response.status === 404) {
         await response.body?.cancel()
@@ -90,8 +90,25 @@ export class RemoteHttp {
           await response.body?.cancel().catch(() => {})
         }
       }
-      return await consume(counted(), length === null ? undefined : Number(length))
-    })
+      return await consume(counted(), length === null ? undefined : Number(length), response)
+    }, headers)
+  }
+
+  /**
+   * GETs `rel` whole into memory, or only `range` (a `Range` header value) of it: the status, the headers a range
+   * answer needs, and the body. Undefined on 404.
+   */
+  async getBuffer (rel: string, range?: string, priority = PRIORITY_READ): Promise<{ status: number, contentType: string | null, contentRange: string | null, body: Buffer } | undefined> {
+    return await this.get(rel, async (body, _size, response) => {
+      const chunks: Uint8Array[] = []
+      for await (const chunk of body) chunks.push(chunk)
+      return {
+        status: response.status,
+        contentType: response.headers.get('content-type'),
+        contentRange: response.headers.get('content-range'),
+        body: Buffer.concat(chunks),
+      }
+    }, priority, range === undefined ? undefined : { range })
   }
 
   /** PUTs `size` bytes at `rel` (the server's 201 or 204). */
@@ -109,6 +126,7 @@ export class RemoteHttp {
   async #request<T> (
     method: 'GET' | 'HEAD' | 'PUT', rel: string, priority: number, upload: { body: PutBody, size: number } | undefined,
     handle: (response: Response, kick: () => void, fail: (err: unknown) => Error) => Promise<T>,
+    extraHeaders?: Record<string, string>,
   ): Promise<T> {
     const url = this.urlOf(rel)
     const [, release] = await this.#slots.acquire(1, priority)
@@ -133,7 +151,7 @@ export class RemoteHttp {
     try {
       if (this.#closing.signal.aborted) throw new RemoteUnavailableError(method, url, 'the store is closing')
       this.stats.requests[method]++
-      const init: RequestInit & { duplex?: 'half' } = { method, headers: this.#headers, signal: controller.signal }
+      const init: RequestInit & { duplex?: 'half' } = { method, headers: { ...this.#headers, ...extraHeaders }, signal: controller.signal }
       if (upload !== undefined) {
         const { body, size } = upload
         init.headers = { ...this.#headers, 'content-length': String(size), 'content-type': 'application/octet-stream' }

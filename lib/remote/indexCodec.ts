@@ -19,10 +19,16 @@ const MAX_INDEX_BYTES = 64 * 1024 * 1024
  * is left out (it says when *this* machine last checked a file; a reader sets its own after verifying), and so is
  * anything that is not plain data (pnpm's side-effects maps describe one machine's build outputs).
  */
-export function encodeRemoteIndex (key: string, index: PackageIndex): Buffer {
-  const files: Record<string, { digest: string, mode: number, size: number }> = {}
-  for (const [name, info] of index.files) files[name] = { digest: info.digest, mode: info.mode, size: info.size }
+export function encodeRemoteIndex (key: string, index: PackageIndex, pack?: RemotePack): Buffer {
+  const files: Record<string, { digest: string, mode: number, size: number, offset?: number }> = {}
+  for (const [name, info] of index.files) {
+    const offset = pack?.offsets.get(info.digest)
+    files[name] = offset === undefined
+      ? { digest: info.digest, mode: info.mode, size: info.size }
+      : { digest: info.digest, mode: info.mode, size: info.size, offset }
+  }
   const doc: Record<string, unknown> = { format: REMOTE_INDEX_FORMAT, version: REMOTE_INDEX_VERSION, key, algo: 'sha512', files }
+  if (pack !== undefined) doc.pack = { digest: pack.digest, size: pack.size }
   // Fields in a fixed order, so one package encodes to the same bytes on every machine (uploads compare equal).
   for (const [field, value] of Object.entries(index).sort(([x], [y]) => x < y ? -1 : 1)) {
     if (field in doc || field === 'files' || field === 'sideEffects' || value === undefined) continue
@@ -37,6 +43,21 @@ export function encodeRemoteIndex (key: string, index: PackageIndex): Buffer {
  * inside the package. Throws a plain Error saying what is wrong (the caller names the URL).
  */
 export function decodeRemoteIndex (key: string, data: Uint8Array): PackageIndex {
+  return decodeRemoteIndexDoc(key, data).index
+}
+
+/**
+ * A package's pack as its index names it: a content file (named by its sha512) holding the package's small
+ * files back to back; `offsets` says where each digest starts. See `packPlan.ts`.
+ */
+export interface RemotePack {
+  digest: string
+  size: number
+  offsets: Map<string, number>
+}
+
+/** {@link decodeRemoteIndex}, with the package's pack when it has one. */
+export function decodeRemoteIndexDoc (key: string, data: Uint8Array): { index: PackageIndex, pack?: RemotePack } {
   let text: Buffer = Buffer.from(data)
   if (text[0] === 0x1f && text[1] === 0x8b) {
     try {
@@ -52,12 +73,20 @@ export function decodeRemoteIndex (key: string, data: Uint8Array): PackageIndex 
     throw new Error('it is not JSON')
   }
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new Error('it is not a JSON object')
-  const { format, version, key: docKey, algo, files, ...rest } = doc as Record<string, unknown>
+  const { format, version, key: docKey, algo, files, pack: rawPack, ...rest } = doc as Record<string, unknown>
   if (format !== REMOTE_INDEX_FORMAT) throw new Error(`its format is ${JSON.stringify(format)}, not ${REMOTE_INDEX_FORMAT}`)
   if (version !== REMOTE_INDEX_VERSION) throw new Error(`it is version ${String(version)}; this cas-store reads version ${REMOTE_INDEX_VERSION}`)
   if (docKey !== key) throw new Error('it is the index of another package')
   if (algo !== 'sha512') throw new Error(`unsupported algo ${String(algo)}`)
   if (files === null || typeof files !== 'object' || Array.isArray(files)) throw new Error('it has no files list')
+  let pack: RemotePack | undefined
+  if (rawPack !== undefined) {
+    const p = rawPack as Record<string, unknown> | null
+    if (p === null || typeof p !== 'object' || !isDigestHex(p.digest) || !Number.isSafeInteger(p.size) || (p.size as number) < 0) {
+      throw new Error('its pack is malformed')
+    }
+    pack = { digest: p.digest, size: p.size as number, offsets: new Map() }
+  }
   const out = new Map<string, FileInfo>()
   for (const [name, raw] of Object.entries(files)) {
     const info = raw as Record<string, unknown> | null
@@ -67,6 +96,15 @@ export function decodeRemoteIndex (key: string, data: Uint8Array): PackageIndex 
       throw new Error(`its entry for ${JSON.stringify(name)} is malformed`)
     }
     out.set(name, { digest: info.digest, mode: info.mode as number, size: info.size as number })
+    if (info.offset !== undefined) {
+      const offset = info.offset
+      if (pack === undefined || !Number.isSafeInteger(offset) || (offset as number) < 0 ||
+          (offset as number) + (info.size as number) > pack.size ||
+          (pack.offsets.has(info.digest) && pack.offsets.get(info.digest) !== offset)) {
+        throw new Error(`its entry for ${JSON.stringify(name)} points outside its pack`)
+      }
+      pack.offsets.set(info.digest, offset as number)
+    }
   }
   if (rest.manifest !== undefined && (rest.manifest === null || typeof rest.manifest !== 'object' || Array.isArray(rest.manifest))) {
     throw new Error('its manifest is not an object')
@@ -76,5 +114,5 @@ export function decodeRemoteIndex (key: string, data: Uint8Array): PackageIndex 
   for (const [field, value] of Object.entries(rest)) {
     if (field === 'manifest' || ['string', 'number', 'boolean'].includes(typeof value)) index[field] = value
   }
-  return index
+  return pack === undefined ? { index } : { index, pack }
 }

@@ -4,7 +4,9 @@ import { contentPathFor } from '../layout/contentPath.js'
 import type { PackageIndex } from '../types.js'
 import { reach } from '../util/hooks.js'
 import { PRIORITY_UPLOAD, type RemoteHttp } from './http.js'
-import { encodeRemoteIndex } from './indexCodec.js'
+import { encodeRemoteIndex, type RemotePack } from './indexCodec.js'
+import { planPack } from './packPlan.js'
+import { sha512Hex } from '../util/hash.js'
 import { remoteFilePath, remoteIndexPath } from './layout.js'
 import { openLocalBlob } from './localBlob.js'
 import { mapPool } from './pool.js'
@@ -30,8 +32,8 @@ export interface UploadResult {
 }
 
 /**
- * Uploads one package: every content file the server lacks (HEAD, then PUT), and only once all of them are on the
- * server, the index. The order is what lets a reader trust an index: a process killed (or a server failing) part
+ * Uploads one package: every content file the server lacks (HEAD, then PUT; the small ones together as the
+ * package's pack, see `packPlan.ts`), and only once all of them are on the server, the index. The order is what lets a reader trust an index: a process killed (or a server failing) part
  * way leaves content files and no index, never an index whose files are not there. Each file is read from the
  * local store and checked against its name as it is sent (see `openLocalBlob`).
  */
@@ -47,7 +49,31 @@ export async function uploadPackage (
   for (const info of index.files.values()) {
     if (!byDigest.has(info.digest)) byDigest.set(info.digest, { filePath: contentPathFor(ctx.root, info.digest, info.mode), size: info.size })
   }
-  await mapPool([...byDigest], options.concurrency, async ([digest, { filePath, size }]) => {
+  const plan = planPack(index.files.values())
+  const loose = [...byDigest].filter(([digest]) => plan?.offsets.has(digest) !== true)
+  let pack: RemotePack | undefined
+  const putPack = async (): Promise<void> => {
+    if (plan === undefined) return
+    const pieces: Buffer[] = []
+    for (const { digest, size } of plan.members) {
+      const blob = await openLocalBlob(byDigest.get(digest)!.filePath, digest, size)
+      if (blob === undefined) throw new LocalFileMissingError(byDigest.get(digest)!.filePath)
+      pieces.push(blob.body as Buffer) // members are small: openLocalBlob read and checked them in memory
+    }
+    const bytes = Buffer.concat(pieces)
+    pack = { digest: sha512Hex(bytes), size: bytes.length, offsets: plan.offsets }
+    const rel = remoteFilePath(pack.digest)
+    const repair = options.overwrite !== undefined && (options.overwrite.has(pack.digest) || plan.members.some(m => options.overwrite!.has(m.digest)))
+    if (!repair && await http.head(rel, priority)) {
+      result.filesSkipped += plan.members.length
+      return
+    }
+    await http.put(rel, bytes, bytes.length, priority)
+    result.filesUploaded += plan.members.length
+    result.bytesUploaded += bytes.length
+    await reach(ctx.hooks, 'remote:fileUploaded', http.urlOf(rel))
+  }
+  const putLoose = mapPool(loose, options.concurrency, async ([digest, { filePath, size }]) => {
     const rel = remoteFilePath(digest)
     if (options.overwrite?.has(digest) !== true && await http.head(rel, priority)) {
       result.filesSkipped++
@@ -60,8 +86,11 @@ export async function uploadPackage (
     result.bytesUploaded += blob.size
     await reach(ctx.hooks, 'remote:fileUploaded', http.urlOf(rel))
   })
+  const settled = await Promise.allSettled([putLoose, putPack()])
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+  if (failed !== undefined) throw failed.reason
   await reach(ctx.hooks, 'remote:filesUploaded', http.urlOf(indexRel))
-  const body = encodeRemoteIndex(key, index)
+  const body = encodeRemoteIndex(key, index, pack)
   await http.put(indexRel, body, body.length, priority)
   result.uploaded = true
   return result
