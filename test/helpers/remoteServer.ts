@@ -40,9 +40,17 @@ export function inspectServer (dataDir: string): ServerView {
       continue
     }
     const data = read(rel)
-    const key = (JSON.parse(decodeRemoteIndexDocText(data)) as { key: string }).key
+    let key: string
+    let decoded: ReturnType<typeof decodeRemoteIndexDoc>
+    try {
+      key = (JSON.parse(decodeRemoteIndexDocText(data)) as { key: string }).key
+      decoded = decodeRemoteIndexDoc(key, data)
+    } catch (err) {
+      problems.push(`${rel} is unreadable: ${(err as Error).message}`)
+      continue
+    }
     if (rel !== remoteIndexPath(key)) problems.push(`${rel} holds the index of ${key}`)
-    const { index, pack } = decodeRemoteIndexDoc(key, data)
+    const { index, pack } = decoded
     const needs = new Set<string>()
     for (const [name, info] of index.files) {
       if (pack?.offsets.has(info.digest) === true) continue

@@ -9,6 +9,7 @@ import { remoteFilePath, remoteIndexPath } from '../../lib/remote/layout.js'
 import { sha512Hex } from '../helpers/content.js'
 import { startNginx, type Nginx } from '../helpers/nginx.js'
 import { generatePackages, type GeneratedPackage } from '../helpers/generatedPackages.js'
+import { inspectServer } from '../helpers/remoteServer.js'
 import { listFiles, tempDir } from '../helpers/tmp.js'
 
 let server: Nginx
@@ -75,6 +76,36 @@ describe('read-through refuses what is wrong on the server', () => {
     expect(indexed).toBe(false)
   })
 
+  it('a packed file whose bytes are wrong in the pack is never stored, and no index is written', async () => {
+    const [pkg] = generatePackages(1, { seed: 'corrupt-pack', filesPer: 4 })
+    const { key } = await published(pkg!)
+    const onServer = inspectServer(server.dataDir).packages.get(key)!
+    const packRel = remoteFilePath(onServer.pack!.digest)
+    const [victim, offset] = [...onServer.pack!.offsets].sort(([, a], [, b]) => b - a)[0]!
+    const bytes = fs.readFileSync(path.join(server.dataDir, packRel))
+    bytes[offset] = bytes[offset]! ^ 0x01
+    overwrite(packRel, bytes)
+
+    const { outcome, dir, indexed } = await pullIntoEmpty(key)
+    expect(outcome).toMatchObject({ status: 'bad', error: { code: 'ERR_CAS_REMOTE_CORRUPT' } })
+    if (outcome.status === 'bad') expect([...outcome.badFiles].sort()).toEqual([victim, onServer.pack!.digest].sort())
+    expect(indexed).toBe(false)
+    const stored = listFiles(path.join(dir, 'v11', 'files'))
+    expect(stored.some(rel => rel.replace('/', '').startsWith(victim))).toBe(false)
+    for (const rel of stored) expect(sha512Hex(fs.readFileSync(path.join(dir, 'v11', 'files', rel)))).toBe(rel.replace('/', '').replace(/-exec$/, ''))
+  })
+
+  it('an index naming a pack the server lacks: no index is written', async () => {
+    const [pkg] = generatePackages(1, { seed: 'missing-pack' })
+    const { key } = await published(pkg!)
+    const pack = inspectServer(server.dataDir).packages.get(key)!.pack!
+    fs.rmSync(path.join(server.dataDir, remoteFilePath(pack.digest)))
+    const { outcome, indexed } = await pullIntoEmpty(key)
+    expect(outcome).toMatchObject({ status: 'bad', error: { code: 'ERR_CAS_REMOTE_CORRUPT' } })
+    if (outcome.status === 'bad') expect([...outcome.badFiles]).toEqual([pack.digest])
+    expect(indexed).toBe(false)
+  })
+
   const badIndexes: Array<[string, (key: string, pkg: GeneratedPackage, body: Buffer) => Buffer | string]> = [
     ['not JSON at all', () => 'garbage\x00\x01'],
     ['a gzip stream cut short', (_key, _pkg, body) => body.subarray(0, body.length - 9)],
@@ -95,7 +126,12 @@ describe('read-through refuses what is wrong on the server', () => {
     }],
     ['a size the file does not have', (_key, _pkg, body) => {
       const doc = JSON.parse(zlib.gunzipSync(body).toString())
-      doc.files['package.json'].size += 1
+      doc.files['lib/big.bin'].size += 1
+      return JSON.stringify(doc)
+    }],
+    ['a packed file outside its pack', (_key, _pkg, body) => {
+      const doc = JSON.parse(zlib.gunzipSync(body).toString())
+      doc.files['package.json'].offset = doc.pack.size
       return JSON.stringify(doc)
     }],
   ]
@@ -118,7 +154,7 @@ describe('read-through refuses what is wrong on the server', () => {
     const store = await openStore(tempDir())
     const index = await store.addFilesFromTarball(pkg!.tgz)
     await store.close()
-    expect(encodeRemoteIndex(key, index).equals(body)).toBe(true)
+    expect(encodeRemoteIndex(key, index, inspectServer(server.dataDir).packages.get(key)!.pack).equals(body)).toBe(true)
     const { outcome, indexed } = await pullIntoEmpty(key)
     expect(outcome.status).toBe('pulled')
     expect(indexed).toBe(true)

@@ -5,6 +5,7 @@ import { afterEach, expect, it } from 'vitest'
 import { openStore, type CasError } from '../../lib/index.js'
 import { serverObjects, startNginx } from '../helpers/nginx.js'
 import { makePackages, servePackages } from '../helpers/packages.js'
+import { signal } from '../helpers/gate.js'
 import { tempDir } from '../helpers/tmp.js'
 
 const stops: Array<() => Promise<void>> = []
@@ -27,9 +28,13 @@ it('close() waits for the background uploads: after it, the server holds every p
 it('a server that stops answering never holds up an install, and close() abandons its uploads after closeTimeoutMs', async () => {
   // Answers every GET (the read-through's index lookups) with 404 at once, and never answers a HEAD or a PUT.
   const stuck: http.ServerResponse[] = []
+  const uploading = signal()
   const remote = http.createServer((req, res) => {
     if (req.method === 'GET') res.writeHead(404).end()
-    else stuck.push(res)
+    else {
+      stuck.push(res)
+      uploading.signal()
+    }
   })
   await new Promise<void>(resolve => remote.listen(0, '127.0.0.1', resolve))
   stops.push(async () => {
@@ -47,7 +52,7 @@ it('a server that stops answering never holds up an install, and close() abandon
   for (const p of packages) {
     expect(await store.ensurePackage({ integrity: p.integrity, pkgId: p.pkgId, tarball: reg.url(p.file) })).toMatchObject({ fetched: true })
   }
-  expect(stuck.length).toBeGreaterThan(0) // the uploads had started, and hung, while the installs went on
+  await uploading.signalled // the installs returned; their uploads are under way, and hang
   await store.close()
   expect(errors).toHaveLength(1)
   expect(errors[0]).toMatchObject({ code: 'ERR_CAS_REMOTE_UNAVAILABLE' })
