@@ -1,12 +1,10 @@
 // Uploads: files before the index, only bytes that match their names, safe with two uploaders and with a kill.
 import fs from 'node:fs'
-import zlib from 'node:zlib'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { openStore, packageIndexKey } from '../../lib/index.js'
 import { remoteFilePath, remoteIndexPath } from '../../lib/remote/layout.js'
 import { runFixture } from '../helpers/child.js'
-import { sha512Hex } from '../helpers/content.js'
 import { serverObjects, startNginx, type Nginx } from '../helpers/nginx.js'
 import { generatePackages } from '../helpers/generatedPackages.js'
 import { inspectServer } from '../helpers/remoteServer.js'
