@@ -3,23 +3,22 @@
 // counting the bytes it downloads against the bytes it lacked. Every runner is a child process.
 import crypto from 'node:crypto'
 import fs from 'node:fs'
-import http from 'node:http'
-import type { AddressInfo } from 'node:net'
 import path from 'node:path'
 import { openStore } from '../lib/index.js'
 import { startNginx } from '../test/helpers/nginx.js'
-import { makeTarball } from '../test/helpers/tarball.js'
 import type { Figure, Scenario, Target } from './report.js'
+import { startRegistry, type BenchPackage } from './tarballs.js'
 
 /** A corpus file as `listCorpus` gives it. */
 interface CorpusFile { path: string, rel: string, size: number, mode: number }
 
-interface Pkg { pkgId: string, integrity: string, file: string, tgz: Buffer, files: Array<{ data: Buffer, mode: number }> }
-
 /** Options of {@link remoteScenarios}. */
 export interface RemoteBenchOptions {
+  /** The corpus, and the packages `packCorpus` made of it (24 files each plus a package.json, in listing order). */
   files: CorpusFile[]
-  packages: number
+  packages: BenchPackage[]
+  tarballDir: string
+  perPackage?: number
   freshDir: (name: string) => string
   runChild: (script: string, args: string[]) => Promise<Record<string, unknown>>
   timed: (fn: () => unknown) => Promise<number>
@@ -28,55 +27,16 @@ export interface RemoteBenchOptions {
   target: (name: string, goal: string, actual: number, met: (x: number) => boolean, unit?: string) => Target
 }
 
-/** Packs the corpus into `count` npm-style tarballs (files dealt out in order, plus a package.json each). */
-function packCorpus (files: CorpusFile[], count: number): Pkg[] {
-  const per = Math.ceil(files.length / count)
-  const out: Pkg[] = []
-  for (let p = 0; p * per < files.length; p++) {
-    const name = `bench-pkg-${p}`
-    const manifest = Buffer.from(JSON.stringify({ name, version: '1.0.0' }))
-    const members = files.slice(p * per, (p + 1) * per).map(f => ({ rel: f.rel, data: fs.readFileSync(f.path), mode: f.mode & 0o777 }))
-    const tgz = makeTarball([{ path: 'package/package.json', body: manifest },
-      ...members.map(m => ({ path: `package/${m.rel}`, body: m.data, mode: m.mode }))])
-    out.push({
-      pkgId: `${name}@1.0.0`,
-      integrity: 'sha512-' + crypto.createHash('sha512').update(tgz).digest('base64'),
-      file: `${name}-1.0.0.tgz`,
-      tgz,
-      files: [{ data: manifest, mode: 0o644 }, ...members.map(m => ({ data: m.data, mode: m.mode }))],
-    })
-  }
-  return out
-}
-
-/** A registry stand-in: serves the tarballs, counts requests and bytes. */
-async function startRegistry (packages: Pkg[]): Promise<{ origin: string, requests: () => number, bytes: () => number, close: () => Promise<void> }> {
-  const byName = new Map(packages.map(p => [p.file, p.tgz]))
-  let requests = 0
-  let bytes = 0
-  const server = http.createServer((req, res) => {
-    requests++
-    const body = byName.get((req.url ?? '/').slice(1))
-    if (body === undefined) {
-      res.writeHead(404).end()
-      return
-    }
-    bytes += body.length
-    res.writeHead(200, { 'content-length': body.length }).end(body)
+/** Every file of every package, as `packCorpus` packed them: each package's manifest, then its share of the corpus. */
+function packageFiles (o: RemoteBenchOptions): Array<{ data: Buffer, mode: number }> {
+  const per = o.perPackage ?? 24
+  const out: Array<{ data: Buffer, mode: number }> = []
+  o.packages.forEach((pkg, n) => {
+    const name = pkg.pkgId.slice(0, pkg.pkgId.lastIndexOf('@'))
+    out.push({ data: Buffer.from(JSON.stringify({ name, version: '1.0.0' })), mode: 0o644 })
+    for (const f of o.files.slice(n * per, (n + 1) * per)) out.push({ data: fs.readFileSync(f.path), mode: f.mode & 0o777 })
   })
-  // Keep idle connections open longer than the client does: a server closing one just as the client reuses it
-  // fails that download with "other side closed" (seen on a loaded machine, where timers fire late).
-  server.keepAliveTimeout = 60_000
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  return {
-    origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    requests: () => requests,
-    bytes: () => bytes,
-    close: async () => {
-      server.closeAllConnections()
-      await new Promise(resolve => server.close(resolve))
-    },
-  }
+  return out
 }
 
 /**
@@ -84,9 +44,10 @@ async function startRegistry (packages: Pkg[]): Promise<{ origin: string, reques
  * than from tarballs, and the warm-ish runner downloading at most 1.1x the bytes of the files it lacks.
  */
 export async function remoteScenarios (o: RemoteBenchOptions): Promise<{ scenarios: Scenario[], targets: Target[] }> {
-  o.progress(`remote tier: packing ${o.packages} packages`)
-  const packages = packCorpus(o.files, o.packages)
-  const registry = await startRegistry(packages)
+  const packages = o.packages
+  const registry = await startRegistry(o.tarballDir)
+  const requests = (): number => [...registry.hits.values()].reduce((n, h) => n + h, 0)
+  const sizes = new Map(packages.map(p => [p.file, fs.statSync(path.join(o.tarballDir, p.file)).size]))
   const nginx = await startNginx()
   try {
     const listFile = path.join(o.freshDir('remote-list'), 'packages.json')
@@ -104,21 +65,22 @@ export async function remoteScenarios (o: RemoteBenchOptions): Promise<{ scenari
 
     // Seed the team cache: one runner installs from the registry and uploads behind itself.
     await run('seeding the remote (install from tarballs, upload)', o.freshDir('remote-seed'), nginx.url, true)
-    const registryBytes = registry.bytes()
+    const registryBytes = [...sizes.values()].reduce((n, b) => n + b, 0) // the tarball path downloads them all
 
     // Cold runners: an empty store from tarballs, and an empty store from the remote (registry untouched).
-    const beforeTar = registry.requests()
+    const beforeTar = requests()
     const fromTarballs = await run('cold runner from tarballs', o.freshDir('remote-cold-tar'), '-', false)
-    const tarballRequests = registry.requests() - beforeTar
-    const beforeRemote = registry.requests()
+    const tarballRequests = requests() - beforeTar
+    const beforeRemote = requests()
     const fromRemote = await run('cold runner from the remote', o.freshDir('remote-cold-remote'), nginx.url, false)
-    if (registry.requests() !== beforeRemote) throw new Error('the cold runner from the remote asked the registry')
+    if (requests() !== beforeRemote) throw new Error('the cold runner from the remote asked the registry')
     const remoteStats = fromRemote.stats as { requests: { GET: number, HEAD: number, PUT: number }, bytesDownloaded: number }
 
     // Warm-ish runner: half of the distinct files already in its store (every other one), no index.
     const warmDir = o.freshDir('remote-warm')
+    const all = packageFiles(o)
     const distinct = new Map<string, { data: Buffer, mode: number }>()
-    for (const p of packages) for (const f of p.files) distinct.set(crypto.createHash('sha512').update(f.data).digest('hex') + (f.mode & 0o111 ? 'x' : ''), f)
+    for (const f of all) distinct.set(crypto.createHash('sha512').update(f.data).digest('hex') + (f.mode & 0o111 ? 'x' : ''), f)
     const warm = await openStore(warmDir)
     let lackedBytes = 0
     let i = 0
@@ -130,8 +92,8 @@ export async function remoteScenarios (o: RemoteBenchOptions): Promise<{ scenari
     const warmRun = await run('warm-ish runner from the remote', warmDir, nginx.url, false)
     const warmStats = warmRun.stats as { requests: { GET: number }, bytesDownloaded: number }
 
-    const totalBytes = packages.reduce((n, p) => n + p.files.reduce((m, f) => m + f.data.length, 0), 0)
-    const fileCount = packages.reduce((n, p) => n + p.files.length, 0)
+    const totalBytes = all.reduce((n, f) => n + f.data.length, 0)
+    const fileCount = all.length
     const scenarios: Scenario[] = [{
       name: `Remote tier: cold CI runner, ${packages.length} packages into an empty store`,
       figures: [o.figure('cas-store from the remote (nginx WebDAV)', fromRemote.ms, fileCount, totalBytes),

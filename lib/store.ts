@@ -158,7 +158,9 @@ export class Store {
    * Adds the files of a `.tgz` or `.tar` (Buffer or stream) and returns the package index. With `integrity`, the
    * tarball is hashed as it streams and a mismatch fails with `ERR_CAS_INTEGRITY` (write no index then).
    */
-  async addFilesFromTarball (tarball: Buffer | AsyncIterable<unknown>, options?: AddFilesFromTarballOptions): Promise<PackageIndex> {
+  async addFilesFromTarball (
+    tarball: Buffer | AsyncIterable<unknown>, options?: AddFilesFromTarballOptions,
+  ): Promise<PackageIndex> {
     return await addFilesFromTarball(this.#open(), tarball, options)
   }
 

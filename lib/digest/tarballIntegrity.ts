@@ -30,7 +30,8 @@ export function integrityHasher (integrity: string): IntegrityHasher {
   if (algorithm === undefined) {
     throw new InvalidArgumentError(
       `integrity ${JSON.stringify(String(integrity).slice(0, 200))} is not an SRI string naming sha512 (or ` +
-      'sha384, sha256, sha1 as old lockfiles do). Pass the tarball\'s integrity as the lockfile has it: "sha512-<base64>".')
+      'sha384, sha256, sha1 as old lockfiles do). Pass the tarball\'s integrity as the lockfile has it: ' +
+      '"sha512-<base64>".')
   }
   const expected = parsed![algorithm]!.map(hash => hash.digest)
   const hash = crypto.createHash(algorithm)

@@ -11,6 +11,9 @@ import { packageLockFile } from './packageLock.js'
 import { tarballSource, type PackageSource, type TarballInput } from './packageSource.js'
 import { usableIndex } from './usableIndex.js'
 
+// Adding one package takes tens of milliseconds: a waiter polls the holder's lock at least this often.
+const PACKAGE_POLL_MAX_MS = 10
+
 /** Options of {@link ensurePackage}. */
 export interface EnsurePackageOptions extends WaitOptions {
   /** The tarball's integrity, as in the lockfile (`sha512-…`; sha256/sha1 of old lockfiles are checked too). */
@@ -21,7 +24,7 @@ export interface EnsurePackageOptions extends WaitOptions {
   tarball: TarballInput
   /** Request headers for a URL (an `authorization` for a private registry). */
   headers?: Record<string, string>
-  /** Default true: an existing index whose files fail the verifier's check is not trusted; the package is fetched again. */
+  /** Default true: an index whose files fail the verifier's check is not trusted; the package is fetched again. */
   verify?: boolean
   /** A download that receives no byte for this long fails with `ERR_CAS_FETCH_TIMEOUT` (default 30 s). */
   stallTimeoutMs?: number
@@ -75,7 +78,7 @@ export async function ensurePackage (
       await indexes.write(key, index)
       if (remote?.index === undefined) ctx.remote?.scheduleUpload(key, index, remote?.repair)
       return { index, fetched: true }
-    }, wait)
+    }, { ...wait, pollMaxMs: PACKAGE_POLL_MAX_MS })
   }, wait)
   if (!joined) return { index: value.index, key, fetched: value.fetched }
   return { index: { ...value.index, files: new Map(value.index.files) }, key, fetched: false }
@@ -86,7 +89,7 @@ function checkOptions (options: EnsurePackageOptions): void {
     throw new InvalidArgumentError('ensurePackage: pass { integrity, pkgId, tarball }')
   }
   if (typeof options.tarball !== 'string' && typeof options.tarball !== 'function') {
-    throw new InvalidArgumentError('ensurePackage: `tarball` must be a URL or a function returning a Buffer or a stream')
+    throw new InvalidArgumentError('ensurePackage: `tarball` is a URL, or a function resolving to a Buffer or stream')
   }
   if (typeof options.pkgId !== 'string' || options.pkgId === '') {
     throw new InvalidArgumentError('ensurePackage: `pkgId` must be the package\'s "name@version"')

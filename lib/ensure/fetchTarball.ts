@@ -16,9 +16,11 @@ const ADVICE = 'Nothing was indexed; retry when the server answers.'
  * non-2xx answer, `ERR_CAS_FETCH_NETWORK` for a refused or dropped connection (also mid-body),
  * `ERR_CAS_FETCH_TIMEOUT` when the server goes silent for `stallTimeoutMs`. The stall clock only runs while we
  * wait for the network, never while the consumer (the tar parser, the disk) is busy with what arrived.
- * `accept-encoding: identity`: the integrity is of the bytes as published, so no transfer compression may change them.
+ * `accept-encoding: identity`: the integrity is of the bytes as published; no transfer compression may change them.
  */
-export async function fetchTarball (url: string, options: FetchTarballOptions = {}): Promise<AsyncIterable<Uint8Array>> {
+export async function fetchTarball (
+  url: string, options: FetchTarballOptions = {},
+): Promise<AsyncIterable<Uint8Array>> {
   const stallMs = options.stallTimeoutMs ?? 30_000
   const abort = new AbortController()
   let response: Response
@@ -32,13 +34,17 @@ export async function fetchTarball (url: string, options: FetchTarballOptions = 
   }
   if (!response.ok || response.status === 206 || response.body === null) {
     await response.body?.cancel().catch(() => {})
-    const detail = response.status === 206 ? 'a partial answer (206) to a request for the whole file' : `HTTP ${response.status} ${response.statusText}`
+    const detail = response.status === 206
+      ? 'a partial answer (206) to a request for the whole file'
+      : `HTTP ${response.status} ${response.statusText}`
     throw new FetchError('ERR_CAS_FETCH_STATUS', url, detail, response.status, undefined, ADVICE)
   }
   return body(url, response.body, abort, stallMs)
 }
 
-async function * body (url: string, stream: ReadableStream<Uint8Array>, abort: AbortController, stallMs: number): AsyncGenerator<Uint8Array> {
+async function * body (
+  url: string, stream: ReadableStream<Uint8Array>, abort: AbortController, stallMs: number,
+): AsyncGenerator<Uint8Array> {
   const reader = stream.getReader()
   let done = false
   try {

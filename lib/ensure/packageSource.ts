@@ -45,7 +45,7 @@ export function tarballSource (tarball: TarballInput, options: TarballSourceOpti
         : await tarball()
       if (Buffer.isBuffer(input)) return await addFilesFromTarball(ctx, input, { integrity: options.integrity })
       if (input == null || typeof (input as Partial<AsyncIterable<unknown>>)[Symbol.asyncIterator] !== 'function') {
-        throw new InvalidArgumentError('ensurePackage: the tarball function must resolve to a Buffer or a readable stream')
+        throw new InvalidArgumentError('ensurePackage: the tarball function must resolve to a Buffer or a stream')
       }
       const watched = watchFailures(input)
       try {

@@ -32,6 +32,15 @@ export interface WaitOptions {
   timeoutMs?: number
 }
 
+/** How a key lock is polled: the longest pause between two tries (ms). Internal. */
+export interface PollOptions {
+  /**
+   * Default 100 ms, for work that takes seconds (a clone, a large download). Work of tens of milliseconds (one
+   * package) polls faster, or waiters would spend longer noticing the release than the holder spent working.
+   */
+  pollMaxMs?: number
+}
+
 const REPORT_EVERY_MS = 1000
 
 /**
@@ -47,7 +56,7 @@ const REPORT_EVERY_MS = 1000
  * holder killed by SIGKILL leaves its file behind, unlocked; the next taker reuses it and removes it.
  */
 export async function withKeyLock<T> (
-  lockFile: string, key: string, fn: () => Promise<T>, options: WaitOptions = {},
+  lockFile: string, key: string, fn: () => Promise<T>, options: WaitOptions & PollOptions = {},
 ): Promise<T> {
   const fd = await acquire(lockFile, key, options)
   try {
@@ -59,7 +68,7 @@ export async function withKeyLock<T> (
 }
 
 /** Opens `lockFile` and waits for its flock; returns the descriptor once it holds the lock on the current file. */
-async function acquire (lockFile: string, key: string, options: WaitOptions): Promise<number> {
+async function acquire (lockFile: string, key: string, options: WaitOptions & PollOptions): Promise<number> {
   const started = Date.now()
   let nextReport = 0
   for (let attempt = 0; ; attempt++) {
@@ -76,7 +85,7 @@ async function acquire (lockFile: string, key: string, options: WaitOptions): Pr
           options.onWait({ key, holder, heldForMs: holder === undefined ? undefined : now - holder.since, waitedMs })
           nextReport = now + REPORT_EVERY_MS
         }
-        await backoff(attempt++, 100)
+        await backoff(attempt++, options.pollMaxMs ?? 100)
       }
     } catch (err) {
       unlockFd(fd)

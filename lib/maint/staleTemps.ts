@@ -8,20 +8,25 @@ import { readdirOrEmpty } from './walkContent.js'
 /** A leftover of a writer or filler that did not finish (killed, crashed). */
 export interface StaleTemp {
   path: string
-  kind: 'temp-file' | 'fill-dir' | 'stray'
+  kind: 'temp-file' | 'fill-dir' | 'lock-file' | 'stray'
   ageMs: number
   size: number
 }
 
 /**
- * Temp files and fill folders older than `graceMs`: `tmp/*` (ensureFile's temps) and `dirs/*.cas-tmpdir-*`
- * (ensureDir fills). Younger ones may belong to a live writer and are never listed. Strays under `files/` are
+ * Temp files and fill folders older than `graceMs`: `tmp/*` (ensureFile's temps), `dirs/*.cas-tmpdir-*`
+ * (ensureDir fills) and key lock files (`*.lock` in `dirs/`, `partial/`, `locks/packages/`) of killed holders.
+ * Younger ones may belong to a live writer and are never listed. Strays under `files/` are
  * found by the content walk instead.
  */
 export async function * staleTemps (root: string, graceMs: number, now = Date.now()): AsyncGenerator<StaleTemp> {
   for (const [dir, kind, match] of [
     ['tmp', 'temp-file', () => true],
     ['dirs', 'fill-dir', (name: string) => name.includes(TEMP_DIR_INFIX)],
+    // Key lock files left by killed holders (a live holder removes its own on release).
+    ['dirs', 'lock-file', (name: string) => name.endsWith('.lock')],
+    ['partial', 'lock-file', (name: string) => name.endsWith('.lock')],
+    [path.join('locks', 'packages'), 'lock-file', (name: string) => name.endsWith('.lock')],
   ] as const) {
     for (const name of await readdirOrEmpty(path.join(root, dir))) {
       if (!match(name)) continue
@@ -47,6 +52,10 @@ export async function removeTemp (temp: StaleTemp): Promise<boolean> {
     if (!fs.existsSync(temp.path)) return false
     await fs.promises.rm(temp.path, { recursive: true, force: true })
     return true
+  }
+  // A key lock file is removed only while free, under its own protocol (see withKeyLock), so a live holder keeps it.
+  if (temp.kind === 'lock-file') {
+    return fs.existsSync(temp.path) && (await ifKeyLockFree(temp.path, async () => true) ?? false)
   }
   if (temp.kind !== 'fill-dir') return await remove()
   const base = path.basename(temp.path)

@@ -22,7 +22,9 @@ it('npm run bench --quick --json measures every scenario and reports every targe
     'verify fast path vs pnpm 10',
     'verify slow path vs pnpm 10',
     'whole-store verify vs cacache verify (files/s)',
-    'contention: 4 processes wall time vs 1 process cold add',
+    'contention: 4 processes ensurePackage wall time vs 1 process',
+    'warm ensurePackage vs cold',
+    'addFilesFromTarball vs pnpm 10',
     'lock overhead (locks on vs off)',
     'large file peak RSS growth',
     'remote tier: cold runner from the remote vs from tarballs',
@@ -31,4 +33,7 @@ it('npm run bench --quick --json measures every scenario and reports every targe
   for (const t of report.targets) expect(typeof t.met).toBe('boolean')
   const contention = report.scenarios.find((s: { name: string }) => s.name.startsWith('Contention'))
   expect(contention.extra.errors).toEqual([])
+  // Exactly one download per tarball with four processes asking.
+  expect(contention.extra.downloadsPerTarballMin).toBe(1)
+  expect(contention.extra.downloadsPerTarballMax).toBe(1)
 }, 120_000)

@@ -29,20 +29,28 @@ it('the file is removed on release, and a waiter queued on the removed file neve
   const order: string[] = []
 
   const first = withKeyLock(lockFile, 'k', async () => {
-    enter(); order.push('first'); firstIn()
+    enter()
+    order.push('first')
+    firstIn()
     await new Promise<void>(resolve => { releaseFirst = resolve })
     inside--
   })
   await firstEntered
   // The waiter opens the current file and polls it: it is queued on the file the first holder will remove.
-  const waiter = withKeyLock(lockFile, 'k', async () => { enter(); order.push('waiter'); inside-- }, { onWait: () => waiterQueued() })
+  const waiter = withKeyLock(lockFile, 'k', async () => {
+    enter()
+    order.push('waiter')
+    inside--
+  }, { onWait: () => waiterQueued(), pollMaxMs: 1 })
   await queued
   releaseFirst()
   await first
   expect(fs.existsSync(lockFile)).toBe(false)
   // Before the waiter polls again, a newcomer creates a new file and takes it.
   const third = withKeyLock(lockFile, 'k', async () => {
-    enter(); order.push('third'); thirdIn()
+    enter()
+    order.push('third')
+    thirdIn()
     await new Promise<void>(resolve => { releaseThird = resolve })
     inside--
   })
@@ -68,7 +76,10 @@ it('a file left by a killed holder is reused and removed by the next taker, or b
   let release!: () => void
   let entered!: () => void
   const inside = new Promise<void>(resolve => { entered = resolve })
-  const held = withKeyLock(path.join(dir, 'held.lock'), 'held', async () => { entered(); await new Promise<void>(resolve => { release = resolve }) })
+  const held = withKeyLock(path.join(dir, 'held.lock'), 'held', async () => {
+    entered()
+    await new Promise<void>(resolve => { release = resolve })
+  })
   await inside
   expect(await removeFreeKeyLocks(dir)).toBe(1)
   expect(fs.readdirSync(dir)).toEqual(['held.lock'])
@@ -85,5 +96,27 @@ it('fetchFile leaves no lock file per download', async () => {
   const store = await openStore(tempDir())
   await store.fetchFile(server.url, { integrity: hexToSri(sha512Hex(body)) })
   expect(listFiles(path.join(store.root, 'partial'))).toEqual([])
+  await store.close()
+})
+
+it('cas verify --fix (verifyStore) removes a lock file a killed holder left, and keeps one that is held', async () => {
+  const store = await openStore(tempDir())
+  const locks = path.join(store.root, 'locks', 'packages')
+  fs.mkdirSync(locks, { recursive: true })
+  fs.writeFileSync(path.join(locks, 'dead.lock'), JSON.stringify({ pid: 999999, hostname: 'gone', since: 0 }))
+  let release!: () => void
+  let entered!: () => void
+  const inside = new Promise<void>(resolve => { entered = resolve })
+  const held = withKeyLock(path.join(locks, 'live.lock'), 'live', async () => {
+    entered()
+    await new Promise<void>(resolve => { release = resolve })
+  })
+  await inside
+  const report = await store.verifyStore({ fix: true, graceMs: 0 })
+  expect(report.staleTemps.map(t => [path.basename(t.path), t.kind, t.removed]).sort()).toEqual([['dead.lock', 'lock-file', true], ['live.lock', 'lock-file', false]])
+  expect(fs.readdirSync(locks)).toEqual(['live.lock'])
+  release()
+  await held
+  expect(fs.readdirSync(locks)).toEqual([])
   await store.close()
 })
