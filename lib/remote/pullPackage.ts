@@ -109,7 +109,7 @@ export async function pullPackage (
         throw new RemoteCorruptError(http.urlOf(rel), (err as Error).message)
       }
     })).flat()
-    for (const [filePath, info] of packed) {
+    await mapPool(packed, concurrency, async ([filePath, info]) => {
       const { start, end } = wanted.get(info.digest)!
       const slice = sliceOf(parts, start, end)
       if (slice === undefined) throw new RemoteCorruptError(http.urlOf(rel), `the server did not send bytes ${start}-${end - 1}`)
@@ -119,7 +119,7 @@ export async function pullPackage (
         if (err instanceof RemoteCorruptError) badFiles.add(pack.digest)
         throw err
       }
-    }
+    })
   }
   const oneByOne = async (): Promise<void> => {
     await mapPool(loose, concurrency, async ([filePath, info]) => {
