@@ -5,12 +5,11 @@ import { addFilesFromTarball, type AddFilesFromTarballOptions } from './add/addF
 import { ensureDir, type EnsureDirOptions } from './dir/ensureDir.js'
 import { ensurePackage, type EnsurePackageOptions, type EnsurePackageResult } from './ensure/ensurePackage.js'
 import { fetchFile, type FetchFileOptions, type FetchFileResult } from './fetch/fetchFile.js'
-import type { StoreContext } from './context.js'
+import { createStoreContext, type StoreContext } from './context.js'
 import { InvalidArgumentError, StoreClosedError } from './errors.js'
 import { assertPackageIndexKey } from './pkgIndex/key.js'
 import { contentPathFor } from './layout/contentPath.js'
 import { resolveStoreRoot, storeFormatOf } from './layout/resolveRoot.js'
-import { PathLock } from './lock/pathLock.js'
 import type { IndexBackend, PackageIndexEntry } from './pkgIndex/backend.js'
 import { IndexDb } from './pkgIndex/indexDb.js'
 import { V10Index } from './pkgIndex/v10Index.js'
@@ -54,6 +53,8 @@ export interface StoreOptions {
   onRemoteError?: RemoteErrorHandler
   /** @internal Test-only pause points (see `lib/util/hooks.ts`). */
   _hooks?: TestHooks
+  /** @internal Test-only clock that grace periods are judged by (prune, verify, the verifier); default `Date.now`. */
+  _now?: () => number
   /** @internal Benchmark-only: skip the path lock entirely. Unsafe with concurrent writers or verifiers. */
   _unsafeNoLocks?: boolean
 }
@@ -178,7 +179,9 @@ export class Store {
    * `fill(tempDir)` to create it if no process has yet. One process fills, the others wait and reuse its result;
    * an interrupted fill leaves nothing at the final path.
    */
-  async ensureDir (key: string, fill: (dir: string) => Promise<void> | void, options?: EnsureDirOptions): Promise<string> {
+  async ensureDir (
+    key: string, fill: (dir: string) => Promise<void> | void, options?: EnsureDirOptions,
+  ): Promise<string> {
     return await ensureDir(this.#open(), key, fill, options)
   }
 
@@ -259,16 +262,19 @@ export class Store {
 export async function openStore (dir: string, options: StoreOptions = {}): Promise<Store> {
   const root = resolveStoreRoot(dir)
   const remote = options.remote === undefined ? undefined : resolveRemote(options.remote)
-  const tmpDir = path.join(root, 'tmp')
-  const locksDir = path.join(root, 'locks')
+  const ctx = createStoreContext({
+    root,
+    fsync: options.fsync === true,
+    hooks: options._hooks,
+    now: options._now,
+    locks: options._unsafeNoLocks !== true,
+  })
   await fs.promises.mkdir(path.join(root, 'files'), { recursive: true })
-  await fs.promises.mkdir(tmpDir, { recursive: true })
-  await fs.promises.mkdir(locksDir, { recursive: true })
+  await fs.promises.mkdir(ctx.tmpDir, { recursive: true })
+  await fs.promises.mkdir(path.join(root, 'locks'), { recursive: true })
   const indexes = storeFormatOf(root) === 'v10'
     ? new V10Index(root)
     : await IndexDb.open(root, { busyTimeoutMs: options.indexBusyTimeoutMs ?? 60_000, durable: options.fsync === true })
-  const lock = new PathLock(locksDir, { hooks: options._hooks, enabled: options._unsafeNoLocks !== true })
-  const ctx = { root, tmpDir, lock, fsync: options.fsync === true, hooks: options._hooks }
   const tier = remote === undefined ? undefined : new RemoteTier(ctx, indexes, remote, options.onRemoteError)
-  return new Store({ ...ctx, remote: tier }, indexes)
+  return new Store(tier === undefined ? ctx : { ...ctx, remote: tier }, indexes)
 }

@@ -1,6 +1,7 @@
 import { CasError } from '../errors.js'
 import { openStore, type Store, type StoreOptions } from '../store.js'
-import { defaultStoreDir, findStoreRoot } from './storeDir.js'
+import { findStoreRoot } from '../layout/resolveRoot.js'
+import { defaultStoreDir } from './storeDir.js'
 
 /** What a command runs with: its output streams, environment and an abort signal (Ctrl-C). */
 export interface CliContext {
@@ -12,8 +13,9 @@ export interface CliContext {
 
 /** No store where `cas` was pointed (or at pnpm's default location). `cas` exits 2. */
 export class StoreNotFoundError extends CasError {
-  constructor (dir: string, defaulted: boolean) {
-    super('ERR_CAS_NO_STORE', defaulted
+  /** `from`: whether `dir` is pnpm's default store location or the one given with `--store`. */
+  constructor (dir: string, from: 'default' | 'flag') {
+    super('ERR_CAS_NO_STORE', from === 'default'
       ? `No store at ${dir}, where pnpm keeps its store on this machine. Point cas at one with --store DIR ` +
         '(`pnpm store path` prints the one pnpm uses).'
       : `No store at ${dir}: it has no v11 or v10 folder with files/ or an index. Check the path given to --store.`)
@@ -31,7 +33,7 @@ export async function openCliStore (
   const root = findStoreRoot(dir)
   if (root === undefined) {
     if (create) return await openStore(dir, options)
-    throw new StoreNotFoundError(dir, storeFlag === undefined)
+    throw new StoreNotFoundError(dir, storeFlag === undefined ? 'default' : 'flag')
   }
   return await openStore(root, options)
 }

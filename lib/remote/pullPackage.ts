@@ -4,7 +4,7 @@ import { contentPathFor } from '../layout/contentPath.js'
 import type { IndexBackend } from '../pkgIndex/backend.js'
 import type { FileInfo, PackageIndex } from '../types.js'
 import { SYNC_IO_LIMIT } from '../util/hash.js'
-import { fileState } from '../verify/fileState.js'
+import { probeContent } from '../content/probe.js'
 import { claimExisting } from '../write/claimExisting.js'
 import { ensureFile } from '../write/ensureFile.js'
 import type { RemoteHttp } from './http.js'
@@ -156,13 +156,8 @@ export async function pullPackage (
  * index that references it is written.
  */
 async function haveLocally (ctx: StoreContext, filePath: string, info: FileInfo): Promise<boolean> {
-  let state
-  try {
-    state = await fileState(filePath, info.digest, info.size)
-  } catch {
-    return false // unreadable: download it; the writer replaces what stands there
-  }
-  if (state !== 'good') return false
+  // Anything but good (missing, wrong, unreadable) is downloaded; the writer replaces what stands there.
+  if ((await probeContent(filePath, info.digest, info.size)).state !== 'good') return false
   return await claimExisting(ctx, filePath, info.digest)
 }
 

@@ -40,7 +40,8 @@ export async function run (values: Record<string, unknown>, positionals: string[
   if (values['pkg-id'] !== undefined && integrity === undefined) throw new UsageError('--pkg-id goes with --integrity', 'add')
   if (integrity !== undefined) return await addPinned(positionals[0]!, integrity, values, ctx)
   const store = await openCliStore(values.store as string | undefined, ctx.env, true)
-  const results: Array<{ source: string, key?: string, files: Array<{ name: string, digest: string, mode: number, size: number }> }> = []
+  type AddedFile = { name: string, digest: string, mode: number, size: number }
+  const results: Array<{ source: string, key?: string, files: AddedFile[] }> = []
   try {
     for (const [i, source] of positionals.entries()) {
       if (kinds[i] === 'dir') {

@@ -1,6 +1,7 @@
 import os from 'node:os'
 import path from 'node:path'
-import { DEFAULT_GRACE_MS, type VerifyReport } from '../../maint/verifyStore.js'
+import { unsettled, type VerifyReport } from '../../maint/verifyStore.js'
+import { DEFAULT_GRACE_MS } from '../../util/age.js'
 import type { CommandSpec } from '../args.js'
 import { describeKey, openCliStore, type CliContext } from '../context.js'
 import { formatDuration, parseDuration } from '../duration.js'
@@ -100,9 +101,7 @@ function textReport (r: VerifyReport, elapsedMs: number): string {
       : 'Repaired: every damaged package will be fetched again by the next install.' +
         (r.supersededIndexes.length > 0 ? ` (${formatCount(r.supersededIndexes.length)} were rewritten by another process meanwhile and left to it.)` : ''))
   } else {
-    const settled = new Set([...r.deletedIndexes, ...r.supersededIndexes])
-    const left = r.problems.filter(p => !settled.has(p.key))
-    const leftIndexes = r.unreadableIndexes.filter(u => !u.deleted && !settled.has(u.key)).length
+    const { problems: left, unreadableIndexes: { length: leftIndexes } } = unsettled(r)
     const young = left.filter(p => p.action === 'kept: younger than grace').length
     const count = left.length + leftIndexes
     if (!r.fix) {
