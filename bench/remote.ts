@@ -34,7 +34,9 @@ function packageFiles (o: RemoteBenchOptions): Array<{ data: Buffer, mode: numbe
   o.packages.forEach((pkg, n) => {
     const name = pkg.pkgId.slice(0, pkg.pkgId.lastIndexOf('@'))
     out.push({ data: Buffer.from(JSON.stringify({ name, version: '1.0.0' })), mode: 0o644 })
-    for (const f of o.files.slice(n * per, (n + 1) * per)) out.push({ data: fs.readFileSync(f.path), mode: f.mode & 0o777 })
+    for (const f of o.files.slice(n * per, (n + 1) * per)) {
+      out.push({ data: fs.readFileSync(f.path), mode: f.mode & 0o777 })
+    }
   })
   return out
 }
@@ -54,7 +56,8 @@ export async function remoteScenarios (o: RemoteBenchOptions): Promise<{ scenari
     fs.mkdirSync(path.dirname(listFile), { recursive: true })
     fs.writeFileSync(listFile, JSON.stringify(packages.map(p => ({ integrity: p.integrity, pkgId: p.pkgId, url: `${registry.origin}/${p.file}` }))))
     const jobs = '16'
-    const run = async (label: string, storeDir: string, remote: string, upload: boolean): Promise<Record<string, unknown> & { ms: number }> => {
+    type RunResult = Record<string, unknown> & { ms: number }
+    const run = async (label: string, storeDir: string, remote: string, upload: boolean): Promise<RunResult> => {
       o.progress(`remote tier: ${label}`)
       let result: Record<string, unknown> = {}
       await o.timed(async () => { result = await o.runChild('remoteFill.ts', [storeDir, listFile, remote, String(upload), jobs]) })
@@ -74,7 +77,8 @@ export async function remoteScenarios (o: RemoteBenchOptions): Promise<{ scenari
     const beforeRemote = requests()
     const fromRemote = await run('cold runner from the remote', o.freshDir('remote-cold-remote'), nginx.url, false)
     if (requests() !== beforeRemote) throw new Error('the cold runner from the remote asked the registry')
-    const remoteStats = fromRemote.stats as { requests: { GET: number, HEAD: number, PUT: number }, bytesDownloaded: number }
+    type Stats = { requests: { GET: number, HEAD: number, PUT: number }, bytesDownloaded: number }
+    const remoteStats = fromRemote.stats as Stats
 
     // Warm-ish runner: half of the distinct files already in its store (every other one), no index.
     const warmDir = o.freshDir('remote-warm')

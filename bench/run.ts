@@ -190,7 +190,9 @@ async function main (): Promise<void> {
     extra: { rssGrowthMiB: (large.rssGrowth as number) / 1024 / 1024 },
   })
 
-  const remote = await remoteScenarios({ files, packages, tarballDir: tarballDir(corpus, files.length), freshDir, runChild, timed, progress, figure, target })
+  const remote = await remoteScenarios({
+    files, packages, tarballDir: tarballDir(corpus, files.length), freshDir, runChild, timed, progress, figure, target,
+  })
   scenarios.push(...remote.scenarios)
 
   const ratio = (a: number, b: number): number => b / a // ms ratio: how many times faster `a` is than `b`

@@ -40,7 +40,9 @@ export interface ReceivedPart {
  * one range (`Content-Range`) or several (`multipart/byteranges`, each part with its own `Content-Range`).
  * Throws a plain Error when the answer is not what it claims (the caller treats it as a bad object).
  */
-export function receivedParts (status: number, contentType: string | null, contentRange: string | null, body: Buffer): ReceivedPart[] {
+export function receivedParts (
+  status: number, contentType: string | null, contentRange: string | null, body: Buffer,
+): ReceivedPart[] {
   if (status === 200) return [{ start: 0, data: body }]
   const boundary = /^multipart\/byteranges;\s*boundary="?([^";]+)"?/i.exec(contentType ?? '')?.[1]
   if (boundary === undefined) {
@@ -75,7 +77,9 @@ function parseContentRange (value: string | null): ByteRange {
 /** The bytes [start, end) out of received parts, or undefined when no part covers them. */
 export function sliceOf (parts: ReceivedPart[], start: number, end: number): Buffer | undefined {
   for (const part of parts) {
-    if (part.start <= start && part.start + part.data.length >= end) return part.data.subarray(start - part.start, end - part.start)
+    if (part.start <= start && part.start + part.data.length >= end) {
+      return part.data.subarray(start - part.start, end - part.start)
+    }
   }
   return undefined
 }

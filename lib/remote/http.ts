@@ -13,6 +13,14 @@ export interface RemoteStats {
   bytesUploaded: number
 }
 
+/** An answer read whole: what a range request needs of it. */
+export interface BufferedAnswer {
+  status: number
+  contentType: string | null
+  contentRange: string | null
+  body: Buffer
+}
+
 /** Reads get ahead of background uploads in the request queue, so uploads never slow an install's downloads. */
 export const PRIORITY_READ = 1
 export const PRIORITY_UPLOAD = 0
@@ -60,8 +68,10 @@ export class RemoteHttp {
    * GETs `rel` and hands its body (counted, under the stall timeout) to `consume`; undefined on 404. An error
    * thrown by `consume` (e.g. the bytes do not match their name) passes through as it is.
    */
-  async get<T> (rel: string, consume: (body: AsyncIterable<Uint8Array>, size: number | undefined, response: Response) => Promise<T>,
-    priority = PRIORITY_READ, headers?: Record<string, string>): Promise<T | undefined> {
+  async get<T> (
+    rel: string, consume: (body: AsyncIterable<Uint8Array>, size: number | undefined, response: Response) => Promise<T>,
+    priority = PRIORITY_READ, headers?: Record<string, string>,
+  ): Promise<T | undefined> {
     return await this.#request('GET', rel, priority, undefined, async (response, kick, fail) => {
       if (response.status === 404) {
         await response.body?.cancel()
@@ -98,7 +108,7 @@ export class RemoteHttp {
    * GETs `rel` whole into memory, or only `range` (a `Range` header value) of it: the status, the headers a range
    * answer needs, and the body. Undefined on 404.
    */
-  async getBuffer (rel: string, range?: string, priority = PRIORITY_READ): Promise<{ status: number, contentType: string | null, contentRange: string | null, body: Buffer } | undefined> {
+  async getBuffer (rel: string, range?: string, priority = PRIORITY_READ): Promise<BufferedAnswer | undefined> {
     return await this.get(rel, async (body, _size, response) => {
       const chunks: Uint8Array[] = []
       for await (const chunk of body) chunks.push(chunk)

@@ -38,9 +38,10 @@ export function encodeRemoteIndex (key: string, index: PackageIndex, pack?: Remo
 }
 
 /**
- * Decodes a remote index (gzipped or plain JSON) and checks everything a store relies on: the format and version, that it is the index
- * of `key` (not some other package's, misfiled), sha512 digests, integer modes and sizes, and file names that stay
- * inside the package. Throws a plain Error saying what is wrong (the caller names the URL).
+ * Decodes a remote index (gzipped or plain JSON) and checks everything a store relies on: the format and version,
+ * that it is the index of `key` (not some other package's, misfiled), sha512 digests, integer modes and sizes,
+ * offsets inside the pack, and file names that stay inside the package. Throws a plain Error saying what is
+ * wrong (the caller names the URL).
  */
 export function decodeRemoteIndex (key: string, data: Uint8Array): PackageIndex {
   return decodeRemoteIndexDoc(key, data).index

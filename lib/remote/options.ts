@@ -12,7 +12,7 @@ export interface RemoteOptions {
   upload?: boolean
   /** Requests in flight at once against the remote, all packages together. Default 16. */
   concurrency?: number
-  /** A request that gets no answer, or no body bytes, for this long fails (the remote counts as down). Default 30 000. */
+  /** A request with no answer, or no body byte, for this long fails (the remote counts as down). Default 30 000. */
   timeoutMs?: number
   /** How long `close()` waits for pending background uploads before abandoning them. Default 60 000. */
   closeTimeoutMs?: number

@@ -15,7 +15,7 @@ import { mapPool } from './pool.js'
 
 /** What a read-through of one package came to. */
 export type PullOutcome =
-  /** The package is in the local store now, from the remote: its index (as written locally) and what it cost (index included). */
+  /** The package is in the local store now, from the remote: its index (as written locally), what it cost. */
   | { status: 'pulled', index: PackageIndex, filesDownloaded: number, bytesDownloaded: number }
   /** The remote has no index for this key. */
   | { status: 'miss' }
@@ -29,10 +29,10 @@ export type PullOutcome =
  * Read-through of one package: GET its index from the remote, download the content files the local store lacks
  * (the small ones out of the package's pack: the whole pack, or only the byte ranges of the missing files; the
  * others one by one, at most `concurrency` at a time), each written through the store's own writer with its
- * sha512 as the expected digest, so a byte that does not match never reaches a content path; then write the local index to `indexes`
- * (or leave that to the caller: `ensurePackage` writes it itself). The index is written only when every file is in
- * place, so a failure part way leaves no index (the verified files already
- * written are harmless: they are named by their own hash). Throws `ERR_CAS_REMOTE_UNAVAILABLE` when the server
+ * sha512 as the expected digest, so a byte that does not match never reaches a content path; then write the local
+ * index to `indexes` (or leave that to the caller: `ensurePackage` writes it itself). The index is written only
+ * when every file is in place, so a failure part way leaves no index (the verified files already written are
+ * harmless: they are named by their own hash). Throws `ERR_CAS_REMOTE_UNAVAILABLE` when the server
  * fails (down, 5xx, timeout); reports a wrong object as `{ status: 'bad' }`.
  */
 export async function pullPackage (
@@ -66,7 +66,9 @@ export async function pullPackage (
   let filesDownloaded = 0
   const badFiles = new Set<string>()
   /** Stores bytes the server sent for `info`, refusing them unless they hash to its digest. */
-  const store = async (content: Buffer | AsyncIterable<Uint8Array>, info: FileInfo, url: string, filePath: string): Promise<void> => {
+  const store = async (
+    content: Buffer | AsyncIterable<Uint8Array>, info: FileInfo, url: string, filePath: string,
+  ): Promise<void> => {
     let got
     try {
       got = await ensureFile(ctx, content, { mode: info.mode, digest: info.digest })
@@ -96,7 +98,9 @@ export async function pullPackage (
     }
     const wantedBytes = [...wanted.values()].reduce((n, r) => n + r.end - r.start, 0)
     // All of it: one plain GET. Some of it: only those byte ranges (a warm store downloads what it lacks).
-    const batches = wantedBytes === pack.size ? [undefined] : chunk(mergeRanges([...wanted.values()]), MAX_RANGES_PER_REQUEST)
+    const batches = wantedBytes === pack.size
+      ? [undefined]
+      : chunk(mergeRanges([...wanted.values()]), MAX_RANGES_PER_REQUEST)
     const parts = (await mapPool(batches, concurrency, async ranges => {
       const answer = await http.getBuffer(rel, ranges === undefined ? undefined : rangeHeader(ranges))
       if (answer === undefined) {
@@ -125,7 +129,8 @@ export async function pullPackage (
     await mapPool(loose, concurrency, async ([filePath, info]) => {
       const rel = remoteFilePath(info.digest)
       const got = await http.get(rel, async (body, size) => {
-        await store(size !== undefined && size <= SYNC_IO_LIMIT ? await collect(body) : body, info, http.urlOf(rel), filePath)
+        const content = size !== undefined && size <= SYNC_IO_LIMIT ? await collect(body) : body
+        await store(content, info, http.urlOf(rel), filePath)
         return true
       })
       if (got === undefined) {

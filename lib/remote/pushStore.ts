@@ -41,8 +41,12 @@ const PACKAGES_AT_ONCE = 4
  * reported in `problems` and skipped (its index is never uploaded); a failing server stops the push with
  * `ERR_CAS_REMOTE_UNAVAILABLE`. Running it again resumes where it stopped.
  */
-export async function pushStore (indexes: IndexBackend, tier: RemoteTier, options: PushOptions = {}): Promise<PushReport> {
-  const report: PushReport = { packagesUploaded: 0, packagesSkipped: 0, filesUploaded: 0, filesSkipped: 0, bytesUploaded: 0, problems: [] }
+export async function pushStore (
+  indexes: IndexBackend, tier: RemoteTier, options: PushOptions = {},
+): Promise<PushReport> {
+  const report: PushReport = {
+    packagesUploaded: 0, packagesSkipped: 0, filesUploaded: 0, filesSkipped: 0, bytesUploaded: 0, problems: [],
+  }
   const total = await indexes.count()
   let done = 0
   let batch: Array<{ key: string, index: NonNullable<Awaited<ReturnType<IndexBackend['read']>>> }> = []

@@ -46,7 +46,9 @@ export class RemoteTier {
   readonly #uploadSlots = new Semaphore(UPLOAD_PACKAGES_AT_ONCE)
   #closed = false
 
-  constructor (ctx: StoreContext, indexes: IndexBackend, remote: ResolvedRemote, onError: RemoteErrorHandler | undefined) {
+  constructor (
+    ctx: StoreContext, indexes: IndexBackend, remote: ResolvedRemote, onError: RemoteErrorHandler | undefined,
+  ) {
     this.#ctx = ctx
     this.#indexes = indexes
     this.#remote = remote
@@ -71,8 +73,9 @@ export class RemoteTier {
 
   /**
    * Read-through for one package the local store lacks: the remote's index and the files it names, verified,
-   * all in the local store. The caller writes the local index (ensurePackage adds `tarIntegrity`). Never throws for the remote's sake: a miss, a wrong object or a failing server all
-   * come back without `index` (the caller uses the tarball). Local failures (the disk, index.db) do throw.
+   * all in the local store. The caller writes the local index (ensurePackage adds `tarIntegrity`). Never throws
+   * for the remote's sake: a miss, a wrong object or a failing server all come back without `index` (the caller
+   * uses the tarball). Local failures (the disk, index.db) do throw.
    */
   async readThrough (key: string): Promise<ReadThroughResult> {
     if (this.#down !== undefined || this.#closed) return {}
@@ -111,7 +114,8 @@ export class RemoteTier {
       try {
         await this.#uploadSlots.runExclusive(async () => {
           if (!this.uploading) return
-          await uploadPackage(this.#ctx, this.http, key, index, { concurrency: this.#remote.concurrency, overwrite: repair })
+          const options = { concurrency: this.#remote.concurrency, overwrite: repair }
+          await uploadPackage(this.#ctx, this.http, key, index, options)
         })
       } catch (err) {
         if (!this.#closed) this.report(err) // once close() gave up on them, their aborts are summed up in one report

@@ -33,8 +33,9 @@ export interface UploadResult {
 
 /**
  * Uploads one package: every content file the server lacks (HEAD, then PUT; the small ones together as the
- * package's pack, see `packPlan.ts`), and only once all of them are on the server, the index. The order is what lets a reader trust an index: a process killed (or a server failing) part
- * way leaves content files and no index, never an index whose files are not there. Each file is read from the
+ * package's pack, see `packPlan.ts`), and only once all of them are on the server, the index. The order is what
+ * lets a reader trust an index: a process killed (or a server failing) part way leaves content files and no
+ * index, never an index whose files are not there. Each file is read from the
  * local store and checked against its name as it is sent (see `openLocalBlob`).
  */
 export async function uploadPackage (
@@ -47,7 +48,8 @@ export async function uploadPackage (
 
   const byDigest = new Map<string, { filePath: string, size: number }>()
   for (const info of index.files.values()) {
-    if (!byDigest.has(info.digest)) byDigest.set(info.digest, { filePath: contentPathFor(ctx.root, info.digest, info.mode), size: info.size })
+    if (byDigest.has(info.digest)) continue
+    byDigest.set(info.digest, { filePath: contentPathFor(ctx.root, info.digest, info.mode), size: info.size })
   }
   const plan = planPack(index.files.values())
   const loose = [...byDigest].filter(([digest]) => plan?.offsets.has(digest) !== true)
@@ -63,7 +65,8 @@ export async function uploadPackage (
     const bytes = Buffer.concat(pieces)
     pack = { digest: sha512Hex(bytes), size: bytes.length, offsets: plan.offsets }
     const rel = remoteFilePath(pack.digest)
-    const repair = options.overwrite !== undefined && (options.overwrite.has(pack.digest) || plan.members.some(m => options.overwrite!.has(m.digest)))
+    const overwrite = options.overwrite ?? new Set<string>()
+    const repair = overwrite.has(pack.digest) || plan.members.some(m => overwrite.has(m.digest))
     if (!repair && await http.head(rel, priority)) {
       result.filesSkipped += plan.members.length
       return

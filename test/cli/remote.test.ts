@@ -43,7 +43,8 @@ describe('cas push / cas pull', () => {
     expect(push.code, push.stderr).toBe(0)
     expect(push.stdout).toMatch(/3 packages uploaded \(\d+ files, .+\), 0 already there/)
     const again = await cas(['push', '--store', a, '--json'])
-    expect(JSON.parse(again.stdout)).toMatchObject({ packagesUploaded: 0, packagesSkipped: 3, requests: { HEAD: 3, PUT: 0, GET: 0 } })
+    expect(JSON.parse(again.stdout))
+      .toMatchObject({ packagesUploaded: 0, packagesSkipped: 3, requests: { HEAD: 3, PUT: 0, GET: 0 } })
 
     const b = path.join(dir, 'b')
     const keys = packages.map(p => packageIndexKey(p.integrity, p.pkgId))

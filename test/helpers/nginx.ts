@@ -129,7 +129,9 @@ export async function startNginx (options: NginxOptions = {}): Promise<Nginx> {
       dataDir,
       requests: () => readOr(accessLog).split('\n').filter(Boolean).map(line => {
         const [method, uri, status, sent, received] = line.split(' ')
-        return { method: method!, path: uri!, status: Number(status), bytesSent: Number(sent), bytesReceived: Number(received) }
+        return {
+          method: method!, path: uri!, status: Number(status), bytesSent: Number(sent), bytesReceived: Number(received),
+        }
       }),
       errorLog: () => readOr(path.join(prefix, 'error.log')),
       stop: async () => {
@@ -144,7 +146,9 @@ export async function startNginx (options: NginxOptions = {}): Promise<Nginx> {
   }
 }
 
-function config (o: NginxOptions & { prefix: string, dataDir: string, bodyTemp: string, port: number, asRoot: boolean }): string {
+type ConfigInput = NginxOptions & { prefix: string, dataDir: string, bodyTemp: string, port: number, asRoot: boolean }
+
+function config (o: ConfigInput): string {
   const auth = o.bearerToken === undefined
     ? ''
     : `      if ($http_authorization != "Bearer ${o.bearerToken}") { return 401; }\n`
@@ -190,7 +194,9 @@ function workerIds (): { uid: number, gid: number } {
 
 function chownTree (dir: string, uid: number, gid: number): void {
   fs.chownSync(dir, uid, gid)
-  for (const entry of fs.readdirSync(dir, { recursive: true }) as string[]) fs.chownSync(path.join(dir, entry), uid, gid)
+  for (const entry of fs.readdirSync(dir, { recursive: true }) as string[]) {
+    fs.chownSync(path.join(dir, entry), uid, gid)
+  }
 }
 
 function readOr (file: string): string {

@@ -92,7 +92,8 @@ describe('two machines sharing a remote cache', () => {
     expect(runB.remoteErrors).toEqual([])
     expect(reg.requests).toHaveLength(packages.length) // none from B
     const bRequests = server.requests().slice(beforeB)
-    // Only GETs (no PUT: nothing came from a tarball); 206 where B already held some of a pack's files (the shared README).
+    // Only GETs (no PUT: nothing came from a tarball); 206 where B already held some of a pack's files (the
+    // shared README).
     expect(bRequests.every(r => r.method === 'GET' && (r.status === 200 || r.status === 206))).toBe(true)
     expect(runB.stats.requests).toEqual({ GET: bRequests.length, HEAD: 0, PUT: 0 })
 
@@ -153,7 +154,8 @@ describe('two machines sharing a remote cache', () => {
     const runB = await machine(b, server.url, list)
     expect([...runB.results.values()]).toEqual(Array(4).fill('RESULT true'))
     expect(reg.hits(packages[2]!.file)).toBe(hitsBefore + 1) // that one package came from its tarball
-    for (const p of [packages[0]!, packages[1]!, packages[3]!]) expect(reg.hits(p.file)).toBe(1) // the others from nginx
+    // The others from nginx.
+    for (const p of [packages[0]!, packages[1]!, packages[3]!]) expect(reg.hits(p.file)).toBe(1)
     expect(runB.remoteErrors).toHaveLength(1)
     expect(runB.remoteErrors[0]).toMatch(/^REMOTE_ERROR ERR_CAS_REMOTE_CORRUPT .*do not hash to its name/)
     for (const rel of listFiles(path.join(b, 'v11', 'files'))) {

@@ -47,13 +47,15 @@ describe('push and pull', () => {
     expect(view.objects).toEqual([...view.referenced, ...keys.map(remoteIndexPath)].sort())
     for (const pkg of packages) {
       const onServer = view.packages.get(packageIndexKey(pkg.integrity, pkg.pkgId))!
-      const loose = [...pkg.files.values()].filter(f => f.body.length > 64 * 1024).map(f => remoteFilePath(sha512Hex(f.body)))
+      const loose = [...pkg.files.values()].filter(f => f.body.length > 64 * 1024)
+        .map(f => remoteFilePath(sha512Hex(f.body)))
       expect(onServer.needs.sort()).toEqual([...new Set([...loose, remoteFilePath(onServer.pack!.digest)])].sort())
     }
     // The index on the server says what it is, and whose it is.
-    const onServer = JSON.parse(zlib.gunzipSync(fs.readFileSync(path.join(server.dataDir, remoteIndexPath(keys[0]!)))).toString())
+    const firstIndex = fs.readFileSync(path.join(server.dataDir, remoteIndexPath(keys[0]!)))
+    const onServer = JSON.parse(zlib.gunzipSync(firstIndex).toString())
     expect(onServer).toMatchObject({ format: 'cas-store/package-index', version: 1, key: keys[0], algo: 'sha512' })
-    expect(decodeRemoteIndex(keys[0]!, fs.readFileSync(path.join(server.dataDir, remoteIndexPath(keys[0]!)))).files.size).toBe(9)
+    expect(decodeRemoteIndex(keys[0]!, firstIndex).files.size).toBe(9)
 
     // A second push finds everything there: one HEAD per package, no PUT.
     const before = server.requests().length

@@ -19,7 +19,9 @@ it('close() waits for the background uploads: after it, the server holds every p
   stops.push(reg.close)
   const errors: CasError[] = []
   const store = await openStore(tempDir(), { remote: server.url, onRemoteError: e => errors.push(e) })
-  await Promise.all(packages.map(async p => await store.ensurePackage({ integrity: p.integrity, pkgId: p.pkgId, tarball: reg.url(p.file) })))
+  await Promise.all(packages.map(async p => {
+    await store.ensurePackage({ integrity: p.integrity, pkgId: p.pkgId, tarball: reg.url(p.file) })
+  }))
   await store.close()
   expect(errors).toEqual([])
   expect(serverObjects(server.dataDir).filter(o => o.startsWith('index/'))).toHaveLength(6)
@@ -50,7 +52,8 @@ it('a server that stops answering never holds up an install, and close() abandon
     onRemoteError: e => errors.push(e),
   })
   for (const p of packages) {
-    expect(await store.ensurePackage({ integrity: p.integrity, pkgId: p.pkgId, tarball: reg.url(p.file) })).toMatchObject({ fetched: true })
+    const result = await store.ensurePackage({ integrity: p.integrity, pkgId: p.pkgId, tarball: reg.url(p.file) })
+    expect(result).toMatchObject({ fetched: true })
   }
   await uploading.signalled // the installs returned; their uploads are under way, and hang
   await store.close()

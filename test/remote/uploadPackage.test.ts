@@ -65,7 +65,8 @@ describe('uploads', () => {
       expect(victim.size > 1024 * 1024).toBe(size !== 'small')
       const file = store.filePathFor(victim.digest, victim.mode)
       const rotten = fs.readFileSync(file)
-      rotten[rotten.length - 1] = rotten[rotten.length - 1]! ^ 1 // the last byte: a streamed upload must not have sent the rest before noticing
+      // The last byte: a streamed upload must not have sent the rest before noticing.
+      rotten[rotten.length - 1] = rotten[rotten.length - 1]! ^ 1
       fs.writeFileSync(file, rotten)
       const report = await store.pushToRemote()
       await store.close()
@@ -119,7 +120,8 @@ describe('uploads', () => {
     const result = await again.line(l => l.startsWith('RESULT ') || l.startsWith('ERROR '))
     await again.exited
     expect(result).toMatch(/^RESULT /)
-    expect(JSON.parse(result.slice(7))).toMatchObject({ packagesUploaded: 10 - indexed.length, packagesSkipped: indexed.length, problems: [] })
+    expect(JSON.parse(result.slice(7)))
+      .toMatchObject({ packagesUploaded: 10 - indexed.length, packagesSkipped: indexed.length, problems: [] })
     expect(assertServerConsistent(server).sort()).toEqual([...keys].sort())
   })
 })

@@ -24,7 +24,8 @@ export async function run (values: Record<string, unknown>, positionals: string[
     }
   }
   const remote = remoteFromCli(values.remote as string | undefined, ctx.env, 'pull')
-  const store = await openCliStore(values.store as string | undefined, ctx.env, true, { remote: { ...remote, upload: false } })
+  const options = { remote: { ...remote, upload: false } }
+  const store = await openCliStore(values.store as string | undefined, ctx.env, true, options)
   const results: Array<{ key: string, status: string, files?: number, bytes?: number, error?: string }> = []
   try {
     for (const key of positionals) {
