@@ -65,6 +65,32 @@ describe('cas push / cas pull', () => {
     for (const text of outputs) expect(text).not.toContain(TOKEN)
   })
 
+  it('cas add --integrity uploads through the remote, and a dead remote is one warning line, not a failure', async () => {
+    const dir = tempDir()
+    const [pkg, other] = generatePackages(2, { seed: 'cli-add' })
+    const file = path.join(dir, 'pkg.tgz')
+    fs.writeFileSync(file, pkg!.tgz)
+    const env = { CAS_REMOTE_URL: server.url, CAS_REMOTE_TOKEN: TOKEN }
+    const added = await runCas(['add', '--store', path.join(dir, 'a'), file, '--integrity', pkg!.integrity], env)
+    expect(added.code, added.stderr).toBe(0)
+    expect(added.stderr).toBe('')
+    // The store's close waited for the upload: a fresh store pulls the package.
+    const pulled = await runCas(['pull', '--store', path.join(dir, 'b'), packageIndexKey(pkg!.integrity, pkg!.pkgId)], env)
+    expect(pulled.stdout).toContain('pulled')
+
+    const dead = await startNginx()
+    await dead.stop()
+    const otherFile = path.join(dir, 'other.tgz')
+    fs.writeFileSync(otherFile, other!.tgz)
+    const offline = await runCas(['add', '--store', path.join(dir, 'c'), otherFile, '--integrity', other!.integrity,
+      '--remote', dead.url], { CAS_REMOTE_TOKEN: TOKEN })
+    expect(offline.code, offline.stderr).toBe(0)
+    const warnings = offline.stderr.trim().split('\n')
+    expect(warnings).toHaveLength(1)
+    expect(warnings[0]).toMatch(/^cas add: warning: The remote cache failed: GET .*connection refused.*\(ERR_CAS_REMOTE_UNAVAILABLE\)$/)
+    expect(offline.stderr).not.toContain(TOKEN)
+  })
+
   it('says how to name the remote, and refuses a malformed key before any request', async () => {
     const noRemote = await runCas(['push', '--store', tempDir()], {})
     expect(noRemote.code).toBe(2)
