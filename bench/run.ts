@@ -116,7 +116,11 @@ async function main (): Promise<void> {
   const registry = await startRegistry(tarballDir(corpus, files.length))
   const listFile = path.join(work, 'packages.json')
   fs.writeFileSync(listFile, JSON.stringify(packages.map(p => ({ pkgId: p.pkgId, integrity: p.integrity, url: `${registry.origin}/${p.file}` }))))
-  const ensure = { single: [] as number[], singleInChild: [] as number[], wall: [] as number[], warm: [] as number[] }
+  const ensure = {
+    single: [] as number[], singleInChild: [] as number[], wall: [] as number[], warm: [] as number[], warmNoVerify: [] as number[],
+    // CPU time (user + system) of the children, start-up included: steadier than wall time on a shared machine.
+    singleCpu: [] as number[], fourCpu: [] as number[],
+  }
   const errors: string[] = []
   let downloads = { min: Infinity, max: 0, total: 0 }
   try {
@@ -127,6 +131,7 @@ async function main (): Promise<void> {
       let one: Record<string, unknown> = {}
       ensure.single.push(await timed(async () => { one = await runChild('ensurePackages.ts', [singleStore, listFile, '8']) }))
       ensure.singleInChild.push(one.ms as number)
+      ensure.singleCpu.push(one.cpuMs as number)
       errors.push(...childErrors(one, packages.length))
       registry.hits.clear()
       const shared = freshDir('ensure-contended')
@@ -135,6 +140,7 @@ async function main (): Promise<void> {
         four.push(...await Promise.all([0, 1, 2, 3].map(async () => await runChild('ensurePackages.ts', [shared, listFile, '8']))))
       }))
       for (const child of four) errors.push(...childErrors(child, packages.length))
+      ensure.fourCpu.push(four.reduce((sum, c) => sum + ((c.cpuMs as number | undefined) ?? 0), 0))
       const fetchedAll = four.reduce((sum, c) => sum + ((c.fetched as number | undefined) ?? 0), 0)
       if (fetchedAll !== packages.length) errors.push(`the 4 processes fetched ${fetchedAll} packages in all, not ${packages.length}`)
       const counts = packages.map(p => registry.hits.get(p.file) ?? 0)
@@ -145,6 +151,9 @@ async function main (): Promise<void> {
       errors.push(...childErrors(warm, packages.length))
       if (registry.hits.size > 0 || (warm.fetched as number) > 0) errors.push('the warm run fetched packages')
       ensure.warm.push(warm.ms as number)
+      const trusting = await runChild('ensurePackages.ts', [singleStore, listFile, '8', 'noverify'])
+      errors.push(...childErrors(trusting, packages.length))
+      ensure.warmNoVerify.push(trusting.ms as number)
     }
   } finally {
     await registry.close()
@@ -153,11 +162,20 @@ async function main (): Promise<void> {
   scenarios.push({
     name: `Contention (4 processes ensurePackage the same ${packages.length} packages from a local registry into one empty store)`,
     figures: [pkgFigure('cas-store, 4 processes at once (wall)', median(ensure.wall)), pkgFigure('cas-store, 1 process', median(ensure.single))],
-    extra: { wallMs: median(ensure.wall), singleProcessMs: median(ensure.single), downloadsPerTarballMin: downloads.min, downloadsPerTarballMax: downloads.max, errors },
+    extra: {
+      wallMs: median(ensure.wall),
+      singleProcessMs: median(ensure.single),
+      cpuMsOf4Processes: median(ensure.fourCpu),
+      cpuMsOf1Process: median(ensure.singleCpu),
+      downloadsPerTarballMin: downloads.min,
+      downloadsPerTarballMax: downloads.max,
+      errors,
+    },
   })
   scenarios.push({
     name: `Warm ensurePackage (the same ${packages.length} packages, all stored: index read + fast verify each)`,
-    figures: [pkgFigure('cas-store, warm', median(ensure.warm)), pkgFigure('cas-store, cold (same child, empty store)', median(ensure.singleInChild))],
+    figures: [pkgFigure('cas-store, warm', median(ensure.warm)), pkgFigure('cas-store, cold (same child, empty store)', median(ensure.singleInChild)),
+      pkgFigure('cas-store, warm with verify: false (index read only)', median(ensure.warmNoVerify))],
   })
 
   progress(`addFilesFromTarball: ${packages.length} tarballs`)

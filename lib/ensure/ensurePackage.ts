@@ -5,7 +5,6 @@ import { withKeyLock, type WaitOptions } from '../lock/keyLock.js'
 import type { IndexBackend } from '../pkgIndex/backend.js'
 import { packageIndexKey } from '../pkgIndex/key.js'
 import type { PackageIndex } from '../types.js'
-import { reach } from '../util/hooks.js'
 import { singleFlight } from './inFlight.js'
 import { packageLockFile } from './packageLock.js'
 import { tarballSource, type PackageSource, type TarballInput } from './packageSource.js'
@@ -61,15 +60,17 @@ export async function ensurePackage (
   const key = packageIndexKey(options.integrity, options.pkgId)
   const verify = options.verify !== false
   const stored = await usableIndex(ctx, indexes, key, verify)
-  if (stored !== undefined) return { index: stored, key, fetched: false }
+  if (stored.status === 'usable') return { index: stored.index, key, fetched: false }
   if (indexes.format !== 'v11') throw new IndexReadOnlyError(ctx.root)
   const from = source ?? tarballSource(options.tarball, options)
   const wait: WaitOptions = { onWait: options.onWait, timeoutMs: options.timeoutMs }
   const { value, joined } = await singleFlight(ctx, key, async () => {
     return await withKeyLock(packageLockFile(ctx.root, key), key, async () => {
-      const added = await usableIndex(ctx, indexes, key, verify)
-      if (added !== undefined) return { index: added, fetched: false }
-      await reach(ctx.hooks, 'ensure:locked', key)
+      // Someone may have added it while we waited. When there was no index at all before the wait, one found now
+      // was written by a holder that had just added (so checked) every file: trusted without a stat per file. An
+      // index that had failed the check is checked again: the store it was failing in is the same one.
+      const again = await usableIndex(ctx, indexes, key, verify && stored.status !== 'absent')
+      if (again.status === 'usable') return { index: again.index, fetched: false }
       // Remote tier: read through it first (files verified, no registry request), else the tarball, then upload
       // it behind the install (lib/remote/remoteTier.ts). Both never fail the install for the remote's sake.
       const remote = await ctx.remote?.readThrough(key)

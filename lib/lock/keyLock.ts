@@ -85,7 +85,9 @@ async function acquire (lockFile: string, key: string, options: WaitOptions & Po
           options.onWait({ key, holder, heldForMs: holder === undefined ? undefined : now - holder.since, waitedMs })
           nextReport = now + REPORT_EVERY_MS
         }
-        await backoff(attempt++, options.pollMaxMs ?? 100)
+        // From 1 ms up: a key is held for milliseconds at least, so the event-loop spins of the path lock's first
+        // retries would only burn CPU.
+        await backoff(3 + attempt++, options.pollMaxMs ?? 100)
       }
     } catch (err) {
       unlockFd(fd)

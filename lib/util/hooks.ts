@@ -28,8 +28,6 @@ export type PausePoint =
   | 'remote:fileUploaded'
   /** Remote upload: every content file of a package is on the server, its index not yet (path: the index URL). */
   | 'remote:filesUploaded'
-  /** ensurePackage: the package's lock held and the store re-checked, about to get its files (path = the key). */
-  | 'ensure:locked'
 
 /** What a pause point is told: the content path (or, for remote points, the URL) concerned. */
 export interface PauseInfo {
