@@ -112,14 +112,20 @@ async function main (): Promise<void> {
 
   // 5-7. Packages: the corpus packed as ~500 tarballs (24 files each) and served by a local HTTP registry.
   const packages = packCorpus(files, tarballDir(corpus, files.length))
-  const tarballBytes = packages.reduce((sum, p) => sum + fs.statSync(path.join(tarballDir(corpus, files.length), p.file)).size, 0)
+  const packedDir = tarballDir(corpus, files.length)
+  const tarballBytes = packages.reduce((sum, p) => sum + fs.statSync(path.join(packedDir, p.file)).size, 0)
   const registry = await startRegistry(tarballDir(corpus, files.length))
   const listFile = path.join(work, 'packages.json')
   fs.writeFileSync(listFile, JSON.stringify(packages.map(p => ({ pkgId: p.pkgId, integrity: p.integrity, url: `${registry.origin}/${p.file}` }))))
   const ensure = {
-    single: [] as number[], singleInChild: [] as number[], wall: [] as number[], warm: [] as number[], warmNoVerify: [] as number[],
+    single: [] as number[],
+    singleInChild: [] as number[],
+    wall: [] as number[],
+    warm: [] as number[],
+    warmNoVerify: [] as number[],
     // CPU time (user + system) of the children, start-up included: steadier than wall time on a shared machine.
-    singleCpu: [] as number[], fourCpu: [] as number[],
+    singleCpu: [] as number[],
+    fourCpu: [] as number[],
   }
   const errors: string[] = []
   let downloads = { min: Infinity, max: 0, total: 0 }
@@ -144,7 +150,11 @@ async function main (): Promise<void> {
       const fetchedAll = four.reduce((sum, c) => sum + ((c.fetched as number | undefined) ?? 0), 0)
       if (fetchedAll !== packages.length) errors.push(`the 4 processes fetched ${fetchedAll} packages in all, not ${packages.length}`)
       const counts = packages.map(p => registry.hits.get(p.file) ?? 0)
-      downloads = { min: Math.min(downloads.min, ...counts), max: Math.max(downloads.max, ...counts), total: counts.reduce((a, b) => a + b, 0) }
+      downloads = {
+        min: Math.min(downloads.min, ...counts),
+        max: Math.max(downloads.max, ...counts),
+        total: counts.reduce((a, b) => a + b, 0),
+      }
       progress('ensurePackage: warm (all stored)')
       registry.hits.clear()
       const warm = await runChild('ensurePackages.ts', [singleStore, listFile, '8'])
@@ -179,7 +189,7 @@ async function main (): Promise<void> {
   })
 
   progress(`addFilesFromTarball: ${packages.length} tarballs`)
-  const tarballs = packages.map(p => ({ path: path.join(tarballDir(corpus, files.length), p.file), integrity: p.integrity }))
+  const tarballs = packages.map(p => ({ path: path.join(packedDir, p.file), integrity: p.integrity }))
   const tar = { cas: [] as number[], pnpm: [] as number[] }
   for (let r = 0; r < runs; r++) {
     const casDir = freshDir('tgz-cas')
@@ -222,7 +232,8 @@ async function main (): Promise<void> {
     target('verify slow path vs pnpm 10', '>= 1.0x', ratio(median(ver.casSlow), median(ver.pnpmSlow)), x => x >= 1),
     target('whole-store verify vs cacache verify (files/s)', '>= 50x', ratio(median(ver.casSlow), cacacheVerifyMs), x => x >= 50),
     target('contention: 4 processes ensurePackage wall time vs 1 process', '<= 1.3x, 1 download per tarball, 0 errors',
-      median(ensure.wall) / median(ensure.single), x => x <= 1.3 && downloads.min === 1 && downloads.max === 1 && errors.length === 0,
+      median(ensure.wall) / median(ensure.single),
+      x => x <= 1.3 && downloads.min === 1 && downloads.max === 1 && errors.length === 0,
       `x, downloads per tarball: ${downloads.min}-${downloads.max}, errors: ${errors.length}`),
     target('warm ensurePackage vs cold', '<= 5%', median(ensure.warm) / median(ensure.singleInChild) * 100, x => x <= 5, '%'),
     target('addFilesFromTarball vs pnpm 10', '>= 1.5x', ratio(median(tar.cas), median(tar.pnpm)), x => x >= 1.5),

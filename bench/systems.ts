@@ -106,7 +106,9 @@ export async function cacacheVerify (cacheDir: string): Promise<number> {
  * cas-store: addFilesFromTarball of every tarball (read from disk, checked against its integrity as it streams
  * through the parser), `jobs` packages in flight, as an installer would run them.
  */
-export async function casAddTarballs (storeDir: string, tarballs: Array<{ path: string, integrity: string }>, jobs = 4): Promise<number> {
+export async function casAddTarballs (
+  storeDir: string, tarballs: Array<{ path: string, integrity: string }>, jobs = 4,
+): Promise<number> {
   const store = await openStore(storeDir)
   let files = 0
   let next = 0
@@ -114,7 +116,8 @@ export async function casAddTarballs (storeDir: string, tarballs: Array<{ path: 
     await Promise.all(Array.from({ length: jobs }, async () => {
       while (next < tarballs.length) {
         const tarball = tarballs[next++]!
-        files += (await store.addFilesFromTarball(fs.readFileSync(tarball.path), { integrity: tarball.integrity })).files.size
+        const index = await store.addFilesFromTarball(fs.readFileSync(tarball.path), { integrity: tarball.integrity })
+        files += index.files.size
       }
     }))
   } finally {
@@ -127,6 +130,8 @@ export async function casAddTarballs (storeDir: string, tarballs: Array<{ path: 
 export function pnpmAddTarballs (storeRoot: string, tarballs: Array<{ path: string }>): number {
   const cafs = pnpmCafs.createCafs(storeRoot)
   let files = 0
-  for (const tarball of tarballs) files += Object.keys(cafs.addFilesFromTarball(fs.readFileSync(tarball.path), true).filesIndex).length
+  for (const tarball of tarballs) {
+    files += Object.keys(cafs.addFilesFromTarball(fs.readFileSync(tarball.path), true).filesIndex).length
+  }
   return files
 }

@@ -15,10 +15,10 @@ export interface StaleTemp {
 }
 
 /**
- * Temp files and fill folders older than `graceMs` at `now`: `tmp/*` (ensureFile's temps), `dirs/*.cas-tmpdir-*`
- * (ensureDir fills) and key lock files (`*.lock` in `dirs/`, `partial/`, `locks/packages/`) of killed holders.
- * Younger ones may belong to a live writer and are never listed. Strays under `files/` are found by the content
- * walk instead (see {@link staleStray}).
+ * Temp files and fill folders older than `graceMs` at `now`: `tmp/*` (ensureFile's temps),
+ * `dirs/*.cas-tmpdir-*` (ensureDir fills) and key lock files (`*.lock` in `dirs/`, `partial/`, `locks/packages/`)
+ * of killed holders. Younger ones may belong to a live writer and are never listed. Strays under `files/` are found
+ * by the content walk instead (see {@link staleStray}).
  */
 export async function * staleTemps (root: string, graceMs: number, now: number): AsyncGenerator<StaleTemp> {
   for (const [dir, kind, match] of [

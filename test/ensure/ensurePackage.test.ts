@@ -7,15 +7,18 @@ import { packageLockFile } from '../../lib/ensure/packageLock.js'
 import { withKeyLock } from '../../lib/lock/keyLock.js'
 import type { PackageServer } from '../helpers/packageServer.js'
 import { startPackageServer } from '../helpers/packageServer.js'
-import { makePackages, servePackages, type TestPackage } from '../helpers/packages.js'
+import { makePackages, type TestPackage } from '../helpers/packages.js'
 import { sriOf } from '../helpers/pnpm.js'
 import { listFiles, tempDir } from '../helpers/tmp.js'
 
 const servers: PackageServer[] = []
 afterEach(async () => { for (const s of servers.splice(0)) await s.close() })
 
-async function serve (packages: TestPackage[], extra: Record<string, Buffer> = {}, options?: { delayMs?: number }): Promise<PackageServer> {
-  const server = await startPackageServer(new Map([...packages.map(p => [p.file, p.tgz] as const), ...Object.entries(extra)]), options)
+async function serve (
+  packages: TestPackage[], extra: Record<string, Buffer> = {}, options?: { delayMs?: number },
+): Promise<PackageServer> {
+  const tarballs = new Map([...packages.map(p => [p.file, p.tgz] as const), ...Object.entries(extra)])
+  const server = await startPackageServer(tarballs, options)
   servers.push(server)
   return server
 }
@@ -36,13 +39,16 @@ describe('ensurePackage', () => {
     const [pkg] = makePackages(1, 'once')
     const server = await serve([pkg!])
     const store = await openStore(tempDir())
-    const first = await store.ensurePackage({ integrity: pkg!.integrity, pkgId: pkg!.pkgId, tarball: server.url(pkg!.file) })
+    const asked = { integrity: pkg!.integrity, pkgId: pkg!.pkgId, tarball: server.url(pkg!.file) }
+    const first = await store.ensurePackage(asked)
     expect(first.fetched).toBe(true)
     expect(first.key).toBe(packageIndexKey(pkg!.integrity, pkg!.pkgId))
     expect([...first.index.files.keys()].sort()).toEqual(['README.md', 'cli.js', 'data.bin', 'package.json'])
-    expect(first.index).toMatchObject({ tarIntegrity: pkg!.integrity, manifest: { name: 'once-0', version: '1.0.0' }, requiresBuild: false })
+    expect(first.index).toMatchObject({
+      tarIntegrity: pkg!.integrity, manifest: { name: 'once-0', version: '1.0.0' }, requiresBuild: false,
+    })
     expect(await store.readPackageIndex(first.key)).toEqual(first.index)
-    const second = await store.ensurePackage({ integrity: pkg!.integrity, pkgId: pkg!.pkgId, tarball: server.url(pkg!.file) })
+    const second = await store.ensurePackage(asked)
     expect(second).toEqual({ ...first, fetched: false })
     expect(server.hits(pkg!.file)).toBe(1)
     await expectNothingLeft(store, 'sha512-AAAA\tnone@1.0.0', pkg!.tgz)
@@ -56,7 +62,9 @@ describe('ensurePackage', () => {
     const options = { integrity: pkg!.integrity, pkgId: pkg!.pkgId, tarball: server.url(pkg!.file) }
     const { key } = await store.ensurePackage(options)
     let release!: () => void
-    const held = withKeyLock(packageLockFile(store.root, key), key, async () => { await new Promise<void>(resolve => { release = resolve }) })
+    const held = withKeyLock(packageLockFile(store.root, key), key, async () => {
+      await new Promise<void>(resolve => { release = resolve })
+    })
     await expect(store.ensurePackage({ ...options, timeoutMs: 200 })).resolves.toMatchObject({ fetched: false })
     release()
     await held
@@ -91,7 +99,11 @@ describe('ensurePackage', () => {
     await inside
     const waits: Array<number | undefined> = []
     await expect(store.ensurePackage({
-      integrity: pkg!.integrity, pkgId: pkg!.pkgId, tarball: server.url(pkg!.file), timeoutMs: 300, onWait: w => waits.push(w.holder?.pid),
+      integrity: pkg!.integrity,
+      pkgId: pkg!.pkgId,
+      tarball: server.url(pkg!.file),
+      timeoutMs: 300,
+      onWait: w => waits.push(w.holder?.pid),
     })).rejects.toMatchObject({ code: 'ERR_CAS_LOCK_TIMEOUT', holder: { pid: process.pid } })
     expect(waits[0]).toBe(process.pid)
     expect(server.hits(pkg!.file)).toBe(0)
@@ -103,17 +115,22 @@ describe('ensurePackage', () => {
   it('takes the installer\'s own fetcher (a Buffer or a stream), and its failure comes out as it was thrown', async () => {
     const [a, b] = makePackages(2, 'fn')
     const store = await openStore(tempDir())
-    expect(await store.ensurePackage({ integrity: a!.integrity, pkgId: a!.pkgId, tarball: async () => a!.tgz })).toMatchObject({ fetched: true })
-    expect(await store.ensurePackage({ integrity: b!.integrity, pkgId: b!.pkgId, tarball: async () => Readable.from([b!.tgz.subarray(0, 100), b!.tgz.subarray(100)]) }))
-      .toMatchObject({ fetched: true })
+    const pinnedA = { integrity: a!.integrity, pkgId: a!.pkgId }
+    const fromBuffer = await store.ensurePackage({ ...pinnedA, tarball: async () => a!.tgz })
+    expect(fromBuffer.fetched).toBe(true)
+    const chunks = [b!.tgz.subarray(0, 100), b!.tgz.subarray(100)]
+    const pinnedB = { integrity: b!.integrity, pkgId: b!.pkgId }
+    const fromStream = await store.ensurePackage({ ...pinnedB, tarball: async () => Readable.from(chunks) })
+    expect(fromStream.fetched).toBe(true)
     const mine = new Error('my registry client failed')
     const broken = async function * (): AsyncGenerator<Buffer> {
       yield a!.tgz.subarray(0, 200)
       throw mine
     }
     const [c] = makePackages(1, 'fn-broken')
-    await expect(store.ensurePackage({ integrity: c!.integrity, pkgId: c!.pkgId, tarball: async () => broken() })).rejects.toBe(mine)
-    await expect(store.ensurePackage({ integrity: c!.integrity, pkgId: c!.pkgId, tarball: async () => { throw mine } })).rejects.toBe(mine)
+    const pinned = { integrity: c!.integrity, pkgId: c!.pkgId }
+    await expect(store.ensurePackage({ ...pinned, tarball: async () => broken() })).rejects.toBe(mine)
+    await expect(store.ensurePackage({ ...pinned, tarball: async () => { throw mine } })).rejects.toBe(mine)
     await expectNothingLeft(store, packageIndexKey(c!.integrity, c!.pkgId))
     await store.close()
   })
@@ -134,7 +151,8 @@ describe('ensurePackage failures are coded, name the URL, and leave no index', (
     const [good, other] = makePackages(2, 'lie')
     const server = await serve([], { 'lie.tgz': other!.tgz })
     const store = await openStore(tempDir())
-    const err = await store.ensurePackage({ integrity: good!.integrity, pkgId: good!.pkgId, tarball: server.url('lie.tgz') }).catch((e: unknown) => e)
+    const err = await store.ensurePackage({ integrity: good!.integrity, pkgId: good!.pkgId, tarball: server.url('lie.tgz') })
+      .catch((e: unknown) => e)
     expect(err).toMatchObject({ code: 'ERR_CAS_INTEGRITY', expected: good!.integrity, actual: other!.integrity })
     await expectNothingLeft(store, packageIndexKey(good!.integrity, good!.pkgId), other!.tgz)
     await store.close()
@@ -145,7 +163,8 @@ describe('ensurePackage failures are coded, name the URL, and leave no index', (
     const server = await serve([])
     const store = await openStore(tempDir())
     const url = server.url(pkg!.file)
-    const err = await store.ensurePackage({ integrity: pkg!.integrity, pkgId: pkg!.pkgId, tarball: url }).catch((e: unknown) => e)
+    const err = await store.ensurePackage({ integrity: pkg!.integrity, pkgId: pkg!.pkgId, tarball: url })
+      .catch((e: unknown) => e)
     expect(err).toMatchObject({ code: 'ERR_CAS_FETCH_STATUS', status: 404, url })
     expect((err as Error).message).toContain(url)
     await server.close()
@@ -161,7 +180,8 @@ describe('ensurePackage failures are coded, name the URL, and leave no index', (
     const store = await openStore(tempDir())
     const url = server.url(pkg!.file)
     server.hold(pkg!.file, 64 * 1024)
-    await expect(store.ensurePackage({ integrity: pkg!.integrity, pkgId: pkg!.pkgId, tarball: url, stallTimeoutMs: 300 }))
+    const stalling = { integrity: pkg!.integrity, pkgId: pkg!.pkgId, tarball: url, stallTimeoutMs: 300 }
+    await expect(store.ensurePackage(stalling))
       .rejects.toMatchObject({ code: 'ERR_CAS_FETCH_TIMEOUT', url })
     await expectNothingLeft(store, packageIndexKey(pkg!.integrity, pkg!.pkgId))
     server.hold(pkg!.file, 64 * 1024)

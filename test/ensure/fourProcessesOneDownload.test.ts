@@ -1,7 +1,6 @@
 // Issue 12, test 1: four processes ask for the same 12 packages from a slow registry at once. Each tarball is
 // downloaded exactly once (single flight per package across processes), every process gets the same index, and
 // every package verifies. Fails when the package lock, or the re-check after the wait, is removed.
-import fs from 'node:fs'
 import path from 'node:path'
 import { afterEach, expect, it } from 'vitest'
 import { openStore, packageIndexKey } from '../../lib/index.js'

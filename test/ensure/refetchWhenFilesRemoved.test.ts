@@ -20,12 +20,12 @@ it('an index whose files were removed is fetched again, once, with four processe
   const dir = tempDir()
   const storeDir = path.join(dir, 'store')
   const store = await openStore(storeDir)
-  const first = await store.ensurePackage({ integrity: pkg!.integrity, pkgId: pkg!.pkgId, tarball: server.url(pkg!.file) })
+  const asked = { integrity: pkg!.integrity, pkgId: pkg!.pkgId, tarball: server.url(pkg!.file) }
+  const first = await store.ensurePackage(asked)
   expect(first.fetched).toBe(true)
   for (const info of first.index.files.values()) fs.rmSync(store.filePathFor(info.digest, info.mode))
   // With verify off, the index is returned as it is (the caller's choice), and nothing is fetched.
-  expect(await store.ensurePackage({ integrity: pkg!.integrity, pkgId: pkg!.pkgId, tarball: server.url(pkg!.file), verify: false }))
-    .toMatchObject({ fetched: false })
+  expect(await store.ensurePackage({ ...asked, verify: false })).toMatchObject({ fetched: false })
   expect(server.hits(pkg!.file)).toBe(1)
   await store.close()
 
@@ -38,7 +38,7 @@ it('an index whose files were removed is fetched again, once, with four processe
   expect(server.hits(pkg!.file)).toBe(2)
 
   const reopened = await openStore(storeDir)
-  const again = await reopened.ensurePackage({ integrity: pkg!.integrity, pkgId: pkg!.pkgId, tarball: server.url(pkg!.file) })
+  const again = await reopened.ensurePackage(asked)
   expect(again.fetched).toBe(false)
   expect(await reopened.checkPkgFilesIntegrity(again.index)).toMatchObject({ passed: true })
   expect(server.hits(pkg!.file)).toBe(2)

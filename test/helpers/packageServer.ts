@@ -38,39 +38,48 @@ export async function startPackageServer (
   tarballs: Map<string, Buffer>, { chunk = 16 * 1024, delayMs = 0 } = {},
 ): Promise<PackageServer> {
   const requests: PackageRequest[] = []
-  const holds = new Map<string, { afterBytes: number, released: Promise<void>, release: () => void, reached: Promise<void>, reach: () => void }>()
+  interface Hold {
+    afterBytes: number
+    released: Promise<void>
+    release: () => void
+    reached: Promise<void>
+    reach: () => void
+  }
+  const holds = new Map<string, Hold>()
   const all: Array<{ release: () => void }> = []
-  const server = http.createServer((req, res) => {
-    void (async () => {
-      const name = decodeURIComponent((req.url ?? '/').slice(1))
-      const body = tarballs.get(name)
-      const record: PackageRequest = { path: name, status: body === undefined ? 404 : 200, sent: 0, completed: false }
-      requests.push(record)
-      res.on('close', () => { record.completed = res.writableFinished })
-      if (body === undefined) {
-        res.writeHead(404).end('not found')
-        return
+  const serve = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    const name = decodeURIComponent((req.url ?? '/').slice(1))
+    const body = tarballs.get(name)
+    const record: PackageRequest = { path: name, status: body === undefined ? 404 : 200, sent: 0, completed: false }
+    requests.push(record)
+    res.on('close', () => { record.completed = res.writableFinished })
+    if (body === undefined) {
+      res.writeHead(404).end('not found')
+      return
+    }
+    const hold = holds.get(name) // a hold applies to the requests that start while it is set
+    const held = async (offset: number): Promise<void> => {
+      if (hold !== undefined && offset >= hold.afterBytes) {
+        hold.reach()
+        await hold.released
       }
-      const hold = holds.get(name) // a hold applies to the requests that start while it is set
-      const held = async (offset: number): Promise<void> => {
-        if (hold !== undefined && offset >= hold.afterBytes) {
-          hold.reach()
-          await hold.released
-        }
-      }
-      await held(0) // a hold at 0 bytes holds the answer before its headers
+    }
+    await held(0) // a hold at 0 bytes holds the answer before its headers
+    if (res.destroyed) return
+    res.writeHead(200, { 'content-length': body.length, 'content-type': 'application/octet-stream' })
+    for (let offset = 0; offset < body.length; offset += chunk) {
+      if (offset > 0) await held(offset)
       if (res.destroyed) return
-      res.writeHead(200, { 'content-length': body.length, 'content-type': 'application/octet-stream' })
-      for (let offset = 0; offset < body.length; offset += chunk) {
-        if (offset > 0) await held(offset)
-        if (res.destroyed) return
-        const piece = body.subarray(offset, Math.min(offset + chunk, body.length))
-        if (!res.write(piece)) await new Promise(resolve => res.once('drain', resolve))
-        record.sent += piece.length
-        await new Promise(resolve => delayMs > 0 ? setTimeout(resolve, delayMs) : setImmediate(resolve))
-      }
-      res.end()
-    })()
+      const piece = body.subarray(offset, Math.min(offset + chunk, body.length))
+      if (!res.write(piece)) await new Promise(resolve => res.once('drain', resolve))
+      record.sent += piece.length
+      await new Promise(resolve => delayMs > 0 ? setTimeout(resolve, delayMs) : setImmediate(resolve))
+    }
+    res.end()
+  }
+  const server = http.createServer((req, res) => {
+    // A failure while serving ends this response (the client sees a reset), never an unhandled rejection.
+    serve(req, res).catch(err => res.destroy(err as Error))
   })
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
   const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`

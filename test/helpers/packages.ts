@@ -31,13 +31,16 @@ export function makePackages (count: number, prefix = 'pkg', size = 100_000): Te
 }
 
 /** Serves the packages' tarballs from a local HTTP server. */
-export async function servePackages (packages: TestPackage[], options?: Parameters<typeof startPackageServer>[1]): Promise<PackageServer> {
+export async function servePackages (
+  packages: TestPackage[], options?: Parameters<typeof startPackageServer>[1],
+): Promise<PackageServer> {
   return await startPackageServer(new Map(packages.map(p => [p.file, p.tgz])), options)
 }
 
 /** Writes the list a child `ensurePackages.ts` reads; returns its path. */
 export function writePackageList (dir: string, server: PackageServer, packages: TestPackage[], name = 'packages.json'): string {
   const file = path.join(dir, name)
-  fs.writeFileSync(file, JSON.stringify(packages.map(p => ({ integrity: p.integrity, pkgId: p.pkgId, url: server.url(p.file) }))))
+  const list = packages.map(p => ({ integrity: p.integrity, pkgId: p.pkgId, url: server.url(p.file) }))
+  fs.writeFileSync(file, JSON.stringify(list))
   return file
 }

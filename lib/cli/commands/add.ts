@@ -80,7 +80,9 @@ export async function run (values: Record<string, unknown>, positionals: string[
 }
 
 /** `cas add <tarball> --integrity SRI`: the ensurePackage path, with a line naming the process it waits for. */
-async function addPinned (source: string, integrity: string, values: Record<string, unknown>, ctx: CliContext): Promise<number> {
+async function addPinned (
+  source: string, integrity: string, values: Record<string, unknown>, ctx: CliContext,
+): Promise<number> {
   let pkgId = values['pkg-id'] as string | undefined
   if (pkgId === undefined) {
     const manifest = await readTarballManifest(source)
