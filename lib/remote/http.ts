@@ -30,7 +30,8 @@ export type PutBody = Buffer | (() => AsyncIterable<Uint8Array>)
 
 /**
  * The remote cache's three verbs (HEAD, GET, PUT) over Node's fetch, with every request counted and bounded: at
- * most `concurrency` in flight, each failing after `timeoutMs` without an answer or a body byte. Any answer but
+ * most `concurrency` in flight (background uploads at most half of them, and queued behind reads), each failing
+ * after `timeoutMs` without an answer or a body byte. Any answer but
  * 2xx (and 404 for HEAD/GET, which means "not there") is a {@link RemoteUnavailableError} naming the method, the
  * URL and the status, never a header: the auth token must not reach a log.
  */
@@ -39,6 +40,7 @@ export class RemoteHttp {
   readonly stats: RemoteStats = { requests: { GET: 0, HEAD: 0, PUT: 0 }, bytesDownloaded: 0, bytesUploaded: 0 }
   readonly #headers: Record<string, string>
   readonly #slots: Semaphore
+  readonly #uploadSlots: Semaphore
   readonly #timeoutMs: number
   readonly #closing = new AbortController()
 
@@ -46,6 +48,8 @@ export class RemoteHttp {
     this.baseUrl = remote.baseUrl
     this.#headers = { ...remote.headers, 'accept-encoding': 'identity' }
     this.#slots = new Semaphore(remote.concurrency)
+    // Background uploads never hold more than half the slots: an install's reads always find one free soon.
+    this.#uploadSlots = new Semaphore(Math.max(1, Math.floor(remote.concurrency / 2)))
     this.#timeoutMs = remote.timeoutMs
     // One listener per request in flight, by design (close aborts them all).
     setMaxListeners(Infinity, this.#closing.signal)
@@ -139,7 +143,12 @@ export class RemoteHttp {
     extraHeaders?: Record<string, string>,
   ): Promise<T> {
     const url = this.urlOf(rel)
-    const [, release] = await this.#slots.acquire(1, priority)
+    const releaseUpload = priority === PRIORITY_UPLOAD ? (await this.#uploadSlots.acquire())[1] : undefined
+    const [, releaseSlot] = await this.#slots.acquire(1, priority)
+    const release = (): void => {
+      releaseSlot()
+      releaseUpload?.()
+    }
     const controller = new AbortController()
     let stalled = false
     const onClose = (): void => controller.abort()

@@ -48,7 +48,8 @@ it('a server that stops answering never holds up an install, and close() abandon
   stops.push(reg.close)
   const errors: CasError[] = []
   const store = await openStore(tempDir(), {
-    remote: { url: `http://127.0.0.1:${(remote.address() as AddressInfo).port}/cas`, closeTimeoutMs: 300, timeoutMs: 600_000 },
+    // Two request slots: hung uploads may hold only one of them, so each install's read-through still gets the other.
+    remote: { url: `http://127.0.0.1:${(remote.address() as AddressInfo).port}/cas`, concurrency: 2, closeTimeoutMs: 300, timeoutMs: 600_000 },
     onRemoteError: e => errors.push(e),
   })
   for (const p of packages) {
