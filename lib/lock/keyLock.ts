@@ -1,36 +1,11 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { LockTimeoutError } from '../errors.js'
 import { errorCode } from '../util/fs.js'
-import { backoff, openLockFile, tryFlock, unlockFd } from './flock.js'
+import { openLockFile, tryFlock, unlockFd } from './flock.js'
+import { flockHolder, waitForLock, type LockHolder, type WaitOptions } from './lockWait.js'
 
-/** Who holds a key lock, as the holder recorded it in the lock file. */
-export interface LockHolder {
-  pid: number
-  hostname: string
-  /** When it took the lock (ms since the epoch). */
-  since: number
-}
-
-/** What a waiter is told while it waits for a key lock. */
-export interface WaitInfo {
-  key: string
-  /** The current holder, when its record could be read. */
-  holder: LockHolder | undefined
-  /** How long the holder has held it (ms), when known. */
-  heldForMs: number | undefined
-  /** How long this caller has waited so far (ms). */
-  waitedMs: number
-}
-
-/** Options for waiting on a key lock. */
-export interface WaitOptions {
-  /** Called when the lock is found held, then about once a second while waiting. */
-  onWait?: (info: WaitInfo) => void
-  /** Give up after this long with `ERR_CAS_LOCK_TIMEOUT` (default: wait as long as it takes). */
-  timeoutMs?: number
-}
+export type { LockHolder, WaitInfo, WaitOptions } from './lockWait.js'
 
 /** How a key lock is polled: the longest pause between two tries (ms). Internal. */
 export interface PollOptions {
@@ -40,8 +15,6 @@ export interface PollOptions {
    */
   pollMaxMs?: number
 }
-
-const REPORT_EVERY_MS = 1000
 
 /**
  * Runs `fn` holding an exclusive lock on `lockFile`, for work that takes long (a git clone, a download): one
@@ -70,25 +43,12 @@ export async function withKeyLock<T> (
 /** Opens `lockFile` and waits for its flock; returns the descriptor once it holds the lock on the current file. */
 async function acquire (lockFile: string, key: string, options: WaitOptions & PollOptions): Promise<number> {
   const started = Date.now()
-  let nextReport = 0
-  for (let attempt = 0; ; attempt++) {
+  for (;;) {
     const fd = openCreatingDir(lockFile)
     try {
-      while (!tryFlock(fd)) {
-        const now = Date.now()
-        const waitedMs = now - started
-        if (options.timeoutMs !== undefined && waitedMs >= options.timeoutMs) {
-          throw new LockTimeoutError(key, readHolder(lockFile), waitedMs)
-        }
-        if (options.onWait !== undefined && now >= nextReport) {
-          const holder = readHolder(lockFile)
-          options.onWait({ key, holder, heldForMs: holder === undefined ? undefined : now - holder.since, waitedMs })
-          nextReport = now + REPORT_EVERY_MS
-        }
-        // From 1 ms up: a key is held for milliseconds at least, so the event-loop spins of the path lock's first
-        // retries would only burn CPU.
-        await backoff(3 + attempt++, options.pollMaxMs ?? 100)
-      }
+      // The holder's own record says when it started; /proc/locks names it even before it has written that record.
+      const holder = (): LockHolder | undefined => readHolder(lockFile) ?? flockHolder(lockFile)
+      await waitForLock(() => tryFlock(fd), { key, holder, started, maxBackoffMs: options.pollMaxMs }, options)
     } catch (err) {
       unlockFd(fd)
       throw err

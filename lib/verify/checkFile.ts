@@ -80,7 +80,7 @@ export async function checkFile (
       // A directory (or socket…) is wrong, but not ours to delete: it may hold someone's data. Reported only.
       case 'not-a-file': return { status: 'corrupt', removed: false, rehashed: true }
       case 'wrong': {
-        if (policy.remove === false) return { status: 'corrupt', removed: false, rehashed: true }
+        if (policy.remove === false || ctx.readOnly === true) return { status: 'corrupt', removed: false, rehashed: true }
         if (changedWithinGrace(ctx, filePath, policy.graceMs ?? 0)) {
           return { status: 'corrupt', removed: false, rehashed: true, young: true }
         }

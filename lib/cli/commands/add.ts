@@ -1,7 +1,7 @@
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import { readTarballManifest } from '../../add/readTarballManifest.js'
-import { packageIndexKey } from '../../pkgIndex/key.js'
+import { assertPackageIndexKey, packageIndexKey } from '../../pkgIndex/key.js'
 import type { PackageIndex } from '../../types.js'
 import type { CommandSpec } from '../args.js'
 import { openCliStore, type CliContext } from '../context.js'
@@ -31,6 +31,8 @@ export async function run (values: Record<string, unknown>, positionals: string[
   const kinds = positionals.map(arg => {
     const stat = fs.statSync(arg, { throwIfNoEntry: false })
     if (stat === undefined) throw new UsageError(`${arg} does not exist`, 'add')
+    // A device, FIFO or socket never ends (`/dev/zero`) or blocks: only files and folders are content.
+    if (!stat.isDirectory() && !stat.isFile()) throw new UsageError(`${arg} is not a regular file or a folder`, 'add')
     return stat.isDirectory() ? 'dir' as const : 'tarball' as const
   })
   if (key !== undefined && (positionals.length !== 1 || kinds[0] !== 'tarball')) {
@@ -43,7 +45,15 @@ export async function run (values: Record<string, unknown>, positionals: string[
   if (values['pkg-id'] !== undefined && integrity === undefined) throw new UsageError('--pkg-id goes with --integrity', 'add')
   if (values.remote !== undefined && integrity === undefined) throw new UsageError('--remote goes with --integrity', 'add')
   if (integrity !== undefined) return await addPinned(positionals[0]!, integrity, values, ctx)
-  const store = await openCliStore(values.store as string | undefined, ctx.env, true)
+  // Checked before anything is added: a bad key found after the add would leave its content behind unindexed.
+  if (key !== undefined) {
+    try {
+      assertPackageIndexKey(key)
+    } catch (err) {
+      throw new UsageError(`--key: ${(err as Error).message.replace(/\.$/, '')}`, 'add')
+    }
+  }
+  const store = await openCliStore(values.store as string | undefined, ctx.env, true, false, ctx.stderr)
   type AddedFile = { name: string, digest: string, mode: number, size: number }
   const results: Array<{ source: string, key?: string, files: AddedFile[] }> = []
   try {
@@ -91,7 +101,8 @@ async function addPinned (
     }
     pkgId = `${manifest.name}@${manifest.version}`
   }
-  const store = await openCliStore(values.store as string | undefined, ctx.env, true, remoteOptions(values, ctx))
+  const remote = remoteOptions(values, ctx)
+  const store = await openCliStore(values.store as string | undefined, ctx.env, true, false, ctx.stderr, remote)
   let result
   try {
     let said = false

@@ -25,7 +25,7 @@ export async function run (values: Record<string, unknown>, positionals: string[
   }
   const remote = remoteFromCli(values.remote as string | undefined, ctx.env, 'pull')
   const options = { remote: { ...remote, upload: false } }
-  const store = await openCliStore(values.store as string | undefined, ctx.env, true, options)
+  const store = await openCliStore(values.store as string | undefined, ctx.env, true, false, ctx.stderr, options)
   const results: Array<{ key: string, status: string, files?: number, bytes?: number, error?: string }> = []
   try {
     for (const key of positionals) {

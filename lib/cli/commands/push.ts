@@ -16,7 +16,7 @@ export const spec: CommandSpec = {
 export async function run (values: Record<string, unknown>, positionals: string[], ctx: CliContext): Promise<number> {
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`, 'push')
   const remote = remoteFromCli(values.remote as string | undefined, ctx.env, 'push')
-  const store = await openCliStore(values.store as string | undefined, ctx.env, false, { remote })
+  const store = await openCliStore(values.store as string | undefined, ctx.env, false, false, ctx.stderr, { remote })
   const progress = createProgress({ stream: ctx.stderr, label: 'push', unit: 'packages', quiet: values.quiet === true || values.json === true })
   let report
   try {

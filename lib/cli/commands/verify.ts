@@ -27,7 +27,7 @@ export async function run (values: Record<string, unknown>, _positionals: string
   const jobs = values.jobs === undefined ? undefined : Number(values.jobs)
   if (jobs !== undefined && (!Number.isInteger(jobs) || jobs < 1)) throw new UsageError(`--jobs ${String(values.jobs)} is not a positive whole number`, 'verify')
   const graceMs = values.grace === undefined ? DEFAULT_GRACE_MS : parseDuration(String(values.grace))
-  const store = await openCliStore(values.store as string | undefined, ctx.env)
+  const store = await openCliStore(values.store as string | undefined, ctx.env, false, true, ctx.stderr)
   const progress = createProgress({ stream: ctx.stderr, label: 'verify', unit: 'packages', quiet: values.quiet === true || values.json === true })
   const started = Date.now()
   let report: VerifyReport
@@ -66,6 +66,12 @@ function textReport (r: VerifyReport, elapsedMs: number): string {
   const out: string[] = []
   const mode = r.full ? 'full re-hash' : 'fast path, re-hash where stale'
   out.push(`Store ${r.root} (${r.format}; ${mode}${r.fix ? '; fixing' : ''})`)
+  if (r.indexLost === true) {
+    out.push('', `Lost package index: ${path.join(r.root, 'index.db')} is empty but the store holds content, so no ` +
+      'package could be checked and nothing was changed. Restore index.db from a backup; or, to start over, delete ' +
+      'it (installs then fetch every package again; `cas prune --force` removes the content nothing references).', '')
+    return out.join('\n') + '\n'
+  }
   out.push(`Checked ${formatCount(r.packagesChecked)} packages, ${formatCount(r.filesChecked)} content files in ${formatDuration(elapsedMs)}.`)
   if (r.problems.length > 0) {
     out.push('', 'Problems:')
