@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util'
 import { generateCorpus, listCorpus } from './corpus.js'
 import { formatMarkdown, type Figure, type Report, type Scenario, type Target } from './report.js'
 import { openStore } from '../lib/index.js'
+import { remoteScenarios } from './remote.js'
 import { cacachePut, cacacheVerify, casAdd, casAddTarballs, casVerify, pnpmAdd, pnpmAddTarballs, pnpmVerify, rawAdd, rawStat } from './systems.js'
 import { packCorpus, startRegistry } from './tarballs.js'
 import { casImportAll, pnpmImportAll, pnpmVerifyImportAll, removeTree, splitIntoPackages } from './importScenario.js'
@@ -294,6 +295,10 @@ async function main (): Promise<void> {
       cpuBound: imp.skipCpu.map(ms => Math.round(importPkgs.length / (ms / 1000))).join('/') + ' packages per CPU-second',
     },
   })
+  const remote = await remoteScenarios({
+    files, packages, tarballDir: tarballDir(corpus, files.length), freshDir, runChild, timed, progress, figure, target,
+  })
+  scenarios.push(...remote.scenarios)
 
   const ratio = (a: number, b: number): number => b / a // ms ratio: how many times faster `a` is than `b`
   const targets: Target[] = [
@@ -314,6 +319,7 @@ async function main (): Promise<void> {
     target('import, hardlink, vs pnpm importer', '>= 1.2x', ratio(median(imp.hardlink.cas), median(imp.hardlink.pnpm)), x => x >= 1.2),
     target('import, copy, vs pnpm importer', '>= 1.2x', ratio(median(imp.copy.cas), median(imp.copy.pnpm)), x => x >= 1.2),
     target('import skip of complete targets', '>= 20,000 packages/s', skipPerSec, x => x >= 20_000, ' packages/s'),
+    ...remote.targets,
   ]
   const report: Report = {
     date: new Date().toISOString(),

@@ -69,6 +69,9 @@ export async function startRegistry (dir: string): Promise<BenchRegistry> {
       fs.createReadStream(full).pipe(res)
     })
   })
+  // Keep idle connections open longer than the client does: a server closing one just as the client reuses it
+  // fails that download with "other side closed" (seen on a loaded machine, where timers fire late).
+  server.keepAliveTimeout = 60_000
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
   return {
     origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,

@@ -1,6 +1,7 @@
 import path from 'node:path'
 import type { WaitOptions } from './lock/lockWait.js'
 import { PathLock } from './lock/pathLock.js'
+import type { RemoteTier } from './remote/remoteTier.js'
 import type { TestHooks } from './util/hooks.js'
 import { TempOwner } from './write/tempOwner.js'
 
@@ -18,6 +19,8 @@ export interface StoreContext {
   readonly fsync: boolean
   /** Test-only pause points (`lib/util/hooks.ts`); undefined in production. */
   readonly hooks: TestHooks | undefined
+  /** The remote cache tier, when the store was opened with `remote` (read-through and write-behind). */
+  readonly remote?: RemoteTier
   /** The clock ages are judged by (grace periods); `Date.now` unless a test injects one. */
   readonly now: () => number
   /** This store's claim on its temp files, held from the first one on (see `write/tempOwner.ts`). */

@@ -314,3 +314,48 @@ export class NameCollisionError extends CasError {
     this.names = names
   }
 }
+
+/**
+ * The remote cache could not be used: unreachable, timing out, refusing the credentials, or answering an
+ * unexpected status. Installs go on without it (from the registry); the store reports this once and stops asking
+ * the remote for the rest of its life. Messages name the method and URL, never a header (tokens stay out of logs).
+ */
+export class RemoteUnavailableError extends CasError {
+  readonly url: string
+  readonly status: number | undefined
+
+  constructor (method: string, url: string, detail: string, status?: number, cause?: unknown) {
+    super('ERR_CAS_REMOTE_UNAVAILABLE',
+      `The remote cache failed: ${method} ${url}: ${detail}. Installs go on from the registry without it; ` +
+      (status === 401 || status === 403
+        ? 'check the token the remote was given.'
+        : 'check that the server is up and the URL is right.'), { cause })
+    this.url = url
+    this.status = status
+  }
+}
+
+/**
+ * The remote cache holds something wrong: a file whose bytes do not hash to its name, an index that does not
+ * decode, or an index naming a file the server lacks. Nothing of it was stored; the package came from the
+ * registry instead, and the next upload of that package overwrites the bad object.
+ */
+export class RemoteCorruptError extends CasError {
+  readonly url: string
+
+  constructor (url: string, detail: string, cause?: unknown) {
+    super('ERR_CAS_REMOTE_CORRUPT',
+      `The remote cache holds a bad object at ${url}: ${detail}. It was not stored; the package is fetched from ` +
+      'its tarball instead. If this repeats, delete that object on the server.', { cause })
+    this.url = url
+  }
+}
+
+/** The local store lacks (or holds wrong) a file a package index names: that package cannot be uploaded. */
+export class LocalFileMissingError extends CasError {
+  constructor (filePath: string) {
+    super('ERR_CAS_REMOTE_LOCAL_MISSING',
+      `${filePath} is named by a package index but missing from the local store, so the package was not uploaded. ` +
+      'Run `cas verify --fix`; the next install fetches the package again.')
+  }
+}

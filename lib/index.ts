@@ -39,6 +39,13 @@ export { assertSafePackageFileName, isSafePackageFileName } from './pkgIndex/fil
 export { indexedManifest, requiresBuild } from './pkgIndex/manifest.js'
 export { INDEX_DB_FILE } from './pkgIndex/indexDb.js'
 export { v10IndexFile } from './pkgIndex/v10Index.js'
+export type { RemoteOptions } from './remote/options.js'
+export type { RemoteStats } from './remote/http.js'
+export type { PullOutcome } from './remote/pullPackage.js'
+export type { PushOptions, PushProgress, PushReport } from './remote/pushStore.js'
+export type { RemoteErrorHandler } from './remote/remoteTier.js'
+export { remoteFilePath, remoteIndexPath } from './remote/layout.js'
+export { decodeRemoteIndex, encodeRemoteIndex, REMOTE_INDEX_FORMAT, REMOTE_INDEX_VERSION } from './remote/indexCodec.js'
 export {
   BadDigestError, BadTarballError, CasError, FetchError, FileAccessError, IndexBusyError, IndexCorruptError,
   IndexReadOnlyError, IntegrityError, InterruptedError, InvalidArgumentError, LockTimeoutError, NotAFileError,
@@ -48,3 +55,4 @@ export { ImportMethodError, MissingContentError, NameCollisionError } from './er
 export {
   FileChangedError, IndexLostError, LockFileError, ReadOnlyStoreError, TempFileLostError, TooManyEntriesError,
 } from './errors.js'
+export { LocalFileMissingError, RemoteCorruptError, RemoteUnavailableError } from './errors.js'

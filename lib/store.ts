@@ -9,6 +9,7 @@ import { fetchFile, type FetchFileOptions, type FetchFileResult } from './fetch/
 import { importPackage, type ImportPackageOptions, type ImportPackageResult } from './import/importPackage.js'
 import { createStoreContext, type StoreContext } from './context.js'
 import { FileAccessError, InvalidArgumentError, ReadOnlyStoreError, StoreClosedError } from './errors.js'
+import { assertPackageIndexKey } from './pkgIndex/key.js'
 import { contentPathFor } from './layout/contentPath.js'
 import { resolveStoreRoot, storeFormatOf } from './layout/resolveRoot.js'
 import type { WaitInfo } from './lock/lockWait.js'
@@ -17,6 +18,11 @@ import { EmptyIndex } from './pkgIndex/emptyIndex.js'
 import { IndexDb, INDEX_DB_FILE } from './pkgIndex/indexDb.js'
 import { isLostIndex, LostIndex } from './pkgIndex/lostIndex.js'
 import { V10Index } from './pkgIndex/v10Index.js'
+import { resolveRemote, type RemoteOptions } from './remote/options.js'
+import type { RemoteStats } from './remote/http.js'
+import type { PullOutcome } from './remote/pullPackage.js'
+import { pushStore, type PushOptions, type PushReport } from './remote/pushStore.js'
+import { RemoteTier, type RemoteErrorHandler } from './remote/remoteTier.js'
 import { pruneStore, type PruneOptions, type PruneReport } from './maint/pruneStore.js'
 import { storeStats, type StoreStats } from './maint/storeStats.js'
 import { verifyStore, type VerifyReport, type VerifyStoreOptions } from './maint/verifyStore.js'
@@ -53,6 +59,17 @@ export interface StoreOptions {
   onWait?: (info: WaitInfo) => void
   /** Give up waiting for a path lock after this long, with `ERR_CAS_LOCK_TIMEOUT` naming the holder. Default: wait. */
   lockTimeoutMs?: number
+  /**
+   * A shared remote cache (nginx WebDAV or any server answering GET/HEAD/PUT): a URL, or `{ url, token, headers,
+   * upload: false, … }`. Packages the store lacks are read through from it; packages added from a registry are
+   * uploaded behind the install. See `lib/remote/`.
+   */
+  remote?: string | RemoteOptions
+  /**
+   * Told about remote-tier problems that do not fail an install (server down: once; a bad object on the
+   * server; an upload abandoned at close). Default: a process warning.
+   */
+  onRemoteError?: RemoteErrorHandler
   /** @internal Test-only pause points (see `lib/util/hooks.ts`). */
   _hooks?: TestHooks
   /** @internal Test-only clock that grace periods are judged by (prune, verify, the verifier); default `Date.now`. */
@@ -218,16 +235,53 @@ export class Store {
     return await fetchFile(this.#writable('fetch into the store'), url, options)
   }
 
-  /** Closes the lock files (dropping any OS lock still held). The store cannot be used afterwards. */
+  /** The remote cache's base URL (without credentials), or undefined when the store has none. */
+  get remoteUrl (): string | undefined {
+    return this.#ctx.remote?.url
+  }
+
+  /** Requests and bytes exchanged with the remote so far (undefined without a remote). */
+  get remoteStats (): RemoteStats | undefined {
+    return this.#ctx.remote?.stats
+  }
+
+  /**
+   * `cas pull`: brings the package under `key` from the remote into this store (files verified, then the local
+   * index). `ERR_CAS_REMOTE_UNAVAILABLE` when the server fails; a miss or a wrong object is the outcome.
+   */
+  async pullFromRemote (key: string): Promise<PullOutcome> {
+    return await this.#remoteTier().pull(assertPackageIndexKey(key))
+  }
+
+  /** `cas push`: uploads every package of this store the remote lacks (files first, then the index). */
+  async pushToRemote (options?: PushOptions): Promise<PushReport> {
+    return await pushStore(this.#openIndexes(), this.#remoteTier(), options)
+  }
+
+  /**
+   * Waits for background uploads to the remote (at most its `closeTimeoutMs`), then closes the lock files
+   * (dropping any OS lock still held). The store cannot be used afterwards.
+   */
   async close (): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    try {
+      await this.#ctx.remote?.close()
+    } catch {
+      // close() reports through onRemoteError; the store closes regardless.
+    }
     try {
       await this.#indexes.close()
     } finally {
       this.#ctx.tempOwner?.release()
       this.#ctx.lock.close()
     }
+  }
+
+  #remoteTier (): RemoteTier {
+    const tier = this.#open().remote
+    if (tier === undefined) throw new InvalidArgumentError('This store was opened without a remote; pass openStore(dir, { remote: url }).')
+    return tier
   }
 
   #openIndexes (): IndexBackend {
@@ -256,6 +310,7 @@ export class Store {
 export async function openStore (dir: string, options: StoreOptions = {}): Promise<Store> {
   if (options.readOnly === true) return await openReadOnly(dir, options)
   const root = resolveStoreRoot(dir)
+  const remote = options.remote === undefined ? undefined : resolveRemote(options.remote)
   const ctx = createStoreContext({
     root,
     fsync: options.fsync === true,
@@ -271,7 +326,8 @@ export async function openStore (dir: string, options: StoreOptions = {}): Promi
     : isLostIndex(root)
       ? new LostIndex(root)
       : await IndexDb.open(root, { busyTimeoutMs: busyTimeoutOf(options), durable: options.fsync === true })
-  return new Store(ctx, indexes)
+  const tier = remote === undefined ? undefined : new RemoteTier(ctx, indexes, remote, options.onRemoteError)
+  return new Store(tier === undefined ? ctx : { ...ctx, remote: tier }, indexes)
 }
 
 /** Opens a store for reading only: creates nothing, takes no lock (no write can race a reader that never removes). */

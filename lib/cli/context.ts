@@ -31,12 +31,14 @@ export class StoreNotFoundError extends CasError {
  */
 export async function openCliStore (
   storeFlag: string | undefined, env: NodeJS.ProcessEnv, create = false, readOnlyIfNeeded = false,
-  stderr?: NodeJS.WritableStream,
+  stderr?: NodeJS.WritableStream, extra: StoreOptions = {},
 ): Promise<Store> {
   const dir = storeFlag ?? defaultStoreDir(env)
   const root = findStoreRoot(dir)
   // A long wait for a lock another process holds is said, with who holds it, instead of a silent hang.
-  const options: StoreOptions = stderr === undefined ? {} : { onWait: info => { stderr.write(lockWaitLine(info)) } }
+  const options: StoreOptions = stderr === undefined
+    ? { ...extra }
+    : { ...extra, onWait: info => { stderr.write(lockWaitLine(info)) } }
   if (root === undefined) {
     if (create) return await openStore(dir, options)
     throw new StoreNotFoundError(dir, storeFlag === undefined ? 'default' : 'flag')

@@ -6,6 +6,8 @@ import * as add from './commands/add.js'
 import * as cat from './commands/cat.js'
 import * as importCmd from './commands/import.js'
 import * as prune from './commands/prune.js'
+import * as pull from './commands/pull.js'
+import * as push from './commands/push.js'
 import * as stat from './commands/stat.js'
 import * as verify from './commands/verify.js'
 import { UsageError } from './usageError.js'
@@ -15,7 +17,7 @@ interface Command {
   run: (values: Record<string, unknown>, positionals: string[], ctx: CliContext) => Promise<number>
 }
 
-const COMMANDS: Record<string, Command> = { verify, add, cat, stat, prune, import: importCmd }
+const COMMANDS: Record<string, Command> = { verify, add, cat, stat, prune, import: importCmd, push, pull }
 
 function overview (): string {
   const lines = ['Usage: cas <command> [options]', '', 'Maintain a content-addressable store shared with pnpm (v11, or v10 read-only), safely while installs run.', '', 'Commands:']

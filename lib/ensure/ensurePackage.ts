@@ -71,9 +71,13 @@ export async function ensurePackage (
       // index that had failed the check is checked again: the store it was failing in is the same one.
       const again = await usableIndex(ctx, indexes, key, verify && stored.status !== 'absent')
       if (again.status === 'usable') return { index: again.index, fetched: false }
-      const index = await from.addFiles(ctx)
+      // Remote tier: read through it first (files verified, no registry request), else the tarball, then upload
+      // it behind the install (lib/remote/remoteTier.ts). Both never fail the install for the remote's sake.
+      const remote = await ctx.remote?.readThrough(key)
+      const index = remote?.index ?? await from.addFiles(ctx)
       index.tarIntegrity = options.integrity
       await indexes.write(key, index)
+      if (remote?.index === undefined) ctx.remote?.scheduleUpload(key, index, remote?.repair)
       return { index, fetched: true }
     }, { ...wait, pollMaxMs: PACKAGE_POLL_MAX_MS })
   }, wait)

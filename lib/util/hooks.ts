@@ -30,8 +30,12 @@ export type PausePoint =
   | 'add:dirApproved'
   /** addFilesFromDir: the folder was walked and every file approved; none has been opened yet. */
   | 'add:walked'
+  /** Remote upload: one content file is on the server (path: its URL). */
+  | 'remote:fileUploaded'
+  /** Remote upload: every content file of a package is on the server, its index not yet (path: the index URL). */
+  | 'remote:filesUploaded'
 
-/** What a pause point is told: the content path concerned. */
+/** What a pause point is told: the content path (or, for remote points, the URL) concerned. */
 export interface PauseInfo {
   path: string
 }

@@ -5,7 +5,9 @@ import { assertPackageIndexKey, packageIndexKey } from '../../pkgIndex/key.js'
 import type { PackageIndex } from '../../types.js'
 import type { CommandSpec } from '../args.js'
 import { openCliStore, type CliContext } from '../context.js'
+import { REMOTE_FLAG, remoteFromCli } from '../remote.js'
 import { UsageError } from '../usageError.js'
+import type { StoreOptions } from '../../store.js'
 
 export const spec: CommandSpec = {
   name: 'add',
@@ -18,6 +20,7 @@ export const spec: CommandSpec = {
     key: { type: 'string', value: 'KEY', help: 'the package index key for a single tarball' },
     integrity: { type: 'string', value: 'SRI', help: 'the tarball\'s integrity (sha512-…): checked, then the index key' },
     'pkg-id': { type: 'string', value: 'NAME@VER', help: 'with --integrity: the package id (default: from its package.json)' },
+    remote: { ...REMOTE_FLAG, help: 'with --integrity: the remote cache to read through and upload to (or $CAS_REMOTE_URL)' },
   },
 }
 
@@ -40,6 +43,7 @@ export async function run (values: Record<string, unknown>, positionals: string[
     throw new UsageError('--integrity goes with exactly one tarball, and without --key (the key is "<integrity>\\t<pkg id>")', 'add')
   }
   if (values['pkg-id'] !== undefined && integrity === undefined) throw new UsageError('--pkg-id goes with --integrity', 'add')
+  if (values.remote !== undefined && integrity === undefined) throw new UsageError('--remote goes with --integrity', 'add')
   if (integrity !== undefined) return await addPinned(positionals[0]!, integrity, values, ctx)
   // Checked before anything is added: a bad key found after the add would leave its content behind unindexed.
   if (key !== undefined) {
@@ -97,7 +101,8 @@ async function addPinned (
     }
     pkgId = `${manifest.name}@${manifest.version}`
   }
-  const store = await openCliStore(values.store as string | undefined, ctx.env, true, false, ctx.stderr)
+  const remote = remoteOptions(values, ctx)
+  const store = await openCliStore(values.store as string | undefined, ctx.env, true, false, ctx.stderr, remote)
   let result
   try {
     let said = false
@@ -124,6 +129,20 @@ async function addPinned (
   ctx.stdout.write(`${source}: ${files.length} files, index ${JSON.stringify(result.key)}${result.fetched ? '' : ' (already in the store)'}\n`)
   for (const f of files) ctx.stdout.write(`${f.digest}  ${f.mode.toString(8).padStart(3, '0')}  ${f.name}\n`)
   return 0
+}
+
+/**
+ * The remote tier for `cas add --integrity` when `--remote` or `$CAS_REMOTE_URL` names one: the package is read
+ * through it, or uploaded to it after the add (the store's close waits); its problems are warning lines, never a
+ * failure of the add.
+ */
+function remoteOptions (values: Record<string, unknown>, ctx: CliContext): StoreOptions {
+  const url = values.remote as string | undefined ?? ctx.env.CAS_REMOTE_URL
+  if (url === undefined || url === '') return {}
+  return {
+    remote: remoteFromCli(url, ctx.env, 'add'),
+    onRemoteError: err => { ctx.stderr.write(`cas add: warning: ${err.message} (${err.code})\n`) },
+  }
 }
 
 function listFiles (index: PackageIndex): Array<{ name: string, digest: string, mode: number, size: number }> {
