@@ -67,7 +67,8 @@ export class NotAFileError extends CasError {
 export class FileAccessError extends CasError {
   readonly path: string
 
-  constructor (path: string, cause: NodeJS.ErrnoException) {
+  // `cause` is a Node system error; typed by the fields read, so the published types need no @types/node.
+  constructor (path: string, cause: Error & { code?: string }) {
     super('ERR_CAS_FILE_ACCESS',
       `Cannot access ${path}: ${cause.code ?? cause.message}. Check its permissions and the disk, then retry.`,
       { cause })

@@ -10,6 +10,7 @@ export type {
 export { COMPLETE_MARKER, type EnsureDirOptions } from './dir/ensureDir.js'
 export type { FetchFileOptions, FetchFileResult, FetchProgress } from './fetch/fetchFile.js'
 export type { LockHolder, WaitInfo, WaitOptions } from './lock/keyLock.js'
+export type { AbortSignalLike } from './util/abortSignal.js'
 export { assertDigestHex, hexToSri, isDigestHex, sriToHex, toDigestHex } from './digest/sri.js'
 export { contentPathFor, isExecutable, storedMode } from './layout/contentPath.js'
 export { LEGACY_STORE_VERSION, resolveStoreRoot, STORE_VERSION } from './layout/resolveRoot.js'

@@ -18,6 +18,7 @@ import { verifyStore, type VerifyReport, type VerifyStoreOptions } from './maint
 import type {
   CheckOptions, EnsureFileOptions, EnsureFileResult, IntegrityResult, PackageIndex, PackageIndexInput,
 } from './types.js'
+import { asBufferOrStream } from './util/bytes.js'
 import type { TestHooks } from './util/hooks.js'
 import { checkPkgFilesIntegrity } from './verify/checkPkgFilesIntegrity.js'
 import { ensureFile } from './write/ensureFile.js'
@@ -70,8 +71,8 @@ export class Store {
    * Makes sure `content` is in the store; returns its digest, path, size and `checkedAt`. Never leaves a partial
    * file at a content path; safe against any number of concurrent writers and verifiers of the same content.
    */
-  async ensureFile (content: Buffer | AsyncIterable<unknown>, options: EnsureFileOptions): Promise<EnsureFileResult> {
-    return await ensureFile(this.#open(), content, options)
+  async ensureFile (content: Uint8Array | AsyncIterable<unknown>, options: EnsureFileOptions): Promise<EnsureFileResult> {
+    return await ensureFile(this.#open(), asBufferOrStream(content), options)
   }
 
   /**
@@ -136,9 +137,9 @@ export class Store {
     return await addFilesFromDir(this.#open(), dir)
   }
 
-  /** Adds the files of a `.tgz` or `.tar` (Buffer or stream) and returns the package index. */
-  async addFilesFromTarball (tarball: Buffer | AsyncIterable<unknown>): Promise<PackageIndex> {
-    return await addFilesFromTarball(this.#open(), tarball)
+  /** Adds the files of a `.tgz` or `.tar` (bytes: a Buffer or any Uint8Array, or a stream) and returns the package index. */
+  async addFilesFromTarball (tarball: Uint8Array | AsyncIterable<unknown>): Promise<PackageIndex> {
+    return await addFilesFromTarball(this.#open(), asBufferOrStream(tarball))
   }
 
   /**

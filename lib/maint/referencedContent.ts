@@ -1,6 +1,7 @@
 import { IndexCorruptError } from '../errors.js'
 import { isExecutable } from '../layout/contentPath.js'
 import type { IndexBackend } from '../pkgIndex/backend.js'
+import type { AbortSignalLike } from '../util/abortSignal.js'
 import { contentKey } from './contentKey.js'
 import { indexContent } from './indexContent.js'
 
@@ -22,7 +23,7 @@ export interface ContentUse {
  * unreadable index: whoever asks (prune, above all) must not mistake the files only that index names for unused.
  */
 export async function referencedContent (
-  indexes: IndexBackend, signal?: AbortSignal,
+  indexes: IndexBackend, signal?: AbortSignalLike,
 ): Promise<{ uses: Map<string, ContentUse>, packages: number }> {
   const uses = new Map<string, ContentUse>()
   let packages = 0

@@ -4,6 +4,7 @@ import { isDigestHex } from '../digest/sri.js'
 import { contentPathFor, isExecutable } from '../layout/contentPath.js'
 import type { IndexBackend, PackageIndexEntry } from '../pkgIndex/backend.js'
 import type { FileInfo } from '../types.js'
+import type { AbortSignalLike } from '../util/abortSignal.js'
 import { statOrUndefined } from '../util/fs.js'
 import { checkFile, type FileVerdict } from '../verify/checkFile.js'
 import { contentKey } from './contentKey.js'
@@ -28,7 +29,7 @@ export interface VerifyStoreOptions {
   /** Packages checked at once (default: twice the CPU count). */
   jobs?: number
   /** Stop taking new packages when aborted; what was started finishes, and the report says it was interrupted. */
-  signal?: AbortSignal
+  signal?: AbortSignalLike
   /** Called after each package. */
   onProgress?: (progress: VerifyProgress) => void
 }
