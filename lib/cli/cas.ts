@@ -1,10 +1,13 @@
 #!/usr/bin/env node
 // The `cas` command. Everything but process wiring lives in main.ts, so tests can run it in-process too.
+import { exitQuietlyWhenOutputCloses } from './closedOutput.js'
 import { main } from './main.js'
 
+exitQuietlyWhenOutputCloses(process.stdout)
 const controller = new AbortController()
 let interrupts = 0
-// Only the long scans stop gracefully; any other command is short and atomic, and Ctrl-C ends it at once.
+// Only the long scans stop gracefully (they say so: see interrupt.ts); any other command is short and atomic, and
+// Ctrl-C ends it at once.
 const interruptible = ['verify', 'prune'].includes(process.argv[2] ?? '')
 if (interruptible) process.on('SIGINT', () => {
   interrupts++
@@ -14,7 +17,6 @@ if (interruptible) process.on('SIGINT', () => {
     process.stderr.write('\ncas: stopped.\n')
     process.exit(130)
   }
-  process.stderr.write('\ncas: stopping after the work in progress (Ctrl-C again to stop at once)...\n')
   controller.abort()
 })
 

@@ -1,5 +1,6 @@
 import { CasError } from '../errors.js'
 import { openStore, type Store } from '../store.js'
+import { statOrUndefined } from '../util/fs.js'
 import { defaultStoreDir, findStoreRoot } from './storeDir.js'
 
 /** What a command runs with: its output streams, environment and an abort signal (Ctrl-C). */
@@ -10,13 +11,21 @@ export interface CliContext {
   signal: AbortSignal
 }
 
+/** How to get a store to try `cas` on, for a machine that has none. */
+const TRY_IT = 'To try cas without one, make a small store: `cas add <folder or .tgz> --store /tmp/cas-try` ' +
+  '(a tarball also gets a package index), then `cas verify --store /tmp/cas-try`.'
+
 /** No store where `cas` was pointed (or at pnpm's default location). `cas` exits 2. */
 export class StoreNotFoundError extends CasError {
-  constructor (dir: string, defaulted: boolean) {
+  constructor (dir: string, defaulted: boolean, found: 'missing' | 'file' | 'not a store' = 'not a store') {
     super('ERR_CAS_NO_STORE', defaulted
       ? `No store at ${dir}, where pnpm keeps its store on this machine. Point cas at one with --store DIR ` +
-        '(`pnpm store path` prints the one pnpm uses).'
-      : `No store at ${dir}: it has no v11 or v10 folder with files/ or an index. Check the path given to --store.`)
+        `(\`pnpm store path\` prints the one pnpm uses). ${TRY_IT}`
+      : found === 'missing'
+        ? `--store ${dir} does not exist. Check the path (\`pnpm store path\` prints the store pnpm uses). ${TRY_IT}`
+        : found === 'file'
+          ? `--store ${dir} is a file, not a store folder. Give the folder that holds v11 (or v10), as \`pnpm store path\` prints it.`
+          : `No store at ${dir}: it has no v11 or v10 folder with files/ or an index. Check the path given to --store.`)
   }
 }
 
@@ -26,10 +35,12 @@ export class StoreNotFoundError extends CasError {
  */
 export async function openCliStore (storeFlag: string | undefined, env: NodeJS.ProcessEnv, create = false): Promise<Store> {
   const dir = storeFlag ?? defaultStoreDir(env)
+  const stat = statOrUndefined(dir)
+  if (stat !== undefined && !stat.isDirectory()) throw new StoreNotFoundError(dir, false, 'file')
   const root = findStoreRoot(dir)
   if (root === undefined) {
     if (create) return await openStore(dir)
-    throw new StoreNotFoundError(dir, storeFlag === undefined)
+    throw new StoreNotFoundError(dir, storeFlag === undefined, stat === undefined ? 'missing' : 'not a store')
   }
   return await openStore(root)
 }

@@ -146,7 +146,8 @@ describe('cas add, cat, stat, prune', () => {
     expect(JSON.parse(stat.stdout)).toMatchObject({ files: 5, packages: 1, references: 4, orphans: 1 })
 
     const dry = await runCas(['prune', '--store', storeDir, '--grace', '0', '--dry-run'])
-    expect(dry.stdout).toContain('Would remove 1 unreferenced content files')
+    expect(dry.stdout).toContain('Would remove 1 unreferenced content file (')
+    expect(dry.stdout).toContain('Kept 4 referenced files (no grace period).')
     const pruned = await runCas(['prune', '--store', storeDir, '--grace', '0', '--json'])
     expect(JSON.parse(pruned.stdout)).toMatchObject({ removed: { count: 1 }, referenced: 4 })
     expect((await runCas(['verify', '--store', storeDir, '--full'])).code).toBe(0)

@@ -15,6 +15,14 @@ export const spec: CommandSpec = {
   flags: {},
 }
 
+/** The content named is not in the store (under either mode). `cas cat` exits 1. */
+export class ContentNotFoundError extends CasError {
+  constructor (digest: string, root: string) {
+    super('ERR_CAS_NOT_FOUND', `sha512 ${digest.slice(0, 16)}… is not in ${root} (neither as a plain nor as an ` +
+      'executable file). Check the digest and --store; `cas add` puts content in.')
+  }
+}
+
 // Up to this size the whole file is read and checked before a byte is written, so bad content never reaches
 // stdout. Larger files are streamed, and a mismatch is reported (exit 1) after the fact.
 const CHECK_FIRST_LIMIT = 64 * 1024 * 1024
@@ -32,7 +40,8 @@ export async function run (values: Record<string, unknown>, positionals: string[
   await store.close()
   const file = [store.filePathFor(digest, 0o644), store.filePathFor(digest, 0o755)].find(f => fs.existsSync(f))
   if (file === undefined) {
-    ctx.stderr.write(`cas cat: ${digest.slice(0, 16)}… is not in ${store.root}.\n`)
+    const err = new ContentNotFoundError(digest, store.root)
+    ctx.stderr.write(`cas cat: ${err.message} (${err.code})\n`)
     return 1
   }
   const hash = crypto.createHash('sha512')
