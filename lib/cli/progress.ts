@@ -37,7 +37,7 @@ const REDRAW_MS = 100
 
 /**
  * A one-line progress bar for long scans: `label [#####.....] 120/3,000 packages 40% ETA 8 s 350/s`, or with a
- * part: `verify 52,000 files 9,100/s [#####.....] 120/3,000 packages 40% ETA 8 s`. Drawn only
+ * part: `verify 52,000 files (9,100 files/s) [#####.....] 120/3,000 packages 40% ETA 8 s`. Drawn only
  * when the stream is a terminal and not `quiet`, so piped or scripted output carries nothing but the result.
  */
 export function createProgress (options: ProgressOptions): Progress {
@@ -66,7 +66,7 @@ export function createProgress (options: ProgressOptions): Progress {
       if (rate > 0 && done < total) line += ` ETA ${formatDuration(((total - done) / rate) * 1000)}`
       line += ` ${formatCount(rate)}/s`
     } else {
-      line = `${options.label} ${formatCount(done)} ${options.unit} ${formatCount(rate)}/s`
+      line = `${options.label} ${formatCount(done)} ${options.unit} (${formatCount(rate)} ${options.unit}/s)`
       if (part !== undefined && part.total !== undefined && part.total > 0) {
         const ratio = Math.min(1, part.done / part.total)
         const partRate = part.done / (elapsed / 1000)
@@ -77,8 +77,8 @@ export function createProgress (options: ProgressOptions): Progress {
       }
     }
     const columns = (stream as { columns?: number }).columns ?? 80
-    stream.write(`\r${line.slice(0, columns - 1).padEnd(columns - 1)}`)
     drawn = true
+    stream.write(`\r${line.slice(0, columns - 1).padEnd(columns - 1)}`)
   }
 
   return {
