@@ -119,9 +119,15 @@ export class FetchError extends CasError {
   readonly url: string
   readonly status: number | undefined
 
+  /** `keptBytes`: what the partial download holds now (0: nothing to resume, and the message does not promise it). */
   constructor (code: 'ERR_CAS_FETCH_STATUS' | 'ERR_CAS_FETCH_NETWORK' | 'ERR_CAS_FETCH_TIMEOUT', url: string,
-    detail: string, status?: number, cause?: unknown) {
-    super(code, `Downloading ${url} failed: ${detail}. The partial download is kept; retry to resume it.`, { cause })
+    detail: string, status?: number, cause?: unknown, keptBytes = 0) {
+    const next = keptBytes > 0
+      ? `The ${keptBytes} bytes downloaded so far are kept; retry to resume from there.`
+      : status === 404 || status === 410
+        ? 'Nothing was downloaded: check the URL (the server has no such file).'
+        : 'Nothing was downloaded; retry.'
+    super(code, `Downloading ${url} failed: ${detail}. ${next}`, { cause })
     this.url = url
     this.status = status
   }
