@@ -71,7 +71,9 @@ export class Store {
    * Makes sure `content` is in the store; returns its digest, path, size and `checkedAt`. Never leaves a partial
    * file at a content path; safe against any number of concurrent writers and verifiers of the same content.
    */
-  async ensureFile (content: Uint8Array | AsyncIterable<unknown>, options: EnsureFileOptions): Promise<EnsureFileResult> {
+  async ensureFile (
+    content: Uint8Array | AsyncIterable<unknown>, options: EnsureFileOptions,
+  ): Promise<EnsureFileResult> {
     return await ensureFile(this.#open(), asBufferOrStream(content), options)
   }
 
@@ -137,7 +139,7 @@ export class Store {
     return await addFilesFromDir(this.#open(), dir)
   }
 
-  /** Adds the files of a `.tgz` or `.tar` (bytes: a Buffer or any Uint8Array, or a stream) and returns the package index. */
+  /** Adds the files of a `.tgz` or `.tar` (a Buffer or any Uint8Array, or a stream); returns the package index. */
   async addFilesFromTarball (tarball: Uint8Array | AsyncIterable<unknown>): Promise<PackageIndex> {
     return await addFilesFromTarball(this.#open(), asBufferOrStream(tarball))
   }
@@ -147,7 +149,9 @@ export class Store {
    * `fill(tempDir)` to create it if no process has yet. One process fills, the others wait and reuse its result;
    * an interrupted fill leaves nothing at the final path.
    */
-  async ensureDir (key: string, fill: (dir: string) => Promise<void> | void, options?: EnsureDirOptions): Promise<string> {
+  async ensureDir (
+    key: string, fill: (dir: string) => Promise<void> | void, options?: EnsureDirOptions,
+  ): Promise<string> {
     return await ensureDir(this.#open(), key, fill, options)
   }
 

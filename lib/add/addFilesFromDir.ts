@@ -11,7 +11,8 @@ import { addPackageMeta } from './addPackageMeta.js'
 /**
  * Adds every regular file under `dir` to the store and returns the package index (names `/`-separated, relative
  * to `dir`; `manifest` and `requiresBuild` filled in from its package.json). Symlinks are followed only when their
- * target stays inside `dir` (a package must not be able to pull `/etc/passwd` into the store); a link back to a directory being walked is skipped, so link cycles end.
+ * target stays inside `dir` (a package must not be able to pull `/etc/passwd` into the store); a link back to a
+ * directory being walked is skipped, so link cycles end.
  */
 export async function addFilesFromDir (ctx: StoreContext, dir: string): Promise<PackageIndex> {
   let root: string
@@ -27,7 +28,8 @@ export async function addFilesFromDir (ctx: StoreContext, dir: string): Promise<
   for (const [name, { realPath, stat }] of files) {
     const content = readContent(realPath, stat)
     const added = await ensureFile(ctx, content, { mode: stat.mode })
-    index.files.set(name, { digest: added.digest, mode: stat.mode & 0o777, size: added.size, checkedAt: added.checkedAt })
+    const mode = stat.mode & 0o777
+    index.files.set(name, { digest: added.digest, mode, size: added.size, checkedAt: added.checkedAt })
   }
   return await addPackageMeta(ctx, index)
 }

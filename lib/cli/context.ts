@@ -33,7 +33,9 @@ export class StoreNotFoundError extends CasError {
  * Opens the store a command works on: `--store DIR` or pnpm's default store, with its `v11` (else `v10`) folder
  * found inside. Never creates one, unless `create` (for `cas add`): a typo in a path must not make a new store.
  */
-export async function openCliStore (storeFlag: string | undefined, env: NodeJS.ProcessEnv, create = false): Promise<Store> {
+export async function openCliStore (
+  storeFlag: string | undefined, env: NodeJS.ProcessEnv, create = false,
+): Promise<Store> {
   const dir = storeFlag ?? defaultStoreDir(env)
   const stat = statOrUndefined(dir)
   if (stat !== undefined && !stat.isDirectory()) throw new StoreNotFoundError(dir, false, 'file')

@@ -50,7 +50,7 @@ export function verifyAdvice (r: VerifyReport, graceMs: number, now = Date.now()
   const count = left.length + leftIndexes
   // When the newest of the young files leaves the grace period.
   const waitMs = Math.max(0, ...young.map(p => (p.changedAt ?? now) + graceMs - now))
-  const why = `pnpm writes store files in place without cas-store's locks, so a file that changed within the grace ` +
+  const why = 'pnpm writes store files in place without cas-store\'s locks, so a file that changed within the grace ' +
     `period (${formatDuration(graceMs)}) may be one it is writing right now, and \`--fix\` never removes one`
   const later = `run \`cas verify --fix\` again in ${formatDuration(Math.ceil(waitMs / 1000) * 1000)}, or with ` +
     '`--grace 0` if no install is using this store'

@@ -16,7 +16,9 @@ export const TEMP_DIR_INFIX = '.cas-tmpdir-'
 export type EnsureDirOptions = WaitOptions
 
 /** Where the entry, its lock file and its temp folders for `key` live: `<root>/dirs/<sha256 of key>`. */
-export function dirEntryPaths (root: string, key: string): { dir: string, lockFile: string, name: string, parent: string } {
+export function dirEntryPaths (
+  root: string, key: string,
+): { dir: string, lockFile: string, name: string, parent: string } {
   const name = crypto.createHash('sha256').update(key).digest('hex')
   const parent = path.join(root, 'dirs')
   return { dir: path.join(parent, name), lockFile: path.join(parent, `${name}.lock`), name, parent }

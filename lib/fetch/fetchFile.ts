@@ -138,7 +138,8 @@ async function download (url: string, partial: string, digest: string, options: 
   } catch (err) {
     if (stall.signal.aborted) throw new FetchError('ERR_CAS_FETCH_TIMEOUT', url, `no data for ${stallMs} ms`, undefined, err, kept())
     if (err instanceof FetchError || err instanceof IntegrityError) throw err
-    if (errorCode(err) !== undefined && (err as NodeJS.ErrnoException).syscall !== undefined) throw err // local fs error
+    // A local fs error (it names a syscall) is not a network failure.
+    if (errorCode(err) !== undefined && (err as NodeJS.ErrnoException).syscall !== undefined) throw err
     throw new FetchError('ERR_CAS_FETCH_NETWORK', url, (err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message, undefined, err, kept())
   } finally {
     clearTimeout(timer)

@@ -34,9 +34,9 @@ export type OnContended = () => void | Promise<void>
  * `fs` call of the process. `LOCK_EX|LOCK_NB` returns at once, and waiting happens on timers.
  *
  * Why the in-process holder count: flock locks belong to the open file description. Tasks of this process share
- * one descriptor per stripe while any of them holds it, so two of them locking different paths of the same stripe share the OS lock, which
- * is correct because the in-process per-path mutex already keeps tasks on the same path apart. Other processes
- * (and other worker threads, which open their own descriptors) are excluded.
+ * one descriptor per stripe while any of them holds it, so two of them locking different paths of the same stripe
+ * share the OS lock, which is correct because the in-process per-path mutex already keeps tasks on the same path
+ * apart. Other processes (and other worker threads, which open their own descriptors) are excluded.
  */
 export class StripeLocks {
   readonly #dir: string

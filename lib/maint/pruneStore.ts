@@ -46,15 +46,19 @@ export interface PruneReport {
  *   store with content but no index at all is refused unless `allowNoIndexes` (a lost index.db would look like
  *   an empty store);
  * - a file is removed only if, under its path lock, it is still there and its mtime and ctime are both more than
- *   `graceMs` older than the moment prune started reading the indexes. Writers claim content they find already stored under that same lock (a ctime bump, see
- *   `claimExisting`), and write new content fresh, so content an install was just handed is never old here, even
- *   though its index row is written only later.
+ *   `graceMs` older than the moment prune started reading the indexes. Writers claim content they find already
+ *   stored under that same lock (a ctime bump, see `claimExisting`), and write new content fresh, so content an
+ *   install was just handed is never old here, even though its index row is written only later.
  */
-export async function pruneStore (ctx: StoreContext, indexes: IndexBackend, options: PruneOptions = {}): Promise<PruneReport> {
+export async function pruneStore (
+  ctx: StoreContext, indexes: IndexBackend, options: PruneOptions = {},
+): Promise<PruneReport> {
   const graceMs = options.graceMs ?? DEFAULT_GRACE_MS
   const now = options.now ?? Date.now
   const dryRun = options.dryRun === true
-  const report: PruneReport = { dryRun, removed: { count: 0, bytes: 0 }, keptYoung: 0, tempsRemoved: 0, referenced: 0, interrupted: false }
+  const report: PruneReport = {
+    dryRun, removed: { count: 0, bytes: 0 }, keptYoung: 0, tempsRemoved: 0, referenced: 0, interrupted: false,
+  }
   // Ages are judged against the moment before the indexes were read, not against the clock during the walk: a
   // file written (or claimed) after that moment may belong to an index row the snapshot below does not have, so
   // it must count as young however long the walk takes to reach it.
@@ -66,7 +70,9 @@ export async function pruneStore (ctx: StoreContext, indexes: IndexBackend, opti
     if (!(err instanceof InterruptedError)) throw err
     return { ...report, interrupted: true }
   }
-  if (packages === 0 && options.allowNoIndexes !== true && await hasContent(ctx.root)) throw new PruneRefusedError(ctx.root)
+  if (packages === 0 && options.allowNoIndexes !== true && await hasContent(ctx.root)) {
+    throw new PruneRefusedError(ctx.root)
+  }
   const isOld = (stat: fs.Stats): boolean => Math.max(stat.mtimeMs, stat.ctimeMs) < scanStart - graceMs
 
   for await (const entry of walkContent(ctx.root)) {

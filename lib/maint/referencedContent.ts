@@ -19,8 +19,9 @@ export interface ContentUse {
 }
 
 /**
- * Reads every package index and returns what content they reference (package files and cached build outputs). Throws `ERR_CAS_INDEX_CORRUPT` at the first
- * unreadable index: whoever asks (prune, above all) must not mistake the files only that index names for unused.
+ * Reads every package index and returns what content they reference (package files and cached build outputs).
+ * Throws `ERR_CAS_INDEX_CORRUPT` at the first unreadable index: whoever asks (prune, above all) must not mistake
+ * the files only that index names for unused.
  */
 export async function referencedContent (
   indexes: IndexBackend, signal?: AbortSignalLike,

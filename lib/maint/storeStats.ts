@@ -46,7 +46,15 @@ export async function storeStats (ctx: StoreContext, indexes: IndexBackend): Pro
     if (!uses.has(contentKey(entry.digest, entry.exec))) orphans++
   }
   return {
-    root: ctx.root, format: indexes.format, files, bytes, packages, references, referencedBytes, sharedFiles,
-    savedBytes: referencedBytes - uniqueBytes, orphans,
+    root: ctx.root,
+    format: indexes.format,
+    files,
+    bytes,
+    packages,
+    references,
+    referencedBytes,
+    sharedFiles,
+    savedBytes: referencedBytes - uniqueBytes,
+    orphans,
   }
 }

@@ -104,9 +104,21 @@ export async function verifyStore (
   const graceMs = options.graceMs ?? DEFAULT_GRACE_MS
   const policy = { full: options.full === true, remove: fix, graceMs }
   const report: VerifyReport = {
-    root: ctx.root, format: indexes.format, full: policy.full, fix, packagesChecked: 0, filesChecked: 0, filesTrusted: 0,
-    problems: [], unreadableIndexes: [], deletedIndexes: [], supersededIndexes: [], staleTemps: [], orphans: { count: 0, bytes: 0 },
-    interrupted: false, healthy: true,
+    root: ctx.root,
+    format: indexes.format,
+    full: policy.full,
+    fix,
+    packagesChecked: 0,
+    filesChecked: 0,
+    filesTrusted: 0,
+    problems: [],
+    unreadableIndexes: [],
+    deletedIndexes: [],
+    supersededIndexes: [],
+    staleTemps: [],
+    orphans: { count: 0, bytes: 0 },
+    interrupted: false,
+    healthy: true,
   }
   // Every content file any index names: true once verified good, its verdict when bad. Bounded by the number
   // of distinct files (compact keys), never by the number of references.
@@ -118,7 +130,8 @@ export async function verifyStore (
     const key = contentKey(info.digest, exec)
     const known = verdicts.get(key) ?? inflight.get(key)
     if (known !== undefined) return await known
-    const checking = checkFile(ctx, contentPathFor(ctx.root, info.digest, info.mode), info.digest, info.size, info.checkedAt, policy)
+    const file = contentPathFor(ctx.root, info.digest, info.mode)
+    const checking = checkFile(ctx, file, info.digest, info.size, info.checkedAt, policy)
       .then(v => {
         report.filesChecked++
         if (v.status === 'good' && !v.rehashed) report.filesTrusted++
@@ -177,7 +190,9 @@ export async function verifyStore (
   const packagesTotal = options.onProgress === undefined ? undefined : await indexes.count()
   function progress (): void {
     options.onProgress?.({
-      packagesDone: report.packagesChecked + report.unreadableIndexes.length, packagesTotal, filesChecked: report.filesChecked,
+      packagesDone: report.packagesChecked + report.unreadableIndexes.length,
+      packagesTotal,
+      filesChecked: report.filesChecked,
     })
   }
   const entries = indexes.list()[Symbol.asyncIterator]()

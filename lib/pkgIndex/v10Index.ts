@@ -95,10 +95,12 @@ export class V10Index implements IndexBackend {
   async close (): Promise<void> {}
 
   #fileOf (key: string): string {
-    const relative = RELATIVE_KEY.test(key) ? key : (() => {
-      const { integrity, pkgId } = parsePackageIndexKey(key)
-      return v10IndexFile(integrity, pkgId)
-    })()
+    const relative = RELATIVE_KEY.test(key)
+      ? key
+      : (() => {
+          const { integrity, pkgId } = parsePackageIndexKey(key)
+          return v10IndexFile(integrity, pkgId)
+        })()
     return path.join(this.#root, relative)
   }
 }

@@ -85,7 +85,9 @@ export async function checkFile (
       case 'wrong': {
         // For the report, before any removal changes them: who else links the file, and when it changed.
         const found = statOrUndefined(filePath)
-        const facts = found === undefined ? {} : { links: found.nlink, changedAt: Math.max(found.mtimeMs, found.ctimeMs) }
+        const facts = found === undefined
+          ? {}
+          : { links: found.nlink, changedAt: Math.max(found.mtimeMs, found.ctimeMs) }
         if (policy.remove === false) return { status: 'corrupt', removed: false, rehashed: true, ...facts }
         if (isYoung(filePath, policy.graceMs ?? 0)) return { status: 'corrupt', removed: false, rehashed: true, young: true, ...facts }
         await reach(ctx.hooks, 'verifier:provenWrong', filePath)

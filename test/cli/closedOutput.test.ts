@@ -65,7 +65,10 @@ it('main() run in-process: a stdout that fails with EPIPE ends the command with 
   closed.on('error', () => {}) // the process-level listener's job in cas.ts; here main() must cope by itself
   let stderr = ''
   const code = await main(['cat', digest, '--store', path.join(dir, 'store')], {
-    stdout: closed, stderr: new Writable({ write (chunk, _enc, done) { stderr += String(chunk); done() } }), env: {}, signal: new AbortController().signal,
+    stdout: closed,
+    stderr: new Writable({ write (chunk, _enc, done) { stderr += String(chunk); done() } }),
+    env: {},
+    signal: new AbortController().signal,
   })
   expect({ code, stderr }).toEqual({ code: 0, stderr: '' })
 })

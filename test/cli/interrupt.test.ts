@@ -97,7 +97,10 @@ it('Ctrl-C on a terminal: the progress line is cleared before "stopping", and no
   }), { isTTY: true, columns: 100 })
   let stdout = ''
   const code = await main(['verify', '--store', storeDir, '--jobs', '1'], {
-    stdout: new Writable({ write (chunk, _enc, done) { stdout += String(chunk); done() } }), stderr, env: {}, signal: controller.signal,
+    stdout: new Writable({ write (chunk, _enc, done) { stdout += String(chunk); done() } }),
+    stderr,
+    env: {},
+    signal: controller.signal,
   })
   expect(code).toBe(130)
   expect(terminal).toContain('files/s') // the bar was drawn

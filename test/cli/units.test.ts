@@ -11,7 +11,8 @@ import path from 'node:path'
 
 function sink (isTTY: boolean): Writable & { isTTY: boolean, columns: number, text: () => string } {
   let text = ''
-  const stream = new Writable({ write (chunk, _enc, done) { text += String(chunk); done() } }) as Writable & { isTTY: boolean, columns: number, text: () => string }
+  const stream = new Writable({ write (chunk, _enc, done) { text += String(chunk); done() } }) as
+    Writable & { isTTY: boolean, columns: number, text: () => string }
   stream.isTTY = isTTY
   stream.columns = 80
   stream.text = () => text

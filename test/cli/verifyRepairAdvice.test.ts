@@ -14,7 +14,16 @@ const EDITED = 'module.exports = "edited in node_modules"\n'
 const ORIGINAL = FIXTURES.find(f => f.manifest.name === 'pkg-c')!.files['lib/deep/deep.js']!.body
 
 interface JsonReport {
-  problems: Array<{ key: string, file: string, problem: string, action: string, links?: number, otherLinks?: number, young?: boolean, indexDeleted: boolean }>
+  problems: Array<{
+    key: string,
+    file: string,
+    problem: string,
+    action: string,
+    indexDeleted: boolean,
+    links?: number,
+    otherLinks?: number,
+    young?: boolean
+  }>
   deletedIndexes: string[]
   deletedPackages: Array<{ key: string, pkgId: string }>
   restore?: { pnpm: string, casStore: string }

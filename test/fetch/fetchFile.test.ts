@@ -22,8 +22,10 @@ describe('fetchFile', () => {
     const server = await serve(body)
     const store = await openStore(tempDir())
     const progress: number[] = []
-    const result = await store.fetchFile(server.url, { integrity: hexToSri(sha512Hex(body)), onProgress: p => progress.push(p.received) })
-    expect(result).toEqual({ digest: sha512Hex(body), filePath: store.filePathFor(sha512Hex(body), 0o644), size: body.length })
+    const digest = sha512Hex(body)
+    const onProgress = (p: { received: number }): number => progress.push(p.received)
+    const result = await store.fetchFile(server.url, { integrity: hexToSri(digest), onProgress })
+    expect(result).toEqual({ digest, filePath: store.filePathFor(digest, 0o644), size: body.length })
     expect(fs.readFileSync(result.filePath).equals(body)).toBe(true)
     expect(progress.at(-1)).toBe(body.length)
     expect(await store.fetchFile(server.url, { digest: sha512Hex(body) })).toEqual(result)

@@ -1,14 +1,14 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { openStore, packageIndexKey } from '../../lib/index.js'
+import { openStore, packageIndexKey, type FileInfo, type Store } from '../../lib/index.js'
 import { sriOf } from '../helpers/pnpm.js'
 import { insertRawRow } from '../helpers/sqlite.js'
 import { tempDir } from '../helpers/tmp.js'
 
 const LATER = { graceMs: 60_000, now: () => Date.now() + 120_000 }
 
-async function storeWithOrphan (): Promise<{ store: Awaited<ReturnType<typeof openStore>>, kept: string, orphan: string }> {
+async function storeWithOrphan (): Promise<{ store: Store, kept: string, orphan: string }> {
   const store = await openStore(tempDir())
   const used = await store.ensureFile(Buffer.from('used'), { mode: 0o755 })
   await store.writePackageIndex(packageIndexKey(sriOf(Buffer.from('p')), 'p@1.0.0'), {
@@ -53,7 +53,7 @@ describe('pruneStore: what counts as used, and when', () => {
     const store = await openStore(tempDir())
     const own = await store.ensureFile(Buffer.from('module.exports = require("./build/addon.node")'), { mode: 0o644 })
     const built = await store.ensureFile(Buffer.from('compiled addon bytes'), { mode: 0o755 })
-    const info = (r: typeof own): { digest: string, mode: number, size: number, checkedAt: number } => ({ digest: r.digest, mode: 0o644, size: r.size, checkedAt: r.checkedAt })
+    const info = (r: typeof own): FileInfo => ({ digest: r.digest, mode: 0o644, size: r.size, checkedAt: r.checkedAt })
     const key = packageIndexKey(sriOf(Buffer.from('addon')), 'addon@1.0.0')
     await store.writePackageIndex(key, {
       algo: 'sha512',
@@ -84,7 +84,8 @@ describe('pruneStore: what counts as used, and when', () => {
     // The clock reads "now" when prune starts, then jumps far ahead (a walk of a huge store). The orphans were
     // written just before the start: an index row naming them may be missing from prune's snapshot, so they stay.
     let calls = 0
-    const report = await store.pruneStore({ graceMs: 60_000, now: () => calls++ === 0 ? Date.now() : Date.now() + 3_600_000 })
+    const now = (): number => calls++ === 0 ? Date.now() : Date.now() + 3_600_000
+    const report = await store.pruneStore({ graceMs: 60_000, now })
     expect(report).toMatchObject({ removed: { count: 0 }, keptYoung: 2 })
     for (const f of orphan.split('|')) expect(fs.existsSync(f)).toBe(true)
     await store.close()

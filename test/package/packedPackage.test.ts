@@ -123,7 +123,7 @@ describe('the packed package', () => {
     // The built dist/ of the packed source, with the repository's native addons (the consumer's are not built).
     const imported = await run(process.execPath, ['--input-type=module', '-e', [
       "import { openStore } from './dist/index.js'",
-      "const store = await openStore(process.argv[1])",
+      'const store = await openStore(process.argv[1])',
       "const { digest } = await store.ensureFile(Buffer.from('hello'), { mode: 0o644 })",
       'await store.close()',
       'console.log(digest.slice(0, 8))',
@@ -144,8 +144,14 @@ describe('the packed package', () => {
 function writeTsconfig (dir: string, name: string, files: string[], types: string[]): void {
   fs.writeFileSync(path.join(dir, name), JSON.stringify({
     compilerOptions: {
-      target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', lib: ['ES2022'], types,
-      strict: true, noEmit: true, skipLibCheck: false,
+      target: 'ES2022',
+      module: 'NodeNext',
+      moduleResolution: 'NodeNext',
+      lib: ['ES2022'],
+      types,
+      strict: true,
+      noEmit: true,
+      skipLibCheck: false,
     },
     files,
   }, null, 2))

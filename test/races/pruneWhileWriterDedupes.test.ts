@@ -41,7 +41,8 @@ it('the writer claims the content before prune looks: prune sees it freshly used
   const claimedAt = fs.statSync(filePath).ctimeMs
   expect(claimedAt).toBeGreaterThan(seededAt)
   // Prune judges at a moment when the seeded file is past the grace period but the claim is not.
-  const pruned = await store.pruneStore({ graceMs: GRACE, allowNoIndexes: true, now: () => seededAt + GRACE + (claimedAt - seededAt) / 2 })
+  const now = (): number => seededAt + GRACE + (claimedAt - seededAt) / 2
+  const pruned = await store.pruneStore({ graceMs: GRACE, allowNoIndexes: true, now })
   expect(pruned).toMatchObject({ removed: { count: 0 }, keptYoung: 1 })
   expect(fs.readFileSync(filePath).equals(data)).toBe(true)
   await store.close()

@@ -29,7 +29,8 @@ export async function run (values: Record<string, unknown>, positionals: string[
     throw new UsageError('--key goes with exactly one tarball', 'add')
   }
   const store = await openCliStore(values.store as string | undefined, ctx.env, true)
-  const results: Array<{ source: string, key?: string, files: Array<{ name: string, digest: string, mode: number, size: number }> }> = []
+  type AddedFile = { name: string, digest: string, mode: number, size: number }
+  const results: Array<{ source: string, key?: string, files: AddedFile[] }> = []
   try {
     for (const [i, source] of positionals.entries()) {
       if (kinds[i] === 'dir') {
