@@ -15,7 +15,7 @@ export const spec: CommandSpec = {
   summary: 'Check every package in the store: each file its index names must be there with the right bytes.\n' +
     'Exit 0: healthy (or fully repaired with --fix); 1: problems found and left; 2: bad usage or unreadable store.',
   flags: {
-    full: { type: 'boolean', help: 're-hash every file (default: trust files untouched since last checked)' },
+    full: { type: 'boolean', help: 're-hash every file (default: trust a file whose mtime is not after its last check)' },
     fix: { type: 'boolean', help: 'repair: remove corrupt content, drop the indexes of broken packages, clean temps' },
     jobs: { type: 'string', value: 'N', help: `packages checked at once (default ${os.availableParallelism() * 2})` },
     grace: { type: 'string', value: 'DURATION', help: 'never remove anything changed more recently (default 10m)' },
