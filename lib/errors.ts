@@ -137,8 +137,13 @@ export class FetchError extends CasError {
 export class IndexCorruptError extends CasError {
   readonly path: string
 
-  constructor (path: string, detail: string, cause?: unknown, oneEntry = false) {
-    super('ERR_CAS_INDEX_CORRUPT', oneEntry
+  /**
+   * `scope`: `'one-index'` when a single package index (a row of index.db, a v10 JSON file) is damaged and the
+   * rest is readable; `'whole-file'` (default) when the file itself cannot be used.
+   */
+  constructor (path: string, detail: string, options: { cause?: unknown, scope?: 'one-index' | 'whole-file' } = {}) {
+    const { cause, scope = 'whole-file' } = options
+    super('ERR_CAS_INDEX_CORRUPT', scope === 'one-index'
       ? `A package index in ${path} is unreadable: ${detail}. Content files were not touched. Run ` +
         '`cas verify --fix` to delete that one index (the next install fetches its package again).'
       : `The package index ${path} is unreadable: ${detail}. Content files were not touched. Restore it from a ` +
@@ -175,5 +180,12 @@ export class PruneRefusedError extends CasError {
     super('ERR_CAS_PRUNE_REFUSED',
       `${root} holds content but no package index, so every file would look unused. If its index.db was moved ` +
       'aside or lost, restore it first; if the store really has no packages, prune with --force (allowNoIndexes).')
+  }
+}
+
+/** A scan was stopped by its abort signal (Ctrl-C) before it could finish; what it did so far is complete. */
+export class InterruptedError extends CasError {
+  constructor (what: string) {
+    super('ERR_CAS_INTERRUPTED', `${what} was interrupted before it could finish; nothing is half done. Run it again.`)
   }
 }

@@ -15,7 +15,10 @@ export { assertDigestHex, hexToSri, isDigestHex, sriToHex, toDigestHex } from '.
 export { contentPathFor, isExecutable, storedMode } from './layout/contentPath.js'
 export { LEGACY_STORE_VERSION, resolveStoreRoot, STORE_VERSION } from './layout/resolveRoot.js'
 export type { PackageIndexEntry } from './pkgIndex/backend.js'
-export { DEFAULT_GRACE_MS, type FileProblem, type VerifyProgress, type VerifyReport, type VerifyStoreOptions } from './maint/verifyStore.js'
+export { DEFAULT_GRACE_MS } from './util/age.js'
+export {
+  unsettled, type FileProblem, type UnsettledProblems, type VerifyProgress, type VerifyReport, type VerifyStoreOptions,
+} from './maint/verifyStore.js'
 export type { PruneOptions, PruneReport } from './maint/pruneStore.js'
 export type { StoreStats } from './maint/storeStats.js'
 export type { StaleTemp } from './maint/staleTemps.js'
@@ -26,6 +29,6 @@ export { INDEX_DB_FILE } from './pkgIndex/indexDb.js'
 export { v10IndexFile } from './pkgIndex/v10Index.js'
 export {
   BadDigestError, BadTarballError, CasError, FetchError, FileAccessError, IndexBusyError, IndexCorruptError,
-  IndexReadOnlyError, IntegrityError, InvalidArgumentError, LockTimeoutError, NotAFileError, StoreClosedError,
-  UnsafePathError,
+  IndexReadOnlyError, IntegrityError, InterruptedError, InvalidArgumentError, LockTimeoutError, NotAFileError,
+  PruneRefusedError, StoreClosedError, UnsafePathError,
 } from './errors.js'

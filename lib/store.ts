@@ -4,11 +4,10 @@ import { addFilesFromDir } from './add/addFilesFromDir.js'
 import { addFilesFromTarball } from './add/addFilesFromTarball.js'
 import { ensureDir, type EnsureDirOptions } from './dir/ensureDir.js'
 import { fetchFile, type FetchFileOptions, type FetchFileResult } from './fetch/fetchFile.js'
-import type { StoreContext } from './context.js'
+import { createStoreContext, type StoreContext } from './context.js'
 import { StoreClosedError } from './errors.js'
 import { contentPathFor } from './layout/contentPath.js'
 import { resolveStoreRoot, storeFormatOf } from './layout/resolveRoot.js'
-import { PathLock } from './lock/pathLock.js'
 import type { IndexBackend, PackageIndexEntry } from './pkgIndex/backend.js'
 import { IndexDb } from './pkgIndex/indexDb.js'
 import { V10Index } from './pkgIndex/v10Index.js'
@@ -37,6 +36,8 @@ export interface StoreOptions {
   indexBusyTimeoutMs?: number
   /** @internal Test-only pause points (see `lib/util/hooks.ts`). */
   _hooks?: TestHooks
+  /** @internal Test-only clock that grace periods are judged by (prune, verify, the verifier); default `Date.now`. */
+  _now?: () => number
   /** @internal Benchmark-only: skip the path lock entirely. Unsafe with concurrent writers or verifiers. */
   _unsafeNoLocks?: boolean
 }
@@ -194,14 +195,18 @@ export class Store {
  */
 export async function openStore (dir: string, options: StoreOptions = {}): Promise<Store> {
   const root = resolveStoreRoot(dir)
-  const tmpDir = path.join(root, 'tmp')
-  const locksDir = path.join(root, 'locks')
+  const ctx = createStoreContext({
+    root,
+    fsync: options.fsync === true,
+    hooks: options._hooks,
+    now: options._now,
+    locks: options._unsafeNoLocks !== true,
+  })
   await fs.promises.mkdir(path.join(root, 'files'), { recursive: true })
-  await fs.promises.mkdir(tmpDir, { recursive: true })
-  await fs.promises.mkdir(locksDir, { recursive: true })
+  await fs.promises.mkdir(ctx.tmpDir, { recursive: true })
+  await fs.promises.mkdir(path.join(root, 'locks'), { recursive: true })
   const indexes = storeFormatOf(root) === 'v10'
     ? new V10Index(root)
     : await IndexDb.open(root, { busyTimeoutMs: options.indexBusyTimeoutMs ?? 60_000, durable: options.fsync === true })
-  const lock = new PathLock(locksDir, { hooks: options._hooks, enabled: options._unsafeNoLocks !== true })
-  return new Store({ root, tmpDir, lock, fsync: options.fsync === true, hooks: options._hooks }, indexes)
+  return new Store(ctx, indexes)
 }

@@ -1,7 +1,8 @@
 import { CasError } from '../errors.js'
 import { openStore, type Store } from '../store.js'
+import { findStoreRoot } from '../layout/resolveRoot.js'
 import { statOrUndefined } from '../util/fs.js'
-import { defaultStoreDir, findStoreRoot } from './storeDir.js'
+import { defaultStoreDir } from './storeDir.js'
 
 /** What a command runs with: its output streams, environment and an abort signal (Ctrl-C). */
 export interface CliContext {
@@ -17,8 +18,11 @@ const TRY_IT = 'To try cas without one, make a small store: `cas add <folder or 
 
 /** No store where `cas` was pointed (or at pnpm's default location). `cas` exits 2. */
 export class StoreNotFoundError extends CasError {
-  constructor (dir: string, defaulted: boolean, found: 'missing' | 'file' | 'not a store' = 'not a store') {
-    super('ERR_CAS_NO_STORE', defaulted
+  /**
+   * `from`: whether `dir` is pnpm's default store location or the one given with `--store`; `found`: what is there.
+   */
+  constructor (dir: string, from: 'default' | 'flag', found: 'missing' | 'file' | 'not a store' = 'not a store') {
+    super('ERR_CAS_NO_STORE', from === 'default'
       ? `No store at ${dir}, where pnpm keeps its store on this machine. Point cas at one with --store DIR ` +
         `(\`pnpm store path\` prints the one pnpm uses). ${TRY_IT}`
       : found === 'missing'
@@ -38,11 +42,11 @@ export async function openCliStore (
 ): Promise<Store> {
   const dir = storeFlag ?? defaultStoreDir(env)
   const stat = statOrUndefined(dir)
-  if (stat !== undefined && !stat.isDirectory()) throw new StoreNotFoundError(dir, false, 'file')
+  if (stat !== undefined && !stat.isDirectory()) throw new StoreNotFoundError(dir, storeFlag === undefined ? 'default' : 'flag', 'file')
   const root = findStoreRoot(dir)
   if (root === undefined) {
     if (create) return await openStore(dir)
-    throw new StoreNotFoundError(dir, storeFlag === undefined, stat === undefined ? 'missing' : 'not a store')
+    throw new StoreNotFoundError(dir, storeFlag === undefined ? 'default' : 'flag', stat === undefined ? 'missing' : 'not a store')
   }
   return await openStore(root)
 }

@@ -1,4 +1,3 @@
-import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 
@@ -15,23 +14,4 @@ export function defaultStoreDir (
   if (platform === 'darwin') return path.join(home, 'Library', 'pnpm', 'store')
   if (platform === 'win32' && env.LOCALAPPDATA !== undefined) return path.join(env.LOCALAPPDATA, 'pnpm', 'store')
   return path.join(home, '.local', 'share', 'pnpm', 'store')
-}
-
-/**
- * The version folder to open inside a store folder: `v11` (pnpm 11/12) when it exists, else `v10` (pnpm 10).
- * A path that already is a version folder is taken as it is. Undefined when there is no store there.
- */
-export function findStoreRoot (dir: string): string | undefined {
-  const abs = path.resolve(dir)
-  const base = path.basename(abs)
-  if (base === 'v11' || base === 'v10') return isStoreRoot(abs) ? abs : undefined
-  for (const version of ['v11', 'v10']) {
-    const root = path.join(abs, version)
-    if (isStoreRoot(root)) return root
-  }
-  return undefined
-}
-
-function isStoreRoot (root: string): boolean {
-  return ['files', 'index.db', 'index'].some(entry => fs.existsSync(path.join(root, entry)))
 }

@@ -1,4 +1,4 @@
-import type { FileProblem, VerifyReport } from '../maint/verifyStore.js'
+import { unsettled, type FileProblem, type VerifyReport } from '../maint/verifyStore.js'
 import { formatDuration } from './duration.js'
 import { plural } from './format.js'
 
@@ -43,9 +43,7 @@ export function verifyAdvice (r: VerifyReport, graceMs: number, now = Date.now()
   }
   if (r.healthy || r.interrupted) return advice
 
-  const settled = new Set([...r.deletedIndexes, ...r.supersededIndexes])
-  const left = r.problems.filter(p => !settled.has(p.key))
-  const leftIndexes = r.unreadableIndexes.filter(u => !u.deleted && !settled.has(u.key)).length
+  const { problems: left, unreadableIndexes: { length: leftIndexes } } = unsettled(r)
   const young = left.filter(p => isYoungProblem(p, graceMs, now))
   const count = left.length + leftIndexes
   // When the newest of the young files leaves the grace period.

@@ -6,8 +6,8 @@ import { toDigestHex } from '../digest/sri.js'
 import { FetchError, IntegrityError, InvalidArgumentError } from '../errors.js'
 import { contentPathFor } from '../layout/contentPath.js'
 import { withKeyLock, type WaitOptions } from '../lock/keyLock.js'
+import { probeContent } from '../content/probe.js'
 import { closeAsync, createReadStream, errorCode, openAsync, statOrUndefined, writeAllAsync } from '../util/fs.js'
-import { hashFile } from '../util/hash.js'
 import { claimExisting } from '../write/claimExisting.js'
 import { finalize } from '../write/finalize.js'
 
@@ -71,11 +71,10 @@ export async function fetchFile (ctx: StoreContext, url: string, options: FetchF
   }, options)
 }
 
-/** The size of the file at `file` if it holds content hashing to `digest`, else undefined. */
+/** The size of the file at `file` if it holds content hashing to `digest`, else undefined (download it). */
 async function goodSize (file: string, digest: string): Promise<number | undefined> {
-  const stat = statOrUndefined(file)
-  if (stat === undefined || !stat.isFile()) return undefined
-  return (await hashFile(file, stat.size)) === digest ? stat.size : undefined
+  const probe = await probeContent(file, digest)
+  return probe.state === 'good' ? probe.size : undefined
 }
 
 /** Downloads into `partial` (resuming it when possible) until it hashes to `digest`; returns its size. */

@@ -1,16 +1,9 @@
-import { IndexCorruptError } from '../errors.js'
+import { IndexCorruptError, InterruptedError } from '../errors.js'
 import { isExecutable } from '../layout/contentPath.js'
 import type { IndexBackend } from '../pkgIndex/backend.js'
 import type { AbortSignalLike } from '../util/abortSignal.js'
 import { contentKey } from './contentKey.js'
 import { indexContent } from './indexContent.js'
-
-/** The scan was stopped by its abort signal before it could know every reference; nothing was removed. */
-export class InterruptedError extends Error {
-  constructor () {
-    super('interrupted before every package index was read')
-  }
-}
 
 /** Per content file the indexes name: how many package files use it, and its size. */
 export interface ContentUse {
@@ -30,16 +23,20 @@ export async function referencedContent (
   let packages = 0
   for await (const { key, index, error } of indexes.list()) {
     if (index === undefined) {
-      throw error ?? new IndexCorruptError(indexes.path, `the index ${JSON.stringify(key)} is unreadable`, undefined, true)
+      throw error ?? new IndexCorruptError(indexes.path, `the index ${JSON.stringify(key)} is unreadable`, {
+        scope: 'one-index',
+      })
     }
     packages++
     let content: Array<[string, { digest: string, mode: number, size: number }]>
     try {
       content = [...indexContent(index)]
     } catch (err) {
-      throw new IndexCorruptError(indexes.path, `the index ${JSON.stringify(key)} cannot be understood (${(err as Error).message})`, err, true)
+      throw new IndexCorruptError(indexes.path, `the index ${JSON.stringify(key)} cannot be understood (${(err as Error).message})`, {
+        cause: err, scope: 'one-index',
+      })
     }
-    if (signal?.aborted === true) throw new InterruptedError()
+    if (signal?.aborted === true) throw new InterruptedError('Reading the package indexes')
     for (const [, info] of content) {
       const k = contentKey(info.digest, isExecutable(info.mode))
       const use = uses.get(k)

@@ -186,7 +186,9 @@ export class IndexDb implements IndexBackend {
     try {
       return decodePackageIndex(data)
     } catch (err) {
-      throw new IndexCorruptError(this.path, `the row ${JSON.stringify(key)} is not a package index (${(err as Error).message})`, err, true)
+      throw new IndexCorruptError(this.path, `the row ${JSON.stringify(key)} is not a package index (${(err as Error).message})`, {
+        cause: err, scope: 'one-index',
+      })
     }
   }
 }
@@ -219,7 +221,7 @@ function sqliteError (file: string, err: unknown): unknown {
   const code = (err as { code?: unknown } | null)?.code
   if (typeof code !== 'string' || !code.startsWith('SQLITE_')) return err
   if (code.startsWith('SQLITE_NOTADB') || code.startsWith('SQLITE_CORRUPT')) {
-    return new IndexCorruptError(file, (err as Error).message, err)
+    return new IndexCorruptError(file, (err as Error).message, { cause: err })
   }
   return new FileAccessError(file, Object.assign(new Error((err as Error).message), { code }))
 }

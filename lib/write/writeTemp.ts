@@ -1,7 +1,7 @@
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import type { StoreContext } from '../context.js'
-import { FileAccessError } from '../errors.js'
+import { FileAccessError, InvalidArgumentError } from '../errors.js'
 import {
   closeAsync, errorCode, fsyncAsync, isFdExhaustion, openAsync, unlinkQuietly, writeAllAsync, writeAllSync,
 } from '../util/fs.js'
@@ -98,7 +98,7 @@ export async function writeStreamToTemp (
 function toBytes (chunk: unknown): Uint8Array {
   if (chunk instanceof Uint8Array) return chunk
   if (typeof chunk === 'string') return Buffer.from(chunk)
-  throw new TypeError('cas-store: a content stream must yield Buffers or strings')
+  throw new InvalidArgumentError(`ensureFile: a content stream must yield Buffers or strings, not ${typeof chunk}`)
 }
 
 function openTempSync (ctx: StoreContext, temp: string, mode: number): number {

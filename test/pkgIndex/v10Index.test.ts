@@ -101,4 +101,15 @@ describe('v10 (pnpm 10) JSON package indexes', () => {
     await expect(store.readPackageIndex('index/../../etc/passwd.json')).rejects.toMatchObject({ code: 'ERR_CAS_INVALID_ARGUMENT' })
     await store.close()
   })
+
+  it('wraps a file system failure on an index as ERR_CAS_FILE_ACCESS naming the file, as index.db does', async () => {
+    const root = path.join(tempDir(), 'v10')
+    const made = writeV10Store(root)
+    const file = path.join(root, made[0]!.file)
+    fs.rmSync(file)
+    fs.mkdirSync(file) // reading it fails with EISDIR: neither missing nor corrupt
+    const store = await openStore(root)
+    await expect(store.readPackageIndex(made[0]!.key)).rejects.toMatchObject({ code: 'ERR_CAS_FILE_ACCESS', path: file })
+    await store.close()
+  })
 })

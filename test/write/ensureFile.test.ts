@@ -159,6 +159,14 @@ describe('ensureFile', () => {
       await store.close()
     })
 
+    it('rejects a stream chunk that is neither bytes nor text with ERR_CAS_INVALID_ARGUMENT, leaving no temp', async () => {
+      const store = await openStore(tempDir())
+      const source = (async function * () { yield Buffer.from('ok so far'); yield 42 })()
+      await expect(store.ensureFile(source, { mode: 0o644 })).rejects.toMatchObject({ code: 'ERR_CAS_INVALID_ARGUMENT' })
+      expect(listFiles(path.join(store.root, 'tmp'))).toEqual([])
+      await store.close()
+    })
+
     it('fails with ERR_CAS_NOT_A_FILE when a directory stands at the content path, and leaves it alone', async () => {
       const store = await openStore(tempDir())
       const data = Buffer.from('blocked')

@@ -1,4 +1,4 @@
-import { DEFAULT_GRACE_MS } from '../../maint/verifyStore.js'
+import { DEFAULT_GRACE_MS } from '../../util/age.js'
 import type { CommandSpec } from '../args.js'
 import { openCliStore, type CliContext } from '../context.js'
 import { formatDuration, parseDuration } from '../duration.js'

@@ -1,6 +1,7 @@
 import os from 'node:os'
 import path from 'node:path'
-import { DEFAULT_GRACE_MS, type VerifyReport } from '../../maint/verifyStore.js'
+import type { VerifyReport } from '../../maint/verifyStore.js'
+import { DEFAULT_GRACE_MS } from '../../util/age.js'
 import type { CommandSpec } from '../args.js'
 import { describeKey, openCliStore, type CliContext } from '../context.js'
 import { formatDuration, parseDuration } from '../duration.js'
