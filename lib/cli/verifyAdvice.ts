@@ -50,20 +50,24 @@ export function verifyAdvice (r: VerifyReport, graceMs: number, now = Date.now()
   const waitMs = Math.max(0, ...young.map(p => (p.changedAt ?? now) + graceMs - now))
   const why = 'pnpm writes store files in place without cas-store\'s locks, so a file that changed within the grace ' +
     `period (${formatDuration(graceMs)}) may be one it is writing right now, and \`--fix\` never removes one`
-  const later = `run \`cas verify --fix\` again in ${formatDuration(Math.ceil(waitMs / 1000) * 1000)}, or with ` +
+  const wait = formatDuration(Math.ceil(waitMs / 1000) * 1000)
+  const later = (again: boolean): string => `run \`cas verify --fix\`${again ? ' again' : ''} in ${wait}, or with ` +
     '`--grace 0` if no install is using this store'
   if (!r.fix) {
     if (young.length === 0) {
       advice.nextStep = `${plural(count, 'problem')} found. Run \`cas verify --fix\` to repair them.`
+    } else if (young.length === count) {
+      const first = later(false)
+      advice.nextStep = `${plural(count, 'problem')} found; ${count === 1 ? 'it' : 'all'} changed within the grace ` +
+        `period: ${why}. ${first[0]!.toUpperCase()}${first.slice(1)}.`
     } else {
-      const all = young.length === count
-      advice.nextStep = `${plural(count, 'problem')} found; ${all ? (count === 1 ? 'it' : 'all') : young.length} changed ` +
-        `within the grace period: ${why}. ${all ? '' : 'Run `cas verify --fix` for the others, then '}${all ? later[0]!.toUpperCase() + later.slice(1) : later}.`
+      advice.nextStep = `${plural(count, 'problem')} found; ${young.length} changed within the grace period: ${why}. ` +
+        `Run \`cas verify --fix\` for the others, then ${later(true)}.`
     }
     return advice
   }
   const reasons = []
-  if (young.length > 0) reasons.push(`${young.length} changed within the grace period, so kept: ${why}; ${later}`)
+  if (young.length > 0) reasons.push(`${young.length} changed within the grace period, so kept: ${why}; ${later(true)}`)
   if (left.length - young.length > 0) {
     reasons.push(`${left.length - young.length} not removable here (not a regular file, or a read-only store): see above`)
   }
