@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { generateCorpus, listCorpus } from './corpus.js'
 import { formatMarkdown, type Figure, type Report, type Scenario, type Target } from './report.js'
-import { cacachePut, cacacheVerify, casAdd, casVerify, pnpmAdd, pnpmVerify, rawAdd, rawStat } from './systems.js'
+import { cacachePut, cacacheVerify, casAdd, casAddTarballs, casVerify, pnpmAdd, pnpmAddTarballs, pnpmVerify, rawAdd, rawStat } from './systems.js'
+import { packCorpus, startRegistry } from './tarballs.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const { values: args } = parseArgs({
@@ -108,20 +109,99 @@ async function main (): Promise<void> {
       figure('cacache 20 verify (whole cache)', cacacheVerifyMs)],
   })
 
-  progress('contention: 1 process, then 4 processes')
-  // Both sides run as child processes, so process start-up is on both sides of the ratio.
-  const single = await timed(async () => { await runChild('addCorpus.ts', [freshDir('single'), corpus]) })
-  const shared = freshDir('contended')
-  const children: Array<Record<string, unknown>> = []
-  const wallMs = await timed(async () => {
-    children.push(...await Promise.all([0, 1, 2, 3].map(async () => await runChild('addCorpus.ts', [shared, corpus]))))
-  })
-  const errors = children.flatMap(c => (c.errors as string[] | undefined) ?? [`child failed: ${String(c.failure)}`])
-  if (!await casVerify(shared, casIndex!, false)) errors.push('the contended store failed verification')
+  // 5-7. Packages: the corpus packed as ~500 tarballs (24 files each) and served by a local HTTP registry.
+  const packages = packCorpus(files, tarballDir(corpus, files.length))
+  const packedDir = tarballDir(corpus, files.length)
+  const tarballBytes = packages.reduce((sum, p) => sum + fs.statSync(path.join(packedDir, p.file)).size, 0)
+  const registry = await startRegistry(tarballDir(corpus, files.length))
+  const listFile = path.join(work, 'packages.json')
+  fs.writeFileSync(listFile, JSON.stringify(packages.map(p => ({ pkgId: p.pkgId, integrity: p.integrity, url: `${registry.origin}/${p.file}` }))))
+  const ensure = {
+    single: [] as number[],
+    singleInChild: [] as number[],
+    wall: [] as number[],
+    warm: [] as number[],
+    warmNoVerify: [] as number[],
+    // CPU time (user + system) of the children, start-up included: steadier than wall time on a shared machine.
+    singleCpu: [] as number[],
+    fourCpu: [] as number[],
+  }
+  const errors: string[] = []
+  let downloads = { min: Infinity, max: 0, total: 0 }
+  try {
+    for (let r = 0; r < runs; r++) {
+      progress(`ensurePackage: 1 process, then 4 processes (${packages.length} packages)`)
+      // Both sides run as child processes, so process start-up is on both sides of the ratio.
+      const singleStore = freshDir('ensure-single')
+      let one: Record<string, unknown> = {}
+      ensure.single.push(await timed(async () => { one = await runChild('ensurePackages.ts', [singleStore, listFile, '8']) }))
+      ensure.singleInChild.push(one.ms as number)
+      ensure.singleCpu.push(one.cpuMs as number)
+      errors.push(...childErrors(one, packages.length))
+      registry.hits.clear()
+      const shared = freshDir('ensure-contended')
+      const four: Array<Record<string, unknown>> = []
+      ensure.wall.push(await timed(async () => {
+        four.push(...await Promise.all([0, 1, 2, 3].map(async () => await runChild('ensurePackages.ts', [shared, listFile, '8']))))
+      }))
+      for (const child of four) errors.push(...childErrors(child, packages.length))
+      ensure.fourCpu.push(four.reduce((sum, c) => sum + ((c.cpuMs as number | undefined) ?? 0), 0))
+      const fetchedAll = four.reduce((sum, c) => sum + ((c.fetched as number | undefined) ?? 0), 0)
+      if (fetchedAll !== packages.length) errors.push(`the 4 processes fetched ${fetchedAll} packages in all, not ${packages.length}`)
+      const counts = packages.map(p => registry.hits.get(p.file) ?? 0)
+      downloads = {
+        min: Math.min(downloads.min, ...counts),
+        max: Math.max(downloads.max, ...counts),
+        total: counts.reduce((a, b) => a + b, 0),
+      }
+      progress('ensurePackage: warm (all stored)')
+      registry.hits.clear()
+      const warm = await runChild('ensurePackages.ts', [singleStore, listFile, '8'])
+      errors.push(...childErrors(warm, packages.length))
+      if (registry.hits.size > 0 || (warm.fetched as number) > 0) errors.push('the warm run fetched packages')
+      ensure.warm.push(warm.ms as number)
+      const trusting = await runChild('ensurePackages.ts', [singleStore, listFile, '8', 'noverify'])
+      errors.push(...childErrors(trusting, packages.length))
+      ensure.warmNoVerify.push(trusting.ms as number)
+    }
+  } finally {
+    await registry.close()
+  }
+  const pkgFigure = (system: string, ms: number): Figure => figure(system, ms, packages.length, tarballBytes)
   scenarios.push({
-    name: 'Contention (4 processes add the same corpus to one empty store)',
-    figures: [figure('cas-store, 4 processes at once (wall)', wallMs), figure('cas-store, 1 process', single)],
-    extra: { wallMs, singleProcessMs: single, errors },
+    name: `Contention (4 processes ensurePackage the same ${packages.length} packages from a local registry into one empty store)`,
+    figures: [pkgFigure('cas-store, 4 processes at once (wall)', median(ensure.wall)), pkgFigure('cas-store, 1 process', median(ensure.single))],
+    extra: {
+      wallMs: median(ensure.wall),
+      singleProcessMs: median(ensure.single),
+      cpuMsOf4Processes: median(ensure.fourCpu),
+      cpuMsOf1Process: median(ensure.singleCpu),
+      downloadsPerTarballMin: downloads.min,
+      downloadsPerTarballMax: downloads.max,
+      errors,
+    },
+  })
+  scenarios.push({
+    name: `Warm ensurePackage (the same ${packages.length} packages, all stored: index read + fast verify each)`,
+    figures: [pkgFigure('cas-store, warm', median(ensure.warm)), pkgFigure('cas-store, cold (same child, empty store)', median(ensure.singleInChild)),
+      pkgFigure('cas-store, warm with verify: false (index read only)', median(ensure.warmNoVerify))],
+  })
+
+  progress(`addFilesFromTarball: ${packages.length} tarballs`)
+  const tarballs = packages.map(p => ({ path: path.join(packedDir, p.file), integrity: p.integrity }))
+  const tar = { cas: [] as number[], pnpm: [] as number[] }
+  for (let r = 0; r < runs; r++) {
+    const casDir = freshDir('tgz-cas')
+    tar.cas.push(await timed(async () => { await casAddTarballs(casDir, tarballs) }))
+    const pnpmDir = freshDir('tgz-pnpm')
+    tar.pnpm.push(await timed(() => { pnpmAddTarballs(pnpmDir, tarballs) }))
+    fs.rmSync(casDir, { recursive: true, force: true })
+    fs.rmSync(pnpmDir, { recursive: true, force: true })
+  }
+  scenarios.push({
+    name: `addFilesFromTarball (${packages.length} tarballs into an empty store)`,
+    figures: [figure('cas-store (integrity checked while streaming, 4 in flight)', median(tar.cas)),
+      figure('pnpm 10 store.cafs (no integrity check, synchronous)', median(tar.pnpm))],
   })
 
   scenarios.push({
@@ -145,7 +225,12 @@ async function main (): Promise<void> {
     target('verify fast path vs pnpm 10', '>= 1.0x', ratio(median(ver.casFast), median(ver.pnpmFast)), x => x >= 1),
     target('verify slow path vs pnpm 10', '>= 1.0x', ratio(median(ver.casSlow), median(ver.pnpmSlow)), x => x >= 1),
     target('whole-store verify vs cacache verify (files/s)', '>= 50x', ratio(median(ver.casSlow), cacacheVerifyMs), x => x >= 50),
-    target('contention: 4 processes wall time vs 1 process cold add', '<= 1.5x, 0 errors', wallMs / single, x => x <= 1.5 && errors.length === 0, `x, errors: ${errors.length}`),
+    target('contention: 4 processes ensurePackage wall time vs 1 process', '<= 1.3x, 1 download per tarball, 0 errors',
+      median(ensure.wall) / median(ensure.single),
+      x => x <= 1.3 && downloads.min === 1 && downloads.max === 1 && errors.length === 0,
+      `x, downloads per tarball: ${downloads.min}-${downloads.max}, errors: ${errors.length}`),
+    target('warm ensurePackage vs cold', '<= 5%', median(ensure.warm) / median(ensure.singleInChild) * 100, x => x <= 5, '%'),
+    target('addFilesFromTarball vs pnpm 10', '>= 1.5x', ratio(median(tar.cas), median(tar.pnpm)), x => x >= 1.5),
     target('lock overhead (locks on vs off)', '<= 10%', (median(cold.cas) / median(cold.casNoLock) - 1) * 100, x => x <= 10, '%'),
     target('large file peak RSS growth', '<= 64 MiB', (large.rssGrowth as number) / 1024 / 1024, x => x <= 64, ' MiB'),
   ]
@@ -187,6 +272,16 @@ async function timed (fn: () => unknown): Promise<number> {
   const start = performance.now()
   await fn()
   return performance.now() - start
+}
+
+function tarballDir (corpus: string, count: number): string {
+  return path.join(here, '..', '.bench-tmp', `tarballs-${path.basename(corpus)}-${count}`)
+}
+
+/** A child's errors, plus one if it did not finish every package. */
+function childErrors (child: Record<string, unknown>, expected: number): string[] {
+  const errors = (child.errors as string[] | undefined) ?? [`child failed: ${String(child.failure)}`]
+  return child.packages === expected ? errors : [...errors, `a child finished ${String(child.packages)} of ${expected} packages`]
 }
 
 function median (values: number[]): number {

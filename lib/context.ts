@@ -1,6 +1,8 @@
 import path from 'node:path'
+import type { WaitOptions } from './lock/lockWait.js'
 import { PathLock } from './lock/pathLock.js'
 import type { TestHooks } from './util/hooks.js'
+import { TempOwner } from './write/tempOwner.js'
 
 /**
  * What the store's verbs share: where the store is, its lock, its options, and its two test seams (pause points
@@ -18,6 +20,10 @@ export interface StoreContext {
   readonly hooks: TestHooks | undefined
   /** The clock ages are judged by (grace periods); `Date.now` unless a test injects one. */
   readonly now: () => number
+  /** This store's claim on its temp files, held from the first one on (see `write/tempOwner.ts`). */
+  readonly tempOwner?: TempOwner
+  /** Opened read-only: the verifier reports corrupt content and never removes it. */
+  readonly readOnly?: boolean
 }
 
 /** How {@link createStoreContext} sets a store up. */
@@ -28,17 +34,23 @@ export interface StoreContextOptions {
   now?: (() => number) | undefined
   /** False only for the benchmark's lock-free baseline. */
   locks?: boolean
+  /** Read-only: no lock (nothing is ever removed or written), no temp owner record. */
+  readOnly?: boolean
+  /** Long path-lock waits: who to tell, and when to give up. */
+  wait?: WaitOptions
 }
 
 /** The context of a store rooted at `root` (folders are created by the caller). */
 export function createStoreContext (options: StoreContextOptions): StoreContext {
   const { root, hooks } = options
+  const readOnly = options.readOnly === true
   return {
     root,
     tmpDir: path.join(root, 'tmp'),
-    lock: new PathLock(path.join(root, 'locks'), { hooks, enabled: options.locks !== false }),
+    lock: new PathLock(path.join(root, 'locks'), { hooks, enabled: options.locks !== false && !readOnly, wait: options.wait }),
     fsync: options.fsync,
     hooks,
     now: options.now ?? Date.now,
+    ...(readOnly ? { readOnly } : { tempOwner: new TempOwner(root) }),
   }
 }

@@ -27,10 +27,12 @@ export class IntegrityError extends CasError {
   readonly expected: string
   readonly actual: string
 
-  constructor (expected: string, actual: string, what = 'content') {
+  /** `expected`/`actual`: hex sha512 for content, SRI strings (`sha512-…`) for a package tarball. */
+  constructor (expected: string, actual: string, what = 'content', outcome = 'nothing was stored') {
+    const shown = (value: string): string => /^[0-9a-f]{128}$/.test(value) ? `sha512 ${value.slice(0, 16)}…` : value
     super('ERR_CAS_INTEGRITY',
-      `The ${what} hashes to sha512 ${actual.slice(0, 16)}…, not the expected ${expected.slice(0, 16)}…; ` +
-      'nothing was stored. The source is corrupt or the expected digest is wrong: fetch it again or fix the digest.')
+      `The ${what} hashes to ${shown(actual)}, not the expected ${shown(expected)}; ${outcome}. ` +
+      'The source is corrupt or the expected digest is wrong: fetch it again or fix the digest.')
     this.expected = expected
     this.actual = actual
   }
@@ -67,8 +69,7 @@ export class NotAFileError extends CasError {
 export class FileAccessError extends CasError {
   readonly path: string
 
-  // `cause` is a Node system error; typed by the fields read, so the published types need no @types/node.
-  constructor (path: string, cause: Error & { code?: string }) {
+  constructor (path: string, cause: NodeJS.ErrnoException) {
     super('ERR_CAS_FILE_ACCESS',
       `Cannot access ${path}: ${cause.code ?? cause.message}. Check its permissions and the disk, then retry.`,
       { cause })
@@ -79,7 +80,49 @@ export class FileAccessError extends CasError {
 /** A bad tarball: not tar, or truncated. */
 export class BadTarballError extends CasError {
   constructor (detail: string, cause?: unknown) {
-    super('ERR_CAS_BAD_TARBALL', `Cannot read the tarball: ${detail}. Fetch it again; it may be truncated.`, { cause })
+    // A refusal by a limit already says what to do; a parse failure means bad bytes.
+    const hint = /option$/.test(detail) ? '' : ' Fetch it again; it may be truncated.'
+    super('ERR_CAS_BAD_TARBALL', `Cannot read the tarball: ${detail}.${hint}`, { cause })
+  }
+}
+
+/** A tarball or folder with more files than the add verb's `maxEntries` limit (a fan-out of links, or a bomb). */
+export class TooManyEntriesError extends CasError {
+  readonly limit: number
+
+  constructor (what: 'tarball' | 'folder', limit: number) {
+    super('ERR_CAS_TOO_MANY_ENTRIES',
+      `The ${what} holds more than ${limit} files; nothing was indexed. A real package has far fewer: check ` +
+      `it${what === 'folder' ? ' for links that fan out' : ''}, or raise the maxEntries option if you trust it.`)
+    this.limit = limit
+  }
+}
+
+/**
+ * A file changed between the moment an add walked it and the moment it was read (replaced by a link, a FIFO or
+ * another file): what would be read is not what was checked, so nothing of it is stored.
+ */
+export class FileChangedError extends CasError {
+  readonly path: string
+
+  constructor (path: string, detail: string) {
+    super('ERR_CAS_FILE_CHANGED',
+      `${path} changed while it was being added (${detail}); nothing was indexed. Something is modifying the ` +
+      'folder: add it again once it is left alone.')
+    this.path = path
+  }
+}
+
+/** A write to a store opened read-only, or an open for writing of a store this process cannot write. */
+export class ReadOnlyStoreError extends CasError {
+  readonly root: string
+
+  constructor (root: string, what: string) {
+    super('ERR_CAS_READ_ONLY',
+      `Cannot ${what}: the store ${root} is read-only here (opened with readOnly, a read-only mount, or no ` +
+      'write permission). Reading and verifying work with openStore(dir, { readOnly: true }), as cas verify, stat ' +
+      'and cat do by themselves; to write, use a writable copy or mount, or fix its permissions.')
+    this.root = root
   }
 }
 
@@ -100,12 +143,13 @@ export class InvalidArgumentError extends CasError {
 /** Waiting for a lock took longer than the caller's `timeoutMs`. */
 export class LockTimeoutError extends CasError {
   readonly key: string
-  readonly holder: { pid: number, hostname: string, since: number } | undefined
+  readonly holder: { pid: number, hostname: string, since?: number } | undefined
 
-  constructor (key: string, holder: { pid: number, hostname: string, since: number } | undefined, waitedMs: number) {
+  constructor (key: string, holder: { pid: number, hostname: string, since?: number } | undefined, waitedMs: number) {
     const who = holder === undefined
       ? 'another process'
-      : `pid ${holder.pid} on ${holder.hostname} (holding it for ${Math.round((Date.now() - holder.since) / 1000)} s)`
+      : `pid ${holder.pid} on ${holder.hostname}` +
+        (holder.since === undefined ? '' : ` (holding it for ${Math.round((Date.now() - holder.since) / 1000)} s)`)
     super('ERR_CAS_LOCK_TIMEOUT',
       `Gave up waiting for ${key} after ${Math.round(waitedMs / 1000)} s: it is held by ${who}. ` +
       'Wait for that process to finish, or stop it if it is stuck; its lock goes away when it exits.')
@@ -114,20 +158,39 @@ export class LockTimeoutError extends CasError {
   }
 }
 
+/** A lock file under `locks/` cannot be opened read-write (a folder in its place, wrong permissions). */
+export class LockFileError extends CasError {
+  readonly path: string
+
+  constructor (path: string, cause: NodeJS.ErrnoException) {
+    super('ERR_CAS_LOCK_FILE',
+      `Cannot use the lock file ${path} (${cause.code ?? cause.message}). Lock files hold no data: remove it if a ` +
+      'folder or another file stands there, or make it readable and writable by every user of the store.', { cause })
+    this.path = path
+  }
+}
+
+/** A writer's temp file vanished before its rename: something other than its writer removed it. */
+export class TempFileLostError extends CasError {
+  readonly path: string
+
+  constructor (temp: string, target: string) {
+    super('ERR_CAS_TEMP_LOST',
+      `The temp file ${temp} vanished before it could become ${target}: something removed it (a cleanup of tmp/ ` +
+      'that does not know cas-store?). Retry; clean the store only with cas prune or cas verify --fix, which ' +
+      'leave live writers\' temp files alone.')
+    this.path = temp
+  }
+}
+
 /** An HTTP download failed: a bad status, a network error, or a stall. */
 export class FetchError extends CasError {
   readonly url: string
   readonly status: number | undefined
 
-  /** `keptBytes`: what the partial download holds now (0: nothing to resume, and the message does not promise it). */
   constructor (code: 'ERR_CAS_FETCH_STATUS' | 'ERR_CAS_FETCH_NETWORK' | 'ERR_CAS_FETCH_TIMEOUT', url: string,
-    detail: string, status?: number, cause?: unknown, keptBytes = 0) {
-    const next = keptBytes > 0
-      ? `The ${keptBytes} bytes downloaded so far are kept; retry to resume from there.`
-      : status === 404 || status === 410
-        ? 'Nothing was downloaded: check the URL (the server has no such file).'
-        : 'Nothing was downloaded; retry.'
-    super(code, `Downloading ${url} failed: ${detail}. ${next}`, { cause })
+    detail: string, status?: number, cause?: unknown, advice = 'The partial download is kept; retry to resume it.') {
+    super(code, `Downloading ${url} failed: ${detail}. ${advice}`, { cause })
     this.url = url
     this.status = status
   }
@@ -180,6 +243,19 @@ export class PruneRefusedError extends CasError {
     super('ERR_CAS_PRUNE_REFUSED',
       `${root} holds content but no package index, so every file would look unused. If its index.db was moved ` +
       'aside or lost, restore it first; if the store really has no packages, prune with --force (allowNoIndexes).')
+  }
+}
+
+/** `index.db` is empty (0 bytes) while the store holds content: the package indexes were lost, not never written. */
+export class IndexLostError extends CasError {
+  readonly path: string
+
+  constructor (path: string) {
+    super('ERR_CAS_INDEX_LOST',
+      `${path} is empty but the store holds content: its package indexes were lost (a failed copy, a full disk?). ` +
+      'It is left as it is. Restore it from a backup; or, to start over, delete it (installs then fetch every ' +
+      'package again, and `cas prune --force` removes the content nothing references).')
+    this.path = path
   }
 }
 

@@ -1,5 +1,8 @@
+import fs from 'node:fs'
+import path from 'node:path'
 import { CasError } from '../errors.js'
-import { openStore, type Store } from '../store.js'
+import type { WaitInfo } from '../lock/lockWait.js'
+import { openStore, type Store, type StoreOptions } from '../store.js'
 import { findStoreRoot } from '../layout/resolveRoot.js'
 import { statOrUndefined } from '../util/fs.js'
 import { defaultStoreDir } from './storeDir.js'
@@ -38,17 +41,39 @@ export class StoreNotFoundError extends CasError {
  * found inside. Never creates one, unless `create` (for `cas add`): a typo in a path must not make a new store.
  */
 export async function openCliStore (
-  storeFlag: string | undefined, env: NodeJS.ProcessEnv, create = false,
+  storeFlag: string | undefined, env: NodeJS.ProcessEnv, create = false, readOnlyIfNeeded = false,
+  stderr?: NodeJS.WritableStream,
 ): Promise<Store> {
   const dir = storeFlag ?? defaultStoreDir(env)
   const stat = statOrUndefined(dir)
   if (stat !== undefined && !stat.isDirectory()) throw new StoreNotFoundError(dir, storeFlag === undefined ? 'default' : 'flag', 'file')
   const root = findStoreRoot(dir)
+  // A long wait for a lock another process holds is said, with who holds it, instead of a silent hang.
+  const options: StoreOptions = stderr === undefined ? {} : { onWait: info => { stderr.write(lockWaitLine(info)) } }
   if (root === undefined) {
-    if (create) return await openStore(dir)
+    if (create) return await openStore(dir, options)
     throw new StoreNotFoundError(dir, storeFlag === undefined ? 'default' : 'flag', stat === undefined ? 'missing' : 'not a store')
   }
-  return await openStore(root)
+  // The reading commands (verify, stat, cat) open a store they cannot write read-only instead of failing.
+  return await openStore(root, readOnlyIfNeeded && !isWritable(root) ? { readOnly: true } : options)
+}
+
+/** `cas: waiting for a lock on …/files/ab/cd… held by pid 123 on host (5 s so far)`. */
+export function lockWaitLine (info: WaitInfo): string {
+  const who = info.holder === undefined ? 'another process' : `pid ${info.holder.pid} on ${info.holder.hostname}`
+  return `cas: waiting for a lock on ${info.key}, held by ${who} (${Math.round(info.waitedMs / 1000)} s so far); ` +
+    'it is released when that process finishes or exits.\n'
+}
+
+/** True when this process may create files in the store (false on a read-only mount, or without permission). */
+function isWritable (root: string): boolean {
+  try {
+    fs.accessSync(root, fs.constants.W_OK)
+    if (fs.existsSync(path.join(root, 'files'))) fs.accessSync(path.join(root, 'files'), fs.constants.W_OK)
+    return true
+  } catch {
+    return false
+  }
 }
 
 /** `pkg@1.0.0 (sha512-AbCd…)` for a package index key. */

@@ -1,3 +1,4 @@
+import type { WaitOptions } from './lockWait.js'
 import { MutexMap } from './mutexMap.js'
 import { StripeLocks } from './stripeLocks.js'
 import { reach, type TestHooks } from '../util/hooks.js'
@@ -18,8 +19,8 @@ export class PathLock {
   readonly #hooks: TestHooks | undefined
   readonly #enabled: boolean
 
-  constructor (locksDir: string, options: { hooks?: TestHooks, enabled?: boolean } = {}) {
-    this.#stripes = new StripeLocks(locksDir)
+  constructor (locksDir: string, options: { hooks?: TestHooks, enabled?: boolean, wait?: WaitOptions } = {}) {
+    this.#stripes = new StripeLocks(locksDir, options.wait)
     this.#hooks = options.hooks
     this.#enabled = options.enabled ?? true
   }
@@ -33,7 +34,7 @@ export class PathLock {
     if (this.#mutexes.isLocked(key)) await reach(this.#hooks, 'lock:queued', key)
     const releaseMutex = await this.#mutexes.acquire(key)
     try {
-      await this.#stripes.acquire(stripe, () => reach(this.#hooks, 'lock:contended', key))
+      await this.#stripes.acquire(stripe, () => reach(this.#hooks, 'lock:contended', key), key)
     } catch (err) {
       releaseMutex()
       throw err

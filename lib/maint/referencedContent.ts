@@ -13,28 +13,34 @@ export interface ContentUse {
 
 /**
  * Reads every package index and returns what content they reference (package files and cached build outputs).
- * Throws `ERR_CAS_INDEX_CORRUPT` at the first unreadable index: whoever asks (prune, above all) must not mistake
- * the files only that index names for unused.
+ * Throws `ERR_CAS_INDEX_CORRUPT` at the first unreadable index, unless `onUnreadable` is given: whoever removes
+ * (prune) must not mistake the files only that index names for unused; whoever only counts (stat) goes on.
  */
 export async function referencedContent (
-  indexes: IndexBackend, signal?: AbortSignalLike,
+  indexes: IndexBackend, signal?: AbortSignalLike, onUnreadable?: (key: string, error: IndexCorruptError) => void,
 ): Promise<{ uses: Map<string, ContentUse>, packages: number }> {
   const uses = new Map<string, ContentUse>()
   let packages = 0
   for await (const { key, index, error } of indexes.list()) {
     if (index === undefined) {
-      throw error ?? new IndexCorruptError(indexes.path, `the index ${JSON.stringify(key)} is unreadable`, {
+      const err = error ?? new IndexCorruptError(indexes.path, `the index ${JSON.stringify(key)} is unreadable`, {
         scope: 'one-index',
       })
+      if (onUnreadable === undefined) throw err
+      onUnreadable(key, err as IndexCorruptError)
+      continue
     }
     packages++
     let content: Array<[string, { digest: string, mode: number, size: number }]>
     try {
       content = [...indexContent(index)]
     } catch (err) {
-      throw new IndexCorruptError(indexes.path, `the index ${JSON.stringify(key)} cannot be understood (${(err as Error).message})`, {
+      const corrupt = new IndexCorruptError(indexes.path, `the index ${JSON.stringify(key)} cannot be understood (${(err as Error).message})`, {
         cause: err, scope: 'one-index',
       })
+      if (onUnreadable === undefined) throw corrupt
+      onUnreadable(key, corrupt)
+      continue
     }
     if (signal?.aborted === true) throw new InterruptedError('Reading the package indexes')
     for (const [, info] of content) {

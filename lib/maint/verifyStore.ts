@@ -24,7 +24,7 @@ export interface VerifyStoreOptions {
   fix?: boolean
   /** Nothing that changed less than this long ago is removed (default 10 minutes). */
   graceMs?: number
-  /** Packages checked at once (default: twice the CPU count). */
+  /** Packages checked at once (default: twice the CPU count; at most `MAX_VERIFY_JOBS`). */
   jobs?: number
   /** Stop taking new packages when aborted; what was started finishes, and the report says it was interrupted. */
   signal?: AbortSignalLike
@@ -85,9 +85,14 @@ export interface VerifyReport {
   orphans: { count: number, bytes: number }
   /** The scan was stopped (signal) before every package was checked. */
   interrupted: boolean
+  /** index.db is empty while the store holds content (`ERR_CAS_INDEX_LOST`): nothing could be checked. */
+  indexLost?: boolean
   /** No problem is left in the store: nothing missing or corrupt, every index readable (or fixed). */
   healthy: boolean
 }
+
+/** `jobs` is capped to this: more packages at once only add memory (each job is a task, not a thread). */
+export const MAX_VERIFY_JOBS = 256
 
 /** What a scan found and did not settle: the problems a user still has (see {@link unsettled}). */
 export interface UnsettledProblems {
@@ -137,6 +142,7 @@ export async function verifyStore (
       healthy: true,
     },
   }
+  if (indexes.lost === true) return { ...scan.report, indexLost: true, healthy: false }
   await checkPackages(scan)
   if (!scan.report.interrupted) await sweepContent(scan)
   if (!scan.report.interrupted) await sweepTemps(scan)
@@ -209,10 +215,10 @@ async function checkPackages (scan: Scan): Promise<void> {
     return false
   }
 
-  const checkPackage = async ({ key, index, error, revision }: PackageIndexEntry): Promise<void> => {
-    if (index === undefined) {
+  const checkPackage = async ({ key, index, error, revision, keyProblem }: PackageIndexEntry): Promise<void> => {
+    if (index === undefined || keyProblem !== undefined) {
       const deleted = fix && await dropIndex(key, revision)
-      report.unreadableIndexes.push({ key, error: error?.message ?? 'unreadable', deleted })
+      report.unreadableIndexes.push({ key, error: keyProblem ?? error?.message ?? 'unreadable', deleted })
       return
     }
     let content: Array<[string, FileInfo]>
@@ -251,7 +257,8 @@ async function checkPackages (scan: Scan): Promise<void> {
     })
   }
   const entries = indexes.list()[Symbol.asyncIterator]()
-  const jobs = Math.max(1, options.jobs ?? os.availableParallelism() * 2)
+  const requested = Number.isFinite(options.jobs) ? Math.floor(options.jobs!) : os.availableParallelism() * 2
+  const jobs = Math.min(MAX_VERIFY_JOBS, Math.max(1, requested))
   let lastYield = Date.now()
   await Promise.all(Array.from({ length: jobs }, async () => {
     for (;;) {

@@ -24,6 +24,10 @@ export type PausePoint =
   | 'lock:queued'
   /** Lock: another process holds the OS lock; this one starts polling for it. */
   | 'lock:contended'
+  /** addFilesFromDir: a directory was found to be a real directory (lstat); its entries are not read yet. */
+  | 'add:dirApproved'
+  /** addFilesFromDir: the folder was walked and every file approved; none has been opened yet. */
+  | 'add:walked'
 
 /** What a pause point is told: the content path concerned. */
 export interface PauseInfo {

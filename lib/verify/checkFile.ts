@@ -89,7 +89,7 @@ export async function checkFile (
         const facts = found === undefined
           ? {}
           : { links: found.nlink, changedAt: Math.max(found.mtimeMs, found.ctimeMs) }
-        if (policy.remove === false) return { status: 'corrupt', removed: false, rehashed: true, ...facts }
+        if (policy.remove === false || ctx.readOnly === true) return { status: 'corrupt', removed: false, rehashed: true, ...facts }
         if (changedWithinGrace(ctx, filePath, policy.graceMs ?? 0)) {
           return { status: 'corrupt', removed: false, rehashed: true, young: true, ...facts }
         }

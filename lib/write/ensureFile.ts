@@ -26,6 +26,9 @@ import { writeBufferToTemp, writeStreamToTemp } from './writeTemp.js'
 export async function ensureFile (
   ctx: StoreContext, content: Buffer | AsyncIterable<unknown>, options: EnsureFileOptions,
 ): Promise<EnsureFileResult> {
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidArgumentError('ensureFile: pass options with the file\'s mode, e.g. ensureFile(content, { mode: 0o644 })')
+  }
   const { mode } = options
   if (!Number.isInteger(mode) || mode < 0) {
     throw new InvalidArgumentError(`ensureFile: mode must be a non-negative integer, got ${String(mode)}`)

@@ -2,7 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import type { StoreContext } from '../context.js'
 import { probeContent } from '../content/probe.js'
-import { FileAccessError, NotAFileError } from '../errors.js'
+import { FileAccessError, NotAFileError, TempFileLostError } from '../errors.js'
 import { stripeOfDigest } from '../layout/contentPath.js'
 import { errorCode, fsyncDirSync, unlinkQuietly } from '../util/fs.js'
 import { reach } from '../util/hooks.js'
@@ -24,16 +24,25 @@ export async function finalize (
   const stripe = stripeOfDigest(digest)
   // Uncontended (the common case), the lock is taken synchronously and, with no pause point installed, the
   // rename below runs without a single await. Either way the critical section is the same.
-  const release = ctx.lock.tryAcquireSync(target, stripe) ?? await ctx.lock.acquire(target, stripe)
+  let release: () => void
+  try {
+    release = ctx.lock.tryAcquireSync(target, stripe) ?? await ctx.lock.acquire(target, stripe)
+  } catch (err) {
+    // The lock could not be had (ERR_CAS_LOCK_TIMEOUT, ERR_CAS_LOCK_FILE): the temp file is nobody's now.
+    unlinkQuietly(temp)
+    throw err
+  }
   try {
     const paused = reach(ctx.hooks, 'writer:locked', target)
     if (paused !== undefined) await paused
     try {
       renameCreatingDir(temp, target)
     } catch (err) {
+      const tempLost = errorCode(err) === 'ENOENT' && !fs.existsSync(temp)
       const { state } = await probeContent(target, digest, size)
       unlinkQuietly(temp)
       if (state === 'good') return
+      if (tempLost) throw new TempFileLostError(temp, target)
       if (state === 'not-a-file') throw new NotAFileError(target)
       throw new FileAccessError(target, err as NodeJS.ErrnoException)
     }

@@ -21,6 +21,7 @@ export interface TempFile {
  * graceful-fs, which waits for a free descriptor instead of failing.
  */
 export async function writeBufferToTemp (ctx: StoreContext, data: Buffer, mode: number): Promise<string> {
+  if (ctx.tempOwner !== undefined && !ctx.tempOwner.held) await ctx.tempOwner.hold()
   const temp = tempPathFor(ctx.tmpDir)
   if (data.length <= SYNC_IO_LIMIT) {
     let fd: number | undefined
@@ -63,6 +64,7 @@ export async function writeBufferToTemp (ctx: StoreContext, data: Buffer, mode: 
 export async function writeStreamToTemp (
   ctx: StoreContext, source: AsyncIterable<unknown>, mode: number,
 ): Promise<TempFile> {
+  if (ctx.tempOwner !== undefined && !ctx.tempOwner.held) await ctx.tempOwner.hold()
   const temp = tempPathFor(ctx.tmpDir)
   let fd: number
   try {

@@ -23,7 +23,7 @@ export const spec: CommandSpec = {
 export async function run (values: Record<string, unknown>, positionals: string[], ctx: CliContext): Promise<number> {
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`, 'prune')
   const graceMs = values.grace === undefined ? DEFAULT_GRACE_MS : parseDuration(String(values.grace))
-  const store = await openCliStore(values.store as string | undefined, ctx.env)
+  const store = await openCliStore(values.store as string | undefined, ctx.env, false, false, ctx.stderr)
   announceStopOnAbort(ctx)
   let report
   try {
