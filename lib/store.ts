@@ -6,6 +6,7 @@ import type { AddLimits } from './add/limits.js'
 import { ensureDir, type EnsureDirOptions } from './dir/ensureDir.js'
 import { ensurePackage, type EnsurePackageOptions, type EnsurePackageResult } from './ensure/ensurePackage.js'
 import { fetchFile, type FetchFileOptions, type FetchFileResult } from './fetch/fetchFile.js'
+import { importPackage, type ImportPackageOptions, type ImportPackageResult } from './import/importPackage.js'
 import { createStoreContext, type StoreContext } from './context.js'
 import { FileAccessError, InvalidArgumentError, ReadOnlyStoreError, StoreClosedError } from './errors.js'
 import { contentPathFor } from './layout/contentPath.js'
@@ -159,6 +160,17 @@ export class Store {
   /** File, byte and package counts, and how much the packages share. `cas stat`. */
   async storeStats (): Promise<StoreStats> {
     return await storeStats(this.#open(), this.#openIndexes())
+  }
+
+  /**
+   * Materializes the package `index` at `targetDir` (clone, hard link or copy), whole or not at all: built in a temp
+   * folder of this call's own and renamed into place, verified first, names checked. Concurrent importers of one
+   * target all succeed; a complete target is kept (`imported: false`) unless `force`. See `lib/import/`.
+   */
+  async importPackage (
+    index: PackageIndex, targetDir: string, options?: ImportPackageOptions,
+  ): Promise<ImportPackageResult> {
+    return await importPackage(this.#open(), index, targetDir, options)
   }
 
   /**

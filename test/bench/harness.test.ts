@@ -11,7 +11,7 @@ it('npm run bench --quick --json measures every scenario and reports every targe
   const out = execFileSync(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick', '--json'], { cwd: repo, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
   const report = JSON.parse(out)
   expect(report.corpus.files).toBe(300)
-  expect(report.scenarios.map((s: { name: string }) => s.name)).toHaveLength(9)
+  expect(report.scenarios.map((s: { name: string }) => s.name)).toHaveLength(12)
   for (const scenario of report.scenarios) {
     for (const figure of scenario.figures) expect(figure.ms).toBeGreaterThan(0)
   }
@@ -27,6 +27,9 @@ it('npm run bench --quick --json measures every scenario and reports every targe
     'addFilesFromTarball vs pnpm 10',
     'lock overhead (locks on vs off)',
     'large file peak RSS growth',
+    'import, hardlink, vs pnpm importer',
+    'import, copy, vs pnpm importer',
+    'import skip of complete targets',
   ])
   for (const t of report.targets) expect(typeof t.met).toBe('boolean')
   const contention = report.scenarios.find((s: { name: string }) => s.name.startsWith('Contention'))
