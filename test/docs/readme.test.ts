@@ -10,7 +10,8 @@ const readme = fs.readFileSync(path.join(repoRoot, 'README.md'), 'utf8')
 it('links and names no path outside the repository, and every relative link resolves', () => {
   // Markdown links, and paths quoted in backticks that climb out (`../shared/notes/…`).
   const links = [...readme.matchAll(/\]\(([^)\s]+)\)/g)].map(m => m[1]!).filter(l => !/^[a-z]+:|^#/.test(l))
-  const quoted = [...readme.matchAll(/`(\.\.\/[^`\s]*)`/g)].map(m => m[1]!)
+  // (A bare `../x` is an example of a hostile name, not a path; a quoted file path like `../a/b.md` is a path.)
+  const quoted = [...readme.matchAll(/`(\.\.\/[\w.-]+\/[^`\s]+\.\w+)`/g)].map(m => m[1]!)
   expect(quoted).toEqual([])
   for (const link of links) {
     const target = path.resolve(repoRoot, link.split('#')[0]!)
