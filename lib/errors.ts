@@ -69,7 +69,8 @@ export class NotAFileError extends CasError {
 export class FileAccessError extends CasError {
   readonly path: string
 
-  constructor (path: string, cause: NodeJS.ErrnoException) {
+  // `cause` is a Node system error, typed by the fields read: the published types need no @types/node.
+  constructor (path: string, cause: Error & { code?: string }) {
     super('ERR_CAS_FILE_ACCESS',
       `Cannot access ${path}: ${cause.code ?? cause.message}. Check its permissions and the disk, then retry.`,
       { cause })
@@ -162,7 +163,8 @@ export class LockTimeoutError extends CasError {
 export class LockFileError extends CasError {
   readonly path: string
 
-  constructor (path: string, cause: NodeJS.ErrnoException) {
+  // `cause` is a Node system error, typed by the fields read: the published types need no @types/node.
+  constructor (path: string, cause: Error & { code?: string }) {
     super('ERR_CAS_LOCK_FILE',
       `Cannot use the lock file ${path} (${cause.code ?? cause.message}). Lock files hold no data: remove it if a ` +
       'folder or another file stands there, or make it readable and writable by every user of the store.', { cause })

@@ -19,6 +19,7 @@ export type { EnsurePackageOptions, EnsurePackageResult } from './ensure/ensureP
 export type { AddFilesFromTarballOptions } from './add/addFilesFromTarball.js'
 export type { LockHolder, WaitInfo, WaitOptions } from './lock/lockWait.js'
 export { REPORT_WAIT_AFTER_MS } from './lock/stripeLocks.js'
+export type { AbortSignalLike } from './util/abortSignal.js'
 export { assertDigestHex, hexToSri, isDigestHex, sriToHex, toDigestHex } from './digest/sri.js'
 export { contentPathFor, isExecutable, storedMode } from './layout/contentPath.js'
 export { LEGACY_STORE_VERSION, resolveStoreRoot, STORE_VERSION } from './layout/resolveRoot.js'

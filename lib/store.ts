@@ -29,6 +29,7 @@ import { verifyStore, type VerifyReport, type VerifyStoreOptions } from './maint
 import type {
   CheckOptions, EnsureFileOptions, EnsureFileResult, IntegrityResult, PackageIndex, PackageIndexInput,
 } from './types.js'
+import { asBufferOrStream } from './util/bytes.js'
 import type { TestHooks } from './util/hooks.js'
 import { checkPkgFilesIntegrity } from './verify/checkPkgFilesIntegrity.js'
 import { ensureFile } from './write/ensureFile.js'
@@ -111,8 +112,10 @@ export class Store {
    * Makes sure `content` is in the store; returns its digest, path, size and `checkedAt`. Never leaves a partial
    * file at a content path; safe against any number of concurrent writers and verifiers of the same content.
    */
-  async ensureFile (content: Buffer | AsyncIterable<unknown>, options: EnsureFileOptions): Promise<EnsureFileResult> {
-    return await ensureFile(this.#writable('add content'), content, options)
+  async ensureFile (
+    content: Uint8Array | AsyncIterable<unknown>, options: EnsureFileOptions,
+  ): Promise<EnsureFileResult> {
+    return await ensureFile(this.#writable('add content'), asBufferOrStream(content), options)
   }
 
   /**
@@ -196,14 +199,15 @@ export class Store {
   }
 
   /**
-   * Adds the files of a `.tgz` or `.tar` (Buffer or stream) and returns the package index, in bounded memory.
-   * Past `options` (`AddLimits`: size, entries, expansion ratio) it fails with `ERR_CAS_BAD_TARBALL`. With
-   * `integrity`, the tarball is hashed as it streams and a mismatch fails with `ERR_CAS_INTEGRITY` (write no index).
+   * Adds the files of a `.tgz` or `.tar` (a Buffer or any Uint8Array, or a stream) and returns the package index,
+   * in bounded memory. Past `options` (`AddLimits`: size, entries, expansion ratio) it fails with
+   * `ERR_CAS_BAD_TARBALL`. With `integrity`, the tarball is hashed as it streams and a mismatch fails with
+   * `ERR_CAS_INTEGRITY` (write no index).
    */
   async addFilesFromTarball (
-    tarball: Buffer | AsyncIterable<unknown>, options?: AddFilesFromTarballOptions,
+    tarball: Uint8Array | AsyncIterable<unknown>, options?: AddFilesFromTarballOptions,
   ): Promise<PackageIndex> {
-    return await addFilesFromTarball(this.#writable('add files'), tarball, options)
+    return await addFilesFromTarball(this.#writable('add files'), asBufferOrStream(tarball), options)
   }
 
   /**

@@ -7,6 +7,7 @@ import { SYNC_IO_LIMIT } from '../util/hash.js'
 import { ensureFile } from '../write/ensureFile.js'
 import { addPackageMeta } from './addPackageMeta.js'
 import { TarballBudget, type AddLimits } from './limits.js'
+import { asBufferOrStream } from '../util/bytes.js'
 
 const REGULAR_FILE_TYPES = new Set(['File', 'OldFile', 'ContiguousFile'])
 /** Input is handed to the parser this much at a time: one slice unpacks to at most ~16 MiB (gzip's ratio cap). */
@@ -43,8 +44,9 @@ export interface AddFilesFromTarballOptions extends AddLimits {
  * fails with `ERR_CAS_BAD_TARBALL`, which says more.
  */
 export async function addFilesFromTarball (
-  ctx: StoreContext, tarball: Buffer | AsyncIterable<unknown>, options: AddFilesFromTarballOptions = {},
+  ctx: StoreContext, input: Uint8Array | AsyncIterable<unknown>, options: AddFilesFromTarballOptions = {},
 ): Promise<PackageIndex> {
+  const tarball = asBufferOrStream(input) // any Uint8Array: the published types need no @types/node
   if (!Buffer.isBuffer(tarball) &&
       (tarball == null || typeof (tarball as AsyncIterable<unknown>)[Symbol.asyncIterator] !== 'function')) {
     throw new InvalidArgumentError('addFilesFromTarball: pass a Buffer or a readable stream of a .tgz or .tar')

@@ -4,6 +4,7 @@ import { CasError } from '../errors.js'
 import type { WaitInfo } from '../lock/lockWait.js'
 import { openStore, type Store, type StoreOptions } from '../store.js'
 import { findStoreRoot } from '../layout/resolveRoot.js'
+import { statOrUndefined } from '../util/fs.js'
 import { defaultStoreDir } from './storeDir.js'
 
 /** What a command runs with: its output streams, environment and an abort signal (Ctrl-C). */
@@ -14,14 +15,24 @@ export interface CliContext {
   signal: AbortSignal
 }
 
+/** How to get a store to try `cas` on, for a machine that has none. */
+const TRY_IT = 'To try cas without one, make a small store: `cas add <folder or .tgz> --store /tmp/cas-try` ' +
+  '(a tarball also gets a package index), then `cas verify --store /tmp/cas-try`.'
+
 /** No store where `cas` was pointed (or at pnpm's default location). `cas` exits 2. */
 export class StoreNotFoundError extends CasError {
-  /** `from`: whether `dir` is pnpm's default store location or the one given with `--store`. */
-  constructor (dir: string, from: 'default' | 'flag') {
+  /**
+   * `from`: whether `dir` is pnpm's default store location or the one given with `--store`; `found`: what is there.
+   */
+  constructor (dir: string, from: 'default' | 'flag', found: 'missing' | 'file' | 'not a store' = 'not a store') {
     super('ERR_CAS_NO_STORE', from === 'default'
       ? `No store at ${dir}, where pnpm keeps its store on this machine. Point cas at one with --store DIR ` +
-        '(`pnpm store path` prints the one pnpm uses).'
-      : `No store at ${dir}: it has no v11 or v10 folder with files/ or an index. Check the path given to --store.`)
+        `(\`pnpm store path\` prints the one pnpm uses). ${TRY_IT}`
+      : found === 'missing'
+        ? `--store ${dir} does not exist. Check the path (\`pnpm store path\` prints the store pnpm uses). ${TRY_IT}`
+        : found === 'file'
+          ? `--store ${dir} is a file, not a store folder. Give the folder that holds v11 (or v10), as \`pnpm store path\` prints it.`
+          : `No store at ${dir}: it has no v11 or v10 folder with files/ or an index. Check the path given to --store.`)
   }
 }
 
@@ -34,6 +45,8 @@ export async function openCliStore (
   stderr?: NodeJS.WritableStream, extra: StoreOptions = {},
 ): Promise<Store> {
   const dir = storeFlag ?? defaultStoreDir(env)
+  const stat = statOrUndefined(dir)
+  if (stat !== undefined && !stat.isDirectory()) throw new StoreNotFoundError(dir, storeFlag === undefined ? 'default' : 'flag', 'file')
   const root = findStoreRoot(dir)
   // A long wait for a lock another process holds is said, with who holds it, instead of a silent hang.
   const options: StoreOptions = stderr === undefined
@@ -41,7 +54,7 @@ export async function openCliStore (
     : { ...extra, onWait: info => { stderr.write(lockWaitLine(info)) } }
   if (root === undefined) {
     if (create) return await openStore(dir, options)
-    throw new StoreNotFoundError(dir, storeFlag === undefined ? 'default' : 'flag')
+    throw new StoreNotFoundError(dir, storeFlag === undefined ? 'default' : 'flag', stat === undefined ? 'missing' : 'not a store')
   }
   // The reading commands (verify, stat, cat) open a store they cannot write read-only instead of failing.
   return await openStore(root, readOnlyIfNeeded && !isWritable(root) ? { readOnly: true } : options)

@@ -14,3 +14,8 @@ export function formatBytes (n: number): string {
   }
   return unit === 0 ? `${n} B` : `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`
 }
+
+/** `1 problem`, `2 problems`, `1,234 files`: a count with its noun in the right number. */
+export function plural (n: number, one: string, many = one + 's'): string {
+  return `${formatCount(n)} ${n === 1 ? one : many}`
+}

@@ -1,6 +1,7 @@
 import fs from 'node:fs'
 import { CasError } from '../errors.js'
 import { helpText, parseCommandArgs, type CommandSpec } from './args.js'
+import { isClosedOutput } from './closedOutput.js'
 import type { CliContext } from './context.js'
 import * as add from './commands/add.js'
 import * as cat from './commands/cat.js'
@@ -33,7 +34,8 @@ function version (): string {
 
 /**
  * Runs `cas` with `argv` (without node and the script) and returns the exit code: 0 success/healthy, 1 problems
- * found and left, 2 bad usage or a store that cannot be read, 130 interrupted. Errors are printed, never thrown.
+ * found and left, 2 bad usage or a store that cannot be read, 130 interrupted. Errors are printed, never thrown;
+ * a closed stdout (EPIPE) ends it quietly with 0.
  */
 export async function main (argv: string[], ctx: CliContext): Promise<number> {
   const [name, ...rest] = argv
@@ -55,6 +57,8 @@ export async function main (argv: string[], ctx: CliContext): Promise<number> {
     }
     return await command.run(values, positionals, ctx)
   } catch (err) {
+    // The reader of our output went away (`| head`): it has what it wanted. Quiet, like any filter.
+    if (isClosedOutput(err)) return 0
     if (err instanceof CasError) {
       ctx.stderr.write(`cas${name === undefined ? '' : ' ' + name}: ${err.message} (${err.code})\n`)
       return 2

@@ -14,18 +14,31 @@ export interface ProgressOptions {
   now?: () => number
 }
 
+/** A second count the bar follows when the main one has no known total: `215/321 packages`. */
+export interface ProgressPart {
+  done: number
+  total: number | undefined
+  unit: string
+}
+
 /** A progress line: redrawn at most every 100 ms on a terminal, silent otherwise. */
 export interface Progress {
-  update: (done: number, extra?: string) => void
+  /**
+   * `done` counts the unit (and gives the rate); `part`, when given, is a count with a known total that the bar,
+   * percentage and ETA follow instead (verify counts files, but knows the total only of packages); `note` is
+   * appended as it is (push: bytes sent).
+   */
+  update: (done: number, part?: ProgressPart, note?: string) => void
   setTotal: (total: number) => void
-  /** Clears the line. */
-  done: () => void
+  /** Clears the line and draws no more (later updates are ignored). True when there was a line to clear. */
+  done: () => boolean
 }
 
 const REDRAW_MS = 100
 
 /**
- * A one-line progress bar for long scans: `label [#####.....] 120/3,000 packages 40% 350/s ETA 8 s`. Drawn only
+ * A one-line progress bar for long scans: `label [#####.....] 120/3,000 packages 40% ETA 8 s 350/s`, or with a
+ * part: `verify 52,000 files (9,100 files/s) [#####.....] 120/3,000 packages 40% ETA 8 s`. Drawn only
  * when the stream is a terminal and not `quiet`, so piped or scripted output carries nothing but the result.
  */
 export function createProgress (options: ProgressOptions): Progress {
@@ -36,37 +49,54 @@ export function createProgress (options: ProgressOptions): Progress {
   let total = options.total
   let lastDraw = -Infinity
   let drawn = false
+  let stopped = false
 
-  const draw = (done: number, extra: string | undefined): void => {
+  const bar = (ratio: number): string => {
+    const width = 20
+    const filled = Math.round(Math.min(1, ratio) * width)
+    return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`
+  }
+
+  const draw = (done: number, part: ProgressPart | undefined, note: string | undefined): void => {
     const elapsed = Math.max(1, now() - started)
     const rate = done / (elapsed / 1000)
-    let line = `${options.label} ${formatCount(done)}${total === undefined ? '' : '/' + formatCount(total)} ${options.unit}`
+    let line: string
     if (total !== undefined && total > 0) {
       const ratio = Math.min(1, done / total)
-      const width = 20
-      const filled = Math.round(ratio * width)
-      line = `${options.label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ` +
-        `${formatCount(done)}/${formatCount(total)} ${options.unit} ${Math.floor(ratio * 100)}%`
+      line = `${options.label} ${bar(ratio)} ${formatCount(done)}/${formatCount(total)} ${options.unit} ${Math.floor(ratio * 100)}%`
       if (rate > 0 && done < total) line += ` ETA ${formatDuration(((total - done) / rate) * 1000)}`
+      line += ` ${formatCount(rate)}/s`
+    } else {
+      line = `${options.label} ${formatCount(done)} ${options.unit} (${formatCount(rate)} ${options.unit}/s)`
+      if (part !== undefined && part.total !== undefined && part.total > 0) {
+        const ratio = Math.min(1, part.done / part.total)
+        const partRate = part.done / (elapsed / 1000)
+        line += ` ${bar(ratio)} ${formatCount(part.done)}/${formatCount(part.total)} ${part.unit} ${Math.floor(ratio * 100)}%`
+        if (partRate > 0 && part.done < part.total) line += ` ETA ${formatDuration(((part.total - part.done) / partRate) * 1000)}`
+      } else if (part !== undefined) {
+        line += `, ${formatCount(part.done)} ${part.unit}`
+      }
     }
-    line += ` ${formatCount(rate)}/s`
-    if (extra !== undefined) line += ` ${extra}`
+    if (note !== undefined) line += ` ${note}`
     const columns = (stream as { columns?: number }).columns ?? 80
-    stream.write(`\r${line.slice(0, columns - 1).padEnd(columns - 1)}`)
     drawn = true
+    stream.write(`\r${line.slice(0, columns - 1).padEnd(columns - 1)}`)
   }
 
   return {
-    update (done, extra) {
-      if (!active) return
+    update (done, part, note) {
+      if (!active || stopped) return
       const t = now()
       if (t - lastDraw < REDRAW_MS) return
       lastDraw = t
-      draw(done, extra)
+      draw(done, part, note)
     },
     setTotal (n) { total = n },
     done () {
-      if (active && drawn) stream.write(`\r${' '.repeat(((stream as { columns?: number }).columns ?? 80) - 1)}\r`)
+      const erase = active && drawn && !stopped
+      stopped = true
+      if (erase) stream.write(`\r${' '.repeat(((stream as { columns?: number }).columns ?? 80) - 1)}\r`)
+      return erase
     },
   }
 }

@@ -21,7 +21,7 @@ export interface PackageSource {
 }
 
 /** A tarball: a URL fetched with Node's fetch, or a function that returns the bytes (a Buffer or a stream). */
-export type TarballInput = string | (() => Promise<Buffer | AsyncIterable<unknown>>)
+export type TarballInput = string | (() => Promise<Uint8Array | AsyncIterable<unknown>>)
 
 /** Options of {@link tarballSource}. */
 export interface TarballSourceOptions {
@@ -43,7 +43,7 @@ export function tarballSource (tarball: TarballInput, options: TarballSourceOpti
       const input = typeof tarball === 'string'
         ? await fetchTarball(tarball, { headers: options.headers, stallTimeoutMs: options.stallTimeoutMs })
         : await tarball()
-      if (Buffer.isBuffer(input)) return await addFilesFromTarball(ctx, input, { integrity: options.integrity })
+      if (input instanceof Uint8Array) return await addFilesFromTarball(ctx, input, { integrity: options.integrity })
       if (input == null || typeof (input as Partial<AsyncIterable<unknown>>)[Symbol.asyncIterator] !== 'function') {
         throw new InvalidArgumentError('ensurePackage: the tarball function must resolve to a Buffer or a stream')
       }

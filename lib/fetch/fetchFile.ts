@@ -84,6 +84,8 @@ async function download (url: string, partial: string, digest: string, options: 
   if (resumeFrom > 0) {
     for await (const chunk of createReadStream(partial)) hash.update(chunk as Buffer)
   }
+  // What the partial holds when a download fails: the error says whether there is anything to resume.
+  const kept = (status?: number): string => resumeAdvice(statOrUndefined(partial)?.size ?? 0, status)
   const stall = new AbortController()
   const stallMs = options.stallTimeoutMs ?? 30_000
   let timer = setTimeout(() => stall.abort(), stallMs)
@@ -103,11 +105,11 @@ async function download (url: string, partial: string, digest: string, options: 
     const appending = resumeFrom > 0 && response.status === 206 && rangeStart(response) === resumeFrom
     if (!appending && !response.ok) {
       await response.body?.cancel()
-      throw new FetchError('ERR_CAS_FETCH_STATUS', url, `HTTP ${response.status} ${response.statusText}`, response.status)
+      throw new FetchError('ERR_CAS_FETCH_STATUS', url, `HTTP ${response.status} ${response.statusText}`, response.status, undefined, kept(response.status))
     }
     if (!appending && response.status === 206) {
       await response.body?.cancel()
-      throw new FetchError('ERR_CAS_FETCH_STATUS', url, 'a partial answer (206) to a request for the whole file', 206)
+      throw new FetchError('ERR_CAS_FETCH_STATUS', url, 'a partial answer (206) to a request for the whole file', 206, undefined, kept(206))
     }
     const startAt = appending ? resumeFrom : 0
     const fileHash = appending ? hash : crypto.createHash('sha512')
@@ -133,14 +135,22 @@ async function download (url: string, partial: string, digest: string, options: 
     }
     return received
   } catch (err) {
-    if (stall.signal.aborted) throw new FetchError('ERR_CAS_FETCH_TIMEOUT', url, `no data for ${stallMs} ms`, undefined, err)
+    if (stall.signal.aborted) throw new FetchError('ERR_CAS_FETCH_TIMEOUT', url, `no data for ${stallMs} ms`, undefined, err, kept())
     if (err instanceof FetchError || err instanceof IntegrityError) throw err
     // A local fs error (it names a syscall) is not a network failure.
     if (errorCode(err) !== undefined && (err as NodeJS.ErrnoException).syscall !== undefined) throw err
-    throw new FetchError('ERR_CAS_FETCH_NETWORK', url, (err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message, undefined, err)
+    throw new FetchError('ERR_CAS_FETCH_NETWORK', url, (err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message, undefined, err, kept())
   } finally {
     clearTimeout(timer)
   }
+}
+
+/** What a failed download's error says to do: resume what is kept, or (nothing kept) check the URL or retry. */
+function resumeAdvice (keptBytes: number, status: number | undefined): string {
+  if (keptBytes > 0) return `The ${keptBytes} bytes downloaded so far are kept; retry to resume from there.`
+  return status === 404 || status === 410
+    ? 'Nothing was downloaded: check the URL (the server has no such file).'
+    : 'Nothing was downloaded; retry.'
 }
 
 async function request (url: string, from: number, signal: AbortSignal): Promise<Response> {

@@ -10,6 +10,7 @@ import { contentKey } from './contentKey.js'
 import { referencedContent } from './referencedContent.js'
 import { removeTemp, staleTemps } from './staleTemps.js'
 import { walkContent } from './walkContent.js'
+import type { AbortSignalLike } from '../util/abortSignal.js'
 
 /** Options of {@link pruneStore}. */
 export interface PruneOptions {
@@ -18,7 +19,7 @@ export interface PruneOptions {
   /** Report what would go, remove nothing. */
   dryRun?: boolean
   /** Stop when aborted; the report says it was interrupted. */
-  signal?: AbortSignal
+  signal?: AbortSignalLike
   /** Prune even when the store has no package index at all (every content file then goes). */
   allowNoIndexes?: boolean
 }

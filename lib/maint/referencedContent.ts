@@ -1,6 +1,7 @@
 import { IndexCorruptError, InterruptedError } from '../errors.js'
 import { isExecutable } from '../layout/contentPath.js'
 import type { IndexBackend } from '../pkgIndex/backend.js'
+import type { AbortSignalLike } from '../util/abortSignal.js'
 import { contentKey } from './contentKey.js'
 import { indexContent } from './indexContent.js'
 
@@ -16,7 +17,7 @@ export interface ContentUse {
  * (prune) must not mistake the files only that index names for unused; whoever only counts (stat) goes on.
  */
 export async function referencedContent (
-  indexes: IndexBackend, signal?: AbortSignal, onUnreadable?: (key: string, error: IndexCorruptError) => void,
+  indexes: IndexBackend, signal?: AbortSignalLike, onUnreadable?: (key: string, error: IndexCorruptError) => void,
 ): Promise<{ uses: Map<string, ContentUse>, packages: number }> {
   const uses = new Map<string, ContentUse>()
   let packages = 0

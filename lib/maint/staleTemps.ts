@@ -2,7 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { DIRS_FOLDER, isTempDirName, lockFileOfTempDir } from '../dir/dirLayout.js'
 import { ifKeyLockFree } from '../lock/keyLock.js'
-import { ageOf, isYoung } from '../util/age.js'
+import { ageOf, isYoung, type ChangeTimes } from '../util/age.js'
 import { errorCode } from '../util/fs.js'
 import { OWNER_SUFFIX } from '../write/tempName.js'
 import { OWNERS_DIR, tempWriterAlive } from '../write/tempOwner.js'
@@ -50,7 +50,10 @@ export async function * staleTemps (root: string, graceMs: number, now: number):
 }
 
 /** A stray regular file under `files/` (a dead writer's temp, a foreign file) when older than `graceMs` at `now`. */
-export function staleStray (file: string, stat: fs.Stats, graceMs: number, now: number): StaleTemp | undefined {
+// `stat` by the fields read (an fs.Stats fits): this module's types are published and must not need @types/node.
+export function staleStray (
+  file: string, stat: ChangeTimes & { size: number, isFile: () => boolean }, graceMs: number, now: number,
+): StaleTemp | undefined {
   if (!stat.isFile() || isYoung(stat, graceMs, now)) return undefined
   return { path: file, kind: 'stray', ageMs: ageOf(stat, now), size: stat.size }
 }

@@ -4,6 +4,7 @@ import { isDigestHex } from '../digest/sri.js'
 import { contentPathFor, isExecutable } from '../layout/contentPath.js'
 import type { IndexBackend, PackageIndexEntry } from '../pkgIndex/backend.js'
 import type { FileInfo } from '../types.js'
+import type { AbortSignalLike } from '../util/abortSignal.js'
 import { DEFAULT_GRACE_MS } from '../util/age.js'
 import { statOrUndefined } from '../util/fs.js'
 import { checkFile, type CheckPolicy, type FileVerdict } from '../verify/checkFile.js'
@@ -26,8 +27,8 @@ export interface VerifyStoreOptions {
   /** Packages checked at once (default: twice the CPU count; at most `MAX_VERIFY_JOBS`). */
   jobs?: number
   /** Stop taking new packages when aborted; what was started finishes, and the report says it was interrupted. */
-  signal?: AbortSignal
-  /** Called after each package. */
+  signal?: AbortSignalLike
+  /** Called after each package and each content file checked. */
   onProgress?: (progress: VerifyProgress) => void
 }
 
@@ -52,6 +53,10 @@ export interface FileProblem {
   problem: 'missing' | 'corrupt'
   /** What `--fix` did: removed the bad content, kept it (changed within the grace period), or nothing. */
   action: 'removed' | 'kept: younger than grace' | 'none'
+  /** Corrupt: its hard link count when found. Over 1: a project links the file, and most likely edited it there. */
+  links?: number
+  /** Corrupt: when it last changed (later of mtime and ctime, ms since the epoch), to judge it against the grace. */
+  changedAt?: number
 }
 
 /** What {@link verifyStore} found (and, with `fix`, did). */
@@ -64,6 +69,8 @@ export interface VerifyReport {
   packagesChecked: number
   /** Content files checked (each once). */
   filesChecked: number
+  /** Of those, files trusted after a stat (mtime not after `checkedAt`), not re-hashed: the fast path. */
+  filesTrusted: number
   /** Every missing or corrupt file, per package that uses it. */
   problems: FileProblem[]
   /** Indexes that could not be read, and (with fix) whether they were deleted. */
@@ -124,6 +131,7 @@ export async function verifyStore (
       fix,
       packagesChecked: 0,
       filesChecked: 0,
+      filesTrusted: 0,
       problems: [],
       unreadableIndexes: [],
       deletedIndexes: [],
@@ -187,8 +195,10 @@ async function checkPackages (scan: Scan): Promise<void> {
     const checking = checkFile(ctx, file, info.digest, info.size, info.checkedAt, policy)
       .then(v => {
         report.filesChecked++
+        if (v.status === 'good' && !v.rehashed) report.filesTrusted++
         const verdict = v.status === 'good' ? true : v
         verdicts.set(key, verdict)
+        progress() // per file too: one package can hold tens of thousands
         return verdict
       })
       .finally(() => inflight.delete(key))
@@ -231,13 +241,21 @@ async function checkPackages (scan: Scan): Promise<void> {
       const problem = verdict.status === 'missing' ? 'missing' : 'corrupt'
       const action = verdict.removed ? 'removed' : verdict.young === true ? 'kept: younger than grace' : 'none'
       if (problem === 'missing' || verdict.removed) lostFiles = true
-      report.problems.push({ key, file, path: filePath, digest: info.digest, problem, action })
+      const facts = verdict.links === undefined ? {} : { links: verdict.links, changedAt: verdict.changedAt }
+      report.problems.push({ key, file, path: filePath, digest: info.digest, problem, action, ...facts })
     }
     report.packagesChecked++
     if (fix && lostFiles && await dropIndex(key, revision)) report.deletedIndexes.push(key)
   }
 
   const packagesTotal = options.onProgress === undefined ? undefined : await indexes.count()
+  function progress (): void {
+    options.onProgress?.({
+      packagesDone: report.packagesChecked + report.unreadableIndexes.length,
+      packagesTotal,
+      filesChecked: report.filesChecked,
+    })
+  }
   const entries = indexes.list()[Symbol.asyncIterator]()
   const requested = Number.isFinite(options.jobs) ? Math.floor(options.jobs!) : os.availableParallelism() * 2
   const jobs = Math.min(MAX_VERIFY_JOBS, Math.max(1, requested))
@@ -258,11 +276,7 @@ async function checkPackages (scan: Scan): Promise<void> {
       const next = await entries.next()
       if (next.done === true) return
       await checkPackage(next.value)
-      options.onProgress?.({
-        packagesDone: report.packagesChecked + report.unreadableIndexes.length,
-        packagesTotal,
-        filesChecked: report.filesChecked,
-      })
+      progress()
     }
   }))
   await entries.return?.(undefined)

@@ -21,6 +21,10 @@ export interface FileVerdict {
   rehashed: boolean
   /** Corrupt but kept because it changed within the grace period (someone may be writing it in place). */
   young?: boolean
+  /** Corrupt: the file's hard link count when it was proven wrong. Over 1, a project links it (and edited it). */
+  links?: number
+  /** Corrupt: when the file last changed (the later of mtime and ctime, ms since the epoch). */
+  changedAt?: number
 }
 
 /** How {@link checkFile} treats a file; the defaults are the install-time verifier's. */
@@ -77,12 +81,17 @@ export async function checkFile (
       // A directory (or socket…) is wrong, but not ours to delete: it may hold someone's data. Reported only.
       case 'not-a-file': return { status: 'corrupt', removed: false, rehashed: true }
       case 'wrong': {
-        if (policy.remove === false || ctx.readOnly === true) return { status: 'corrupt', removed: false, rehashed: true }
+        // For the report, before any removal changes them: who else links the file, and when it changed.
+        const found = statOrUndefined(filePath)
+        const facts = found === undefined
+          ? {}
+          : { links: found.nlink, changedAt: Math.max(found.mtimeMs, found.ctimeMs) }
+        if (policy.remove === false || ctx.readOnly === true) return { status: 'corrupt', removed: false, rehashed: true, ...facts }
         if (changedWithinGrace(ctx, filePath, policy.graceMs ?? 0)) {
-          return { status: 'corrupt', removed: false, rehashed: true, young: true }
+          return { status: 'corrupt', removed: false, rehashed: true, young: true, ...facts }
         }
         await reach(ctx.hooks, 'verifier:provenWrong', filePath)
-        return { status: 'corrupt', removed: removeFile(filePath), rehashed: true }
+        return { status: 'corrupt', removed: removeFile(filePath), rehashed: true, ...facts }
       }
     }
   })

@@ -50,6 +50,47 @@ describe('cas: usage', () => {
   })
 })
 
+describe('cas: where the store is not', () => {
+  it('--store naming a missing path or a file says which; the default store missing says how to make one to try', async () => {
+    const dir = tempDir()
+    const missing = await runCas(['stat', '--store', path.join(dir, 'nope')])
+    expect(missing.code).toBe(2)
+    expect(missing.stderr).toContain(`--store ${path.join(dir, 'nope')} does not exist`)
+    expect(missing.stderr).toContain('(ERR_CAS_NO_STORE)')
+    const file = path.join(dir, 'a-file')
+    fs.writeFileSync(file, 'x')
+    for (const command of ['verify', 'stat', 'cat', 'add']) {
+      const args = command === 'cat' ? ['cat', 'a'.repeat(128)] : command === 'add' ? ['add', dir] : [command]
+      const run = await runCas([...args, '--store', file])
+      expect(run.code, command).toBe(2)
+      expect(run.stderr, command).toContain(`--store ${file} is a file, not a store folder`)
+    }
+    const empty = await runCas(['verify', '--store', dir])
+    expect(empty.stderr).toContain('it has no v11 or v10 folder')
+
+    // The README's recipe for a machine without a pnpm store: `cas add` makes one, `cas verify` checks it.
+    const none = await runCas(['verify'], { HOME: dir })
+    expect(none.code).toBe(2)
+    expect(none.stderr).toContain('`cas add <folder or .tgz> --store /tmp/cas-try`')
+    const tgz = path.join(dir, 'pkg-a.tgz')
+    fs.writeFileSync(tgz, packFixture(FIXTURES[0]!).tgz)
+    const tryStore = path.join(dir, 'cas-try')
+    expect((await runCas(['add', tgz, '--store', tryStore])).code).toBe(0)
+    const tried = await runCas(['verify', '--store', tryStore])
+    expect(tried.code).toBe(0)
+    expect(tried.stdout).toContain('Checked 1 package, 4 content files')
+  })
+
+  it('cas cat of a well-formed digest that is not in the store: exit 1, ERR_CAS_NOT_FOUND', async () => {
+    const dir = tempDir()
+    await (await openStore(dir)).close()
+    const run = await runCas(['cat', 'ab'.repeat(64), '--store', dir])
+    expect(run.code).toBe(1)
+    expect(run.stdout).toBe('')
+    expect(run.stderr).toMatch(/^cas cat: sha512 abababababababab… is not in .*\(ERR_CAS_NOT_FOUND\)\n$/s)
+  })
+})
+
 describe('cas verify on a real pnpm 12 store', () => {
   it('healthy: exit 0; two corrupted files: exit 1 naming them; --fix: exit 0; pnpm install then restores the packages', async () => {
     const dir = tempDir()
@@ -150,7 +191,8 @@ describe('cas add, cat, stat, prune', () => {
     expect(JSON.parse(stat.stdout)).toMatchObject({ files: 5, packages: 1, references: 4, orphans: 1 })
 
     const dry = await runCas(['prune', '--store', storeDir, '--grace', '0', '--dry-run'])
-    expect(dry.stdout).toContain('Would remove 1 unreferenced content files')
+    expect(dry.stdout).toContain('Would remove 1 unreferenced content file (')
+    expect(dry.stdout).toContain('Kept 4 referenced files (no grace period).')
     const pruned = await runCas(['prune', '--store', storeDir, '--grace', '0', '--json'])
     expect(JSON.parse(pruned.stdout)).toMatchObject({ removed: { count: 1 }, referenced: 4 })
     expect((await runCas(['verify', '--store', storeDir, '--full'])).code).toBe(0)

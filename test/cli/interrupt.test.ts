@@ -3,8 +3,10 @@
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
+import { Writable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { expect, it } from 'vitest'
+import { main } from '../../lib/cli/main.js'
 import { openStore, packageIndexKey, type PackageIndex } from '../../lib/index.js'
 import { sriOf } from '../helpers/pnpm.js'
 import { tempDir } from '../helpers/tmp.js'
@@ -53,4 +55,55 @@ it('Ctrl-C stops cas verify after the work in progress, reports how far it got, 
   const after = await openStore(storeDir)
   expect(await after.verifyStore({ full: true })).toMatchObject({ healthy: true, packagesChecked: PACKAGES })
   await after.close()
+})
+
+/** The lines a terminal would show after `text` was written to it (`\r` returns to the line's start). */
+function screen (text: string): string[] {
+  const lines: string[] = []
+  let line: string[] = []
+  let col = 0
+  for (const ch of text) {
+    if (ch === '\n') {
+      lines.push(line.join('').trimEnd())
+      line = []
+      col = 0
+    } else if (ch === '\r') {
+      col = 0
+    } else {
+      line[col++] = ch
+    }
+  }
+  lines.push(line.join('').trimEnd())
+  return lines.filter(l => l !== '')
+}
+
+it('Ctrl-C on a terminal: the progress line is cleared before "stopping", and not drawn again', async () => {
+  const storeDir = tempDir()
+  const store = await openStore(storeDir)
+  for (let n = 0; n < 200; n++) {
+    const added = await store.ensureFile(Buffer.from(`file of package ${n}\n`), { mode: 0o644 })
+    const index: PackageIndex = { algo: 'sha512', files: new Map([['a.txt', { digest: added.digest, mode: 0o644, size: added.size, checkedAt: added.checkedAt }]]) }
+    await store.writePackageIndex(packageIndexKey(sriOf(Buffer.from(String(n))), `p${n}@1.0.0`), index)
+  }
+  await store.close()
+  const controller = new AbortController()
+  let terminal = ''
+  const stderr = Object.assign(new Writable({
+    write (chunk, _enc, done) {
+      terminal += String(chunk)
+      if (String(chunk).includes('files/s')) controller.abort() // Ctrl-C as soon as the bar is on screen
+      done()
+    },
+  }), { isTTY: true, columns: 100 })
+  let stdout = ''
+  const code = await main(['verify', '--store', storeDir, '--jobs', '1'], {
+    stdout: new Writable({ write (chunk, _enc, done) { stdout += String(chunk); done() } }),
+    stderr,
+    env: {},
+    signal: controller.signal,
+  })
+  expect(code).toBe(130)
+  expect(terminal).toContain('files/s') // the bar was drawn
+  expect(screen(terminal)).toEqual(['cas: stopping after the work in progress (Ctrl-C again to stop at once)...'])
+  expect(stdout).toContain('Interrupted after')
 })

@@ -77,4 +77,20 @@ describe('cli helpers', () => {
     expect(pipe.text()).toBe('')
     expect(tty.text()).toBe(before)
   })
+
+  it('counts files with the bar following packages, and draws nothing once done', () => {
+    let t = 0
+    const tty = sink(true)
+    tty.columns = 120
+    const bar = createProgress({ stream: tty, label: 'verify', unit: 'files', now: () => t })
+    t = 2000
+    bar.update(20_000, { done: 215, total: 321, unit: 'packages' }) // one big package is counted file by file
+    expect(tty.text()).toContain('verify 20,000 files (10,000 files/s) [#############.......] 215/321 packages 66% ETA 986 ms')
+    expect(bar.done()).toBe(true)
+    const cleared = tty.text()
+    t = 9000
+    bar.update(30_000, { done: 300, total: 321, unit: 'packages' })
+    expect(tty.text()).toBe(cleared)
+    expect(bar.done()).toBe(false)
+  })
 })

@@ -95,7 +95,11 @@ describe('fetchFile', () => {
     const server = await serve(Buffer.from('x'), { status: 404 })
     const store = await openStore(tempDir())
     const digest = sha512Hex('x')
-    await expect(store.fetchFile(server.url, { digest })).rejects.toMatchObject({ code: 'ERR_CAS_FETCH_STATUS', status: 404, url: server.url })
+    const notFound = store.fetchFile(server.url, { digest })
+    await expect(notFound).rejects.toMatchObject({ code: 'ERR_CAS_FETCH_STATUS', status: 404, url: server.url })
+    // Nothing was downloaded, so nothing to resume: the message must not promise a partial.
+    await expect(notFound).rejects.toThrow('HTTP 404 Not Found. Nothing was downloaded: check the URL')
+    await expect(notFound).rejects.not.toThrow(/partial|resume/)
     await server.close()
     await expect(store.fetchFile(server.url, { digest })).rejects.toMatchObject({ code: 'ERR_CAS_FETCH_NETWORK', url: server.url })
     await expect(store.fetchFile(server.url, {})).rejects.toMatchObject({ code: 'ERR_CAS_INVALID_ARGUMENT' })
@@ -108,10 +112,11 @@ describe('fetchFile', () => {
     const server = await serve(body)
     server.pauseAfter = 256 * 1024
     const store = await openStore(tempDir())
-    await expect(store.fetchFile(server.url, { digest: sha512Hex(body), stallTimeoutMs: 300 }))
-      .rejects.toMatchObject({ code: 'ERR_CAS_FETCH_TIMEOUT', url: server.url })
+    const stalled = store.fetchFile(server.url, { digest: sha512Hex(body), stallTimeoutMs: 300 })
+    await expect(stalled).rejects.toMatchObject({ code: 'ERR_CAS_FETCH_TIMEOUT', url: server.url })
     const partial = path.join(store.root, 'partial', `${sha512Hex(body)}.partial`)
     expect(fs.statSync(partial).size).toBeGreaterThan(0)
+    await expect(stalled).rejects.toThrow(`The ${fs.statSync(partial).size} bytes downloaded so far are kept; retry to resume from there.`)
     server.pauseAfter = undefined
     server.resume()
     const result = await store.fetchFile(server.url, { digest: sha512Hex(body) })

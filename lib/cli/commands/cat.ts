@@ -2,7 +2,7 @@ import crypto from 'node:crypto'
 import fs from 'node:fs'
 import { once } from 'node:events'
 import { toDigestHex } from '../../digest/sri.js'
-import { type CasError, FileAccessError, NotAFileError } from '../../errors.js'
+import { CasError, FileAccessError, NotAFileError } from '../../errors.js'
 import { statOrUndefined } from '../../util/fs.js'
 import type { CommandSpec } from '../args.js'
 import { openCliStore, type CliContext } from '../context.js'
@@ -14,6 +14,14 @@ export const spec: CommandSpec = {
   summary: 'Write a content file to stdout, checking its bytes against its name on the way.\n' +
     'Exit 1 when it is not in the store or its bytes are wrong.',
   flags: {},
+}
+
+/** The content named is not in the store (under either mode). `cas cat` exits 1. */
+export class ContentNotFoundError extends CasError {
+  constructor (digest: string, root: string) {
+    super('ERR_CAS_NOT_FOUND', `sha512 ${digest.slice(0, 16)}… is not in ${root} (neither as a plain nor as an ` +
+      'executable file). Check the digest and --store; `cas add` puts content in.')
+  }
 }
 
 // Up to this size the whole file is read and checked before a byte is written, so bad content never reaches
@@ -33,7 +41,8 @@ export async function run (values: Record<string, unknown>, positionals: string[
   await store.close()
   const file = [store.filePathFor(digest, 0o644), store.filePathFor(digest, 0o755)].find(f => present(f))
   if (file === undefined) {
-    ctx.stderr.write(`cas cat: ${digest.slice(0, 16)}… is not in ${store.root}.\n`)
+    const err = new ContentNotFoundError(digest, store.root)
+    ctx.stderr.write(`cas cat: ${err.message} (${err.code})\n`)
     return 1
   }
   try {

@@ -2,7 +2,8 @@ import { DEFAULT_GRACE_MS } from '../../util/age.js'
 import type { CommandSpec } from '../args.js'
 import { openCliStore, type CliContext } from '../context.js'
 import { formatDuration, parseDuration } from '../duration.js'
-import { formatBytes, formatCount } from '../format.js'
+import { formatBytes, plural } from '../format.js'
+import { announceStopOnAbort } from '../interrupt.js'
 import { UsageError } from '../usageError.js'
 
 export const spec: CommandSpec = {
@@ -23,6 +24,7 @@ export async function run (values: Record<string, unknown>, positionals: string[
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`, 'prune')
   const graceMs = values.grace === undefined ? DEFAULT_GRACE_MS : parseDuration(String(values.grace))
   const store = await openCliStore(values.store as string | undefined, ctx.env, false, false, ctx.stderr)
+  announceStopOnAbort(ctx)
   let report
   try {
     report = await store.pruneStore({ graceMs, dryRun: values['dry-run'] === true, allowNoIndexes: values.force === true, signal: ctx.signal })
@@ -33,9 +35,12 @@ export async function run (values: Record<string, unknown>, positionals: string[
     ctx.stdout.write(JSON.stringify({ root: store.root, graceMs, ...report }, null, 2) + '\n')
   } else {
     const verb = report.dryRun ? 'Would remove' : 'Removed'
+    const young = graceMs === 0
+      ? ' (no grace period)'
+      : ` and ${plural(report.keptYoung, 'unreferenced one')} changed within the grace period (${formatDuration(graceMs)})`
     ctx.stdout.write([
-      `${verb} ${formatCount(report.removed.count)} unreferenced content files (${formatBytes(report.removed.bytes)}) and ${formatCount(report.tempsRemoved)} stale temp files.`,
-      `Kept ${formatCount(report.referenced)} referenced files and ${formatCount(report.keptYoung)} unreferenced ones changed within ${formatDuration(graceMs)}.`,
+      `${verb} ${plural(report.removed.count, 'unreferenced content file')} (${formatBytes(report.removed.bytes)}) and ${plural(report.tempsRemoved, 'stale temp file')}.`,
+      `Kept ${plural(report.referenced, 'referenced file')}${young}.`,
       ...(report.interrupted ? ['Interrupted: each removal made was complete; run again to finish.'] : []),
     ].join('\n') + '\n')
   }

@@ -24,7 +24,7 @@ export async function run (values: Record<string, unknown>, positionals: string[
       signal: ctx.signal,
       onProgress: p => {
         if (p.packagesTotal !== undefined) progress.setTotal(p.packagesTotal)
-        progress.update(p.packagesDone, `(${formatBytes(p.bytesUploaded)} sent)`)
+        progress.update(p.packagesDone, undefined, `(${formatBytes(p.bytesUploaded)} sent)`)
       },
     })
   } finally {
