@@ -41,10 +41,9 @@ export { indexedManifest, requiresBuild } from './pkgIndex/manifest.js'
 export { INDEX_DB_FILE } from './pkgIndex/indexDb.js'
 export { v10IndexFile } from './pkgIndex/v10Index.js'
 export type { RemoteOptions } from './remote/options.js'
-export type { RemoteStats } from './remote/http.js'
-export type { PullOutcome } from './remote/pullPackage.js'
-export type { PushOptions, PushProgress, PushReport } from './remote/pushStore.js'
-export type { RemoteErrorHandler } from './remote/remoteTier.js'
+export type {
+  PullOutcome, PushOptions, PushProgress, PushReport, RemoteErrorHandler, RemoteStats,
+} from './remote/types.js'
 export { remoteFilePath, remoteIndexPath } from './remote/layout.js'
 export { decodeRemoteIndex, encodeRemoteIndex, REMOTE_INDEX_FORMAT, REMOTE_INDEX_VERSION } from './remote/indexCodec.js'
 export {

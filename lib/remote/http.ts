@@ -2,16 +2,7 @@ import { setMaxListeners } from 'node:events'
 import { Semaphore } from 'async-mutex'
 import { CasError, RemoteUnavailableError } from '../errors.js'
 import type { ResolvedRemote } from './options.js'
-
-/** What a store asked of its remote, for the CLI's summary and the benchmark. */
-export interface RemoteStats {
-  /** Requests sent, by method. */
-  requests: { GET: number, HEAD: number, PUT: number }
-  /** Body bytes received (GET answers). */
-  bytesDownloaded: number
-  /** Body bytes sent (PUT requests). */
-  bytesUploaded: number
-}
+import type { RemoteStats } from './types.js'
 
 /** An answer read whole: what a range request needs of it. */
 export interface BufferedAnswer {
@@ -26,7 +17,7 @@ export const PRIORITY_READ = 1
 export const PRIORITY_UPLOAD = 0
 
 /** A PUT body: bytes, or a function opening a stream of exactly `size` bytes (called once, when the request starts). */
-export type PutBody = Buffer | (() => AsyncIterable<Uint8Array>)
+export type PutBody = Uint8Array | (() => AsyncIterable<Uint8Array>)
 
 /**
  * The remote cache's three verbs (HEAD, GET, PUT) over Node's fetch, with every request counted and bounded: at
@@ -174,7 +165,7 @@ export class RemoteHttp {
       if (upload !== undefined) {
         const { body, size } = upload
         init.headers = { ...this.#headers, 'content-length': String(size), 'content-type': 'application/octet-stream' }
-        if (Buffer.isBuffer(body)) {
+        if (typeof body !== 'function') {
           init.body = body
         } else {
           const stats = this.stats

@@ -19,7 +19,7 @@ const MAX_INDEX_BYTES = 64 * 1024 * 1024
  * is left out (it says when *this* machine last checked a file; a reader sets its own after verifying), and so is
  * anything that is not plain data (pnpm's side-effects maps describe one machine's build outputs).
  */
-export function encodeRemoteIndex (key: string, index: PackageIndex, pack?: RemotePack): Buffer {
+export function encodeRemoteIndex (key: string, index: PackageIndex, pack?: RemotePack): Uint8Array {
   const files: Record<string, { digest: string, mode: number, size: number, offset?: number }> = {}
   for (const [name, info] of index.files) {
     const offset = pack?.offsets.get(info.digest)

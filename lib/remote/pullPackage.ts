@@ -12,18 +12,7 @@ import { mergeRanges, MAX_RANGES_PER_REQUEST, rangeHeader, receivedParts, sliceO
 import { decodeRemoteIndexDoc } from './indexCodec.js'
 import { remoteFilePath, remoteIndexPath } from './layout.js'
 import { mapPool } from './pool.js'
-
-/** What a read-through of one package came to. */
-export type PullOutcome =
-  /** The package is in the local store now, from the remote: its index (as written locally), what it cost. */
-  | { status: 'pulled', index: PackageIndex, filesDownloaded: number, bytesDownloaded: number }
-  /** The remote has no index for this key. */
-  | { status: 'miss' }
-  /**
-   * The remote holds something wrong for this package (nothing of it was stored). `badFiles`: digests whose blob
-   * is wrong or missing on the server, for the next upload to overwrite.
-   */
-  | { status: 'bad', error: RemoteCorruptError, badFiles: Set<string> }
+import type { PullOutcome } from './types.js'
 
 /**
  * Read-through of one package: GET its index from the remote, download the content files the local store lacks

@@ -2,35 +2,7 @@ import { CasError, RemoteUnavailableError } from '../errors.js'
 import type { IndexBackend } from '../pkgIndex/backend.js'
 import type { RemoteTier } from './remoteTier.js'
 import { mapPool } from './pool.js'
-
-/** Progress of {@link pushStore}, after each package. */
-export interface PushProgress {
-  packagesDone: number
-  /** Packages in the store, when cheap to know. */
-  packagesTotal: number | undefined
-  bytesUploaded: number
-}
-
-/** Options of {@link pushStore}. */
-export interface PushOptions {
-  onProgress?: (progress: PushProgress) => void
-  /** Stop between packages when aborted (Ctrl-C). */
-  signal?: AbortSignal
-}
-
-/** What `cas push` did. */
-export interface PushReport {
-  /** Packages uploaded (their files the server lacked, then their index). */
-  packagesUploaded: number
-  /** Packages the server already had (its index present: files are uploaded before an index, so they are there). */
-  packagesSkipped: number
-  filesUploaded: number
-  /** Files of uploaded packages the server already had (another package shares them). */
-  filesSkipped: number
-  bytesUploaded: number
-  /** Packages that could not be uploaded because the local store lacks or holds wrong one of their files. */
-  problems: Array<{ key: string, code: string, message: string }>
-}
+import type { PushOptions, PushReport } from './types.js'
 
 /** Packages uploaded at once by `cas push`. */
 const PACKAGES_AT_ONCE = 4

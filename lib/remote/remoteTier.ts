@@ -3,13 +3,11 @@ import type { StoreContext } from '../context.js'
 import { CasError, RemoteCorruptError, RemoteUnavailableError } from '../errors.js'
 import type { IndexBackend } from '../pkgIndex/backend.js'
 import type { PackageIndex } from '../types.js'
-import { PRIORITY_READ, RemoteHttp, type RemoteStats } from './http.js'
+import { PRIORITY_READ, RemoteHttp } from './http.js'
+import type { PullOutcome, RemoteErrorHandler, RemoteStats, UploadResult } from './types.js'
 import type { ResolvedRemote } from './options.js'
-import { pullPackage, type PullOutcome } from './pullPackage.js'
-import { uploadPackage, type UploadResult } from './uploadPackage.js'
-
-/** Called with each problem the remote tier met in the background (see {@link RemoteTier.report}). */
-export type RemoteErrorHandler = (error: CasError) => void
+import { pullPackage } from './pullPackage.js'
+import { uploadPackage } from './uploadPackage.js'
 
 /** What a read-through found: the package (now in the local store), or what the next upload should repair. */
 export interface ReadThroughResult {
@@ -34,6 +32,7 @@ const UPLOAD_PACKAGES_AT_ONCE = 4
  *   upload that follows overwrites the wrong object.
  */
 export class RemoteTier {
+  /** @internal The HTTP client (kept out of the published types: it names fetch and Node types). */
   readonly http: RemoteHttp
   readonly #ctx: StoreContext
   readonly #indexes: IndexBackend

@@ -10,6 +10,7 @@ import { sha512Hex } from '../util/hash.js'
 import { remoteFilePath, remoteIndexPath } from './layout.js'
 import { openLocalBlob } from './localBlob.js'
 import { mapPool } from './pool.js'
+import type { UploadResult } from './types.js'
 
 /** Options of {@link uploadPackage}. */
 export interface UploadOptions {
@@ -20,15 +21,6 @@ export interface UploadOptions {
   /** Digests to PUT even if the server has them (they were found corrupt there): the upload repairs the remote. */
   overwrite?: ReadonlySet<string>
   priority?: number
-}
-
-/** What one package's upload did. */
-export interface UploadResult {
-  /** False when the server already had the package's index (with `skipIfIndexed`). */
-  uploaded: boolean
-  filesUploaded: number
-  filesSkipped: number
-  bytesUploaded: number
 }
 
 /**
