@@ -87,6 +87,7 @@ export async function pruneStore (ctx: StoreContext, indexes: IndexBackend, opti
       report.removed.bytes += entry.stat.size
       continue
     }
+    await reach(ctx.hooks, 'prune:candidate', entry.path)
     const removed = await ctx.lock.withLock(entry.path, stripeOfDigest(entry.digest), async () => {
       const stat = statOrUndefined(entry.path)
       if (stat === undefined || !stat.isFile()) return false
