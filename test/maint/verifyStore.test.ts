@@ -121,3 +121,70 @@ describe('verifyStore', () => {
     await store.close()
   })
 })
+
+describe('verifyStore with fix acts only on what it has just seen', () => {
+  it('looks again at a missing file before repairing: a writer put it back meanwhile, the index stays', async () => {
+    const { store: seeding, indexes } = await seeded()
+    const root = seeding.root
+    await seeding.close()
+    const cInfo = indexes.c!.files.get('c.js')!
+    const cPath = path.join(root, 'files', cInfo.digest.slice(0, 2), cInfo.digest.slice(2))
+    fs.rmSync(cPath)
+    const writer = await openStore(root)
+    let putBack = 0
+    const store = await openStore(root, {
+      _hooks: {
+        'verify:missing': async ({ path: file }) => {
+          expect(file).toBe(cPath)
+          await writer.ensureFile(Buffer.from('c'), { mode: 0o644 }) // an install restores the file
+          putBack++
+        },
+      },
+    })
+    const report = await store.verifyStore({ fix: true, graceMs: 0 })
+    expect(putBack).toBe(1)
+    expect(report).toMatchObject({ healthy: true, problems: [], deletedIndexes: [], supersededIndexes: [] })
+    expect(await store.readPackageIndex(key('c'))).toBeDefined()
+    await store.close()
+    await writer.close()
+  })
+
+  it('never deletes an index an install rewrote after the scan read it (the revision check): superseded', async () => {
+    const { store: seeding, indexes } = await seeded()
+    const root = seeding.root
+    const target = corrupt(seeding, indexes.c!, 'c.js')
+    await seeding.close()
+    const installer = await openStore(root)
+    // The install re-adds the package: a new index (another checkedAt), written while verify is proving c.js wrong.
+    const renewed: PackageIndex = { algo: 'sha512', files: new Map([['c.js', { ...indexes.c!.files.get('c.js')!, checkedAt: 1 }]]) }
+    const store = await openStore(root, {
+      _hooks: { 'verifier:provenWrong': async () => { await installer.writePackageIndex(key('c'), renewed) } },
+    })
+    const report = await store.verifyStore({ fix: true, graceMs: 0 })
+    expect(report.problems.map(p => [p.key, p.file, p.action])).toEqual([[key('c'), 'c.js', 'removed']])
+    expect(report).toMatchObject({ deletedIndexes: [], supersededIndexes: [key('c')], healthy: true })
+    expect(fs.existsSync(target)).toBe(false)
+    expect((await store.readPackageIndex(key('c')))?.files.get('c.js')?.checkedAt).toBe(1)
+    await store.close()
+    await installer.close()
+  })
+
+  it('the same for a missing file: the index rewritten before the repair is left alone', async () => {
+    const { store: seeding, indexes } = await seeded()
+    const root = seeding.root
+    await seeding.close()
+    const cInfo = indexes.c!.files.get('c.js')!
+    fs.rmSync(path.join(root, 'files', cInfo.digest.slice(0, 2), cInfo.digest.slice(2)))
+    const installer = await openStore(root)
+    const renewed: PackageIndex = { algo: 'sha512', files: new Map([['c.js', { ...cInfo, checkedAt: 1 }]]) }
+    const store = await openStore(root, {
+      _hooks: { 'verify:missing': async () => { await installer.writePackageIndex(key('c'), renewed) } },
+    })
+    const report = await store.verifyStore({ fix: true, graceMs: 0 })
+    expect(report.problems.map(p => [p.key, p.file, p.problem])).toEqual([[key('c'), 'c.js', 'missing']])
+    expect(report).toMatchObject({ deletedIndexes: [], supersededIndexes: [key('c')] })
+    expect((await store.readPackageIndex(key('c')))?.files.get('c.js')?.checkedAt).toBe(1)
+    await store.close()
+    await installer.close()
+  })
+})
