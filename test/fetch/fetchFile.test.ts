@@ -3,6 +3,7 @@ import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { hexToSri, openStore } from '../../lib/index.js'
 import { runFixture } from '../helpers/child.js'
+import { gate } from '../helpers/gate.js'
 import { contentOf, sha512Hex } from '../helpers/content.js'
 import { startServer, type TestServer } from '../helpers/server.js'
 import { listFiles, tempDir } from '../helpers/tmp.js'
@@ -115,6 +116,50 @@ describe('fetchFile', () => {
     const result = await store.fetchFile(server.url, { digest: sha512Hex(body) })
     expect(fs.readFileSync(result.filePath).equals(body)).toBe(true)
     expect(server.served.at(-1)!.status).toBe(206)
+    await store.close()
+  })
+})
+
+describe('fetchFile finds the content already stored', () => {
+  const GRACE = 10 * 60_000
+
+  it('claims it (like a writer\'s dedupe hit): a prune that removes it first makes fetchFile download it after all', async () => {
+    const body = contentOf('fetch-claim', 1, 20_000)
+    const digest = sha512Hex(body)
+    const server = await serve(body)
+    const dir = tempDir()
+    const pruner = await openStore(dir)
+    const { filePath } = await pruner.ensureFile(body, { mode: 0o644 }) // left behind by an uninstalled package
+    const parked = gate()
+    const store = await openStore(dir, { _hooks: { 'writer:deduped': parked.wait } })
+
+    const fetching = store.fetchFile(server.url, { digest })
+    // It hashed the file in place and is about to claim it; one that answers "in the store" unclaimed is the bug.
+    expect(await Promise.race([parked.reached.then(() => 'parked'), fetching.then(() => 'returned unclaimed')])).toBe('parked')
+    const pruned = await pruner.pruneStore({ graceMs: GRACE, allowNoIndexes: true, now: () => Date.now() + 2 * GRACE })
+    expect(pruned.removed.count).toBe(1)
+    parked.open()
+
+    expect(await fetching).toEqual({ digest, filePath, size: body.length })
+    expect(fs.readFileSync(filePath).equals(body)).toBe(true)
+    expect(server.served).toHaveLength(1)
+    await store.close()
+    await pruner.close()
+  })
+
+  it('and the claim keeps a later prune off it, though the content is old and unreferenced', async () => {
+    const body = contentOf('fetch-claim', 2, 20_000)
+    const server = await serve(body)
+    const store = await openStore(tempDir())
+    const { filePath } = await store.ensureFile(body, { mode: 0o644 })
+    const seededAt = fs.statSync(filePath).ctimeMs
+    // File timestamps tick at the kernel's clock granularity (a few ms): let one tick pass so the claim shows.
+    while (Date.now() < seededAt + 50) await new Promise(resolve => setImmediate(resolve))
+    await store.fetchFile(server.url, { digest: sha512Hex(body) })
+    expect(server.served).toHaveLength(0)
+    const pruned = await store.pruneStore({ graceMs: GRACE, allowNoIndexes: true, now: () => seededAt + GRACE + 25 })
+    expect(pruned).toMatchObject({ removed: { count: 0 }, keptYoung: 1 })
+    expect(fs.readFileSync(filePath).equals(body)).toBe(true)
     await store.close()
   })
 })
