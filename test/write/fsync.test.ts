@@ -21,7 +21,7 @@ vi.mock('graceful-fs', async importOriginal => {
   const original = (await importOriginal<{ default: typeof import('graceful-fs') }>()).default
   const patched = Object.create(original) as typeof original
   patched.fsync = ((fd: number, callback: (err: NodeJS.ErrnoException | null) => void) => {
-    events.log.push(`fsync ${describeFd(fd)}`)
+    events.log.push(`fsync (async) ${describeFd(fd)}`)
     original.fsync(fd, callback)
   }) as typeof original.fsync
   return { default: patched }
@@ -50,20 +50,22 @@ function shape (log: string[]): string[] {
     .replace(/files\/[0-9a-f]{2}(?=$| )/g, 'files/<xx>'))
 }
 
-const cases: Array<[string, () => Buffer | Readable]> = [
-  ['a small buffer (synchronous path)', () => Buffer.from('durable bytes')],
-  ['a large buffer (asynchronous path)', () => crypto.randomBytes(2 * 1024 * 1024)],
-  ['a stream', () => Readable.from([Buffer.from('streamed '), Buffer.from('bytes')])],
+// Buffers up to 1 MiB are written with synchronous calls, larger ones and streams through graceful-fs.
+const cases: Array<[string, () => Buffer | Readable, string]> = [
+  ['a small buffer (synchronous path)', () => Buffer.from('durable bytes'), 'fsync'],
+  ['a buffer of exactly 1 MiB (synchronous path)', () => crypto.randomBytes(1024 * 1024), 'fsync'],
+  ['a large buffer (asynchronous path)', () => crypto.randomBytes(1024 * 1024 + 1), 'fsync (async)'],
+  ['a stream', () => Readable.from([Buffer.from('streamed '), Buffer.from('bytes')]), 'fsync (async)'],
 ]
 
 describe('the fsync option', () => {
-  it.each(cases)('fsync: true, %s: the temp file is synced before its rename, the folder after it', async (_what, content) => {
+  it.each(cases)('fsync: true, %s: the temp file is synced before its rename, the folder after it', async (_what, content, tempSync) => {
     const store = await openStore(tempDir(), { fsync: true })
     events.root = store.root
     events.log.length = 0
     const added = await store.ensureFile(content(), { mode: 0o644 })
     expect(shape(events.log)).toEqual([
-      'fsync tmp/<temp>', 'rename tmp/<temp> -> files/<xx>/<digest>', 'fsync files/<xx>',
+      `${tempSync} tmp/<temp>`, 'rename tmp/<temp> -> files/<xx>/<digest>', 'fsync files/<xx>',
     ])
     expect(events.log[2]).toBe(`fsync ${path.relative(store.root, path.dirname(added.filePath))}`)
     await store.close()
