@@ -28,7 +28,8 @@ function place (ctx: StoreContext, bytes: string | Buffer, mtime?: number): stri
   const file = contentPathFor(ctx.root, DIGEST, 0o644)
   fs.mkdirSync(path.dirname(file), { recursive: true })
   fs.writeFileSync(file, bytes)
-  if (mtime !== undefined) fs.utimesSync(file, new Date(mtime), new Date(mtime))
+  // Whole seconds: a fraction would round on its way to nanoseconds and miss the boundary tests' exact ms.
+  if (mtime !== undefined) fs.utimesSync(file, mtime / 1000, mtime / 1000)
   return file
 }
 
@@ -63,12 +64,13 @@ describe('checkFile verdicts', () => {
 describe('checkFile fast path (one stat, no read)', () => {
   it('trusts a file of the right size whose mtime is at most 100 ms past checkedAt, and nothing else', async () => {
     const ctx = context()
-    // Garbage of the right size, so only a read could tell: trusted means not read.
-    const file = place(ctx, sameSizeGarbage, CHECKED_AT + 100)
-    expect(await checkFile(ctx, file, DIGEST, SIZE, CHECKED_AT, { remove: false }))
+    // Garbage of the right size, so only a read could tell: trusted means not read. The mtime is a whole second
+    // and checkedAt is 100 or 101 ms before it.
+    const file = place(ctx, sameSizeGarbage, CHECKED_AT)
+    expect(fs.statSync(file).mtimeMs).toBe(CHECKED_AT)
+    expect(await checkFile(ctx, file, DIGEST, SIZE, CHECKED_AT - 100, { remove: false }))
       .toEqual({ status: 'good', removed: false, rehashed: false })
-    place(ctx, sameSizeGarbage, CHECKED_AT + 101)
-    expect(await checkFile(ctx, file, DIGEST, SIZE, CHECKED_AT, { remove: false })).toMatchObject({ status: 'corrupt' })
+    expect(await checkFile(ctx, file, DIGEST, SIZE, CHECKED_AT - 101, { remove: false })).toMatchObject({ status: 'corrupt' })
     place(ctx, sameSizeGarbage, CHECKED_AT)
     expect(await checkFile(ctx, file, DIGEST, SIZE, undefined, { remove: false })).toMatchObject({ status: 'corrupt' })
     ctx.lock.close()
