@@ -163,3 +163,36 @@ describe('fetchFile finds the content already stored', () => {
     await store.close()
   })
 })
+
+describe('fetchFile in one process', () => {
+  it('two calls at once: one downloads, the other waits for the key lock, then claims what it finds', async () => {
+    const body = contentOf('fetch-twice', 1, 50_000)
+    const digest = sha512Hex(body)
+    const server = await serve(body)
+    let claims = 0
+    const store = await openStore(tempDir(), { _hooks: { 'writer:deduped': () => { claims++ } } })
+    const progress: Array<number | undefined> = []
+    const [a, b] = await Promise.all([
+      store.fetchFile(server.url, { digest, onProgress: p => progress.push(p.total) }),
+      store.fetchFile(server.url, { digest, onProgress: p => progress.push(p.total) }),
+    ])
+    expect(a).toEqual(b)
+    expect(server.served).toHaveLength(1)
+    expect(claims).toBe(1) // the waiter found the file under the key lock and claimed it
+    expect(progress.length).toBeGreaterThan(0)
+    expect(progress.every(total => total === body.length)).toBe(true) // from Content-Length
+    await store.close()
+  })
+
+  it('mode picks the content path: executable content goes to -exec', async () => {
+    const body = Buffer.from('#!/bin/sh\necho fetched\n')
+    const server = await serve(body)
+    const store = await openStore(tempDir())
+    const result = await store.fetchFile(server.url, { digest: sha512Hex(body), mode: 0o755 })
+    expect(result.filePath).toBe(store.filePathFor(sha512Hex(body), 0o755))
+    expect(result.filePath).toMatch(/-exec$/)
+    expect(fs.statSync(result.filePath).mode & 0o111).not.toBe(0)
+    await expect(store.fetchFile(server.url, {})).rejects.toThrow('fetchFile: pass the expected `digest` or `integrity`')
+    await store.close()
+  })
+})
