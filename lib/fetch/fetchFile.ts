@@ -4,7 +4,7 @@ import path from 'node:path'
 import type { StoreContext } from '../context.js'
 import { toDigestHex } from '../digest/sri.js'
 import { FetchError, IntegrityError, InvalidArgumentError } from '../errors.js'
-import { contentPathFor } from '../layout/contentPath.js'
+import { contentPathFor, storedMode } from '../layout/contentPath.js'
 import { withKeyLock, type WaitOptions } from '../lock/keyLock.js'
 import { closeAsync, createReadStream, errorCode, openAsync, statOrUndefined, writeAllAsync } from '../util/fs.js'
 import { hashFile } from '../util/hash.js'
@@ -67,6 +67,9 @@ export async function fetchFile (ctx: StoreContext, url: string, options: FetchF
     const done = await goodSize(filePath, digest)
     if (done !== undefined && await claim(ctx, filePath, digest)) return { digest, filePath, size: done }
     const size = await download(url, partial, digest, options)
+    // The partial was created 0o644 (and may come from a caller with another mode): give it the stored mode now,
+    // as ensureFile's temp files have, so `-exec` content is executable.
+    fs.chmodSync(partial, storedMode(mode))
     await finalize(ctx, partial, filePath, digest, size)
     return { digest, filePath, size }
   }, options)
