@@ -196,3 +196,61 @@ describe('fetchFile in one process', () => {
     await store.close()
   })
 })
+
+describe('fetchFile resumes a partial left in the store (in this process)', () => {
+  async function withPartial (body: Buffer, partialBytes: Buffer): Promise<{ store: Awaited<ReturnType<typeof openStore>>, partial: string }> {
+    const store = await openStore(tempDir())
+    const partial = path.join(store.root, 'partial', `${sha512Hex(body)}.partial`)
+    fs.mkdirSync(path.dirname(partial), { recursive: true })
+    fs.writeFileSync(partial, partialBytes)
+    return { store, partial }
+  }
+
+  it('a right first half: asks for the rest (206), appends, reports the whole size and where it resumed', async () => {
+    const body = contentOf('resume-here', 1, 300_000)
+    const server = await serve(body)
+    const { store, partial } = await withPartial(body, body.subarray(0, 100_000))
+    const progress: Array<{ received: number, total: number | undefined, resumedFrom: number }> = []
+    const result = await store.fetchFile(server.url, { digest: sha512Hex(body), onProgress: p => progress.push(p) })
+    expect(fs.readFileSync(result.filePath).equals(body)).toBe(true)
+    expect(server.served.map(r => [r.range, r.status, r.sent])).toEqual([['bytes=100000-', 206, 200_000]])
+    expect(progress.every(p => p.total === body.length && p.resumedFrom === 100_000)).toBe(true)
+    expect(progress.at(-1)!.received).toBe(body.length)
+    expect(fs.existsSync(partial)).toBe(false)
+    await store.close()
+  })
+
+  it('a server that ignores Range (200): starts over from byte 0', async () => {
+    const body = contentOf('resume-here', 2, 200_000)
+    const server = await serve(body)
+    server.honourRange = false
+    const { store } = await withPartial(body, body.subarray(0, 50_000))
+    const progress: number[] = []
+    const result = await store.fetchFile(server.url, { digest: sha512Hex(body), onProgress: p => progress.push(p.resumedFrom) })
+    expect(fs.readFileSync(result.filePath).equals(body)).toBe(true)
+    expect(server.served.map(r => [r.range, r.status, r.sent])).toEqual([['bytes=50000-', 200, body.length]])
+    expect(progress.every(from => from === 0)).toBe(true)
+    await store.close()
+  })
+
+  it('a partial that is already whole: the server says 416, and the partial is used as it is', async () => {
+    const body = contentOf('resume-here', 3, 100_000)
+    const server = await serve(body)
+    const { store } = await withPartial(body, body)
+    const result = await store.fetchFile(server.url, { digest: sha512Hex(body) })
+    expect(result.size).toBe(body.length)
+    expect(fs.readFileSync(result.filePath).equals(body)).toBe(true)
+    expect(server.served.map(r => [r.status, r.sent])).toEqual([[416, 0]])
+    await store.close()
+  })
+
+  it('a whole-length partial with wrong bytes: 416, then the whole file again from byte 0', async () => {
+    const body = contentOf('resume-here', 4, 100_000)
+    const server = await serve(body)
+    const { store } = await withPartial(body, Buffer.alloc(body.length, 9))
+    const result = await store.fetchFile(server.url, { digest: sha512Hex(body) })
+    expect(fs.readFileSync(result.filePath).equals(body)).toBe(true)
+    expect(server.served.map(r => [r.range, r.status])).toEqual([['bytes=100000-', 416], [undefined, 200]])
+    await store.close()
+  })
+})
