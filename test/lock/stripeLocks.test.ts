@@ -2,7 +2,7 @@
 // exactly as two processes do (each opens its own descriptors, and flock belongs to the open file description).
 import fs from 'node:fs'
 import path from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { StripeLocks } from '../../lib/lock/stripeLocks.js'
 import { signal } from '../helpers/gate.js'
 import { tempDir } from '../helpers/tmp.js'
@@ -56,6 +56,7 @@ describe('StripeLocks', () => {
     const second = waiter.acquire(3, onContended).then(() => order.push('second'))
     expect(waiter.tryAcquireSync(3)).toBe(false) // a poll is in progress: a sync try must not jump it
     await polling.signalled // the poller met the other instance's lock
+    for (let turn = 0; turn < 20; turn++) await new Promise(resolve => setImmediate(resolve)) // it polls again
     expect(order).toEqual([])
     holder.release(3)
     await Promise.all([first, second])
@@ -72,14 +73,14 @@ describe('StripeLocks', () => {
   })
 
   it('recreates the locks folder when a user removed it (lock files carry no data)', async () => {
-    const dir = path.join(tempDir(), 'locks')
-    fs.mkdirSync(dir)
+    const dir = path.join(tempDir(), 'store', 'locks')
+    fs.mkdirSync(dir, { recursive: true })
     const locks = new StripeLocks(dir)
     fs.rmSync(dir, { recursive: true })
     expect(locks.tryAcquireSync(0x2a)).toBe(true)
     expect(fs.existsSync(path.join(dir, '2a'))).toBe(true)
     locks.release(0x2a)
-    fs.rmSync(dir, { recursive: true })
+    fs.rmSync(path.dirname(dir), { recursive: true }) // its parent too
     await locks.acquire(0xff)
     expect(fs.existsSync(path.join(dir, 'ff'))).toBe(true)
     locks.release(0xff)
@@ -112,9 +113,12 @@ describe('StripeLocks', () => {
     const other = new StripeLocks(dir)
     expect(locks.tryAcquireSync(9)).toBe(true)
     expect(other.tryAcquireSync(4)).toBe(true)
+    const before = openFds()
     const waiting = locks.acquire(4)
+    expect(openFds()).toBe(before + 1) // the poller's descriptor
     locks.close()
     await expect(waiting).rejects.toMatchObject({ code: 'ERR_CAS_CLOSED' })
+    expect(openFds()).toBe(before) // closed with the store, not leaked
     expect(() => locks.tryAcquireSync(1)).toThrow(expect.objectContaining({ code: 'ERR_CAS_CLOSED' }))
     await expect(locks.acquire(1)).rejects.toMatchObject({ code: 'ERR_CAS_CLOSED' })
     expect(other.tryAcquireSync(9)).toBe(false) // still held: closing never drops a lock mid-critical-section
@@ -123,5 +127,36 @@ describe('StripeLocks', () => {
     other.release(9)
     other.release(4)
     other.close()
+  })
+
+  it('a locks path that is not a folder is an error, not retried', async () => {
+    const file = path.join(tempDir(), 'locks')
+    fs.writeFileSync(file, 'not a folder')
+    const locks = new StripeLocks(file)
+    expect(() => locks.tryAcquireSync(1)).toThrow(expect.objectContaining({ code: 'ENOTDIR' }))
+    await expect(locks.acquire(1)).rejects.toMatchObject({ code: 'ENOTDIR' })
+    locks.close()
+  })
+
+  it('out of descriptors (EMFILE): a sync try says no, a waiter waits until one is free', async () => {
+    const dir = tempDir()
+    const locks = new StripeLocks(dir)
+    const emfile = Object.assign(new Error('EMFILE: too many open files'), { code: 'EMFILE' })
+    const openSync = fs.openSync
+    let failing = 3
+    const spy = vi.spyOn(fs, 'openSync').mockImplementation((...args: Parameters<typeof openSync>) => {
+      if (String(args[0]).startsWith(dir) && failing > 0) {
+        failing--
+        throw emfile
+      }
+      return openSync(...args)
+    })
+    expect(locks.tryAcquireSync(2)).toBe(false)
+    await locks.acquire(2) // two more failed opens, then a free descriptor
+    expect(failing).toBe(0)
+    spy.mockRestore()
+    expect(new StripeLocks(dir).tryAcquireSync(2)).toBe(false) // really held
+    locks.release(2)
+    locks.close()
   })
 })
