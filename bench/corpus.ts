@@ -15,7 +15,7 @@ function rng (seed: number): () => number {
 }
 
 /**
- * File sizes shaped like a real node_modules tree (shared/notes/performance-facts.md: median ~650 B, p90 ~5 KB):
+ * File sizes shaped like a real node_modules tree (measured on real installs: median ~650 B, p90 ~5 KB):
  * log-normal with median 650 and sigma chosen so p90 ≈ 5.3 KB, plus a long tail of a few files of 1-6 MB.
  */
 export function corpusSizes (count: number, seed: number): number[] {

@@ -1,4 +1,5 @@
-// The benchmark harness: `npm run bench [-- --json] [--corpus DIR] [--files N] [--runs N] [--large-mb N] [--work DIR] [--quick]`.
+// The benchmark harness:
+//   npm run bench [-- --json] [--corpus DIR] [--files N] [--runs N] [--large-mb N] [--work DIR] [--quick]
 // Every system is measured on the same corpus in the same run; results are ratios, never absolute promises.
 import { execSync, spawn } from 'node:child_process'
 import fs from 'node:fs'
@@ -84,7 +85,9 @@ async function main (): Promise<void> {
   })
 
   progress('verify')
-  const ver = { casFast: [] as number[], casSlow: [] as number[], pnpmFast: [] as number[], pnpmSlow: [] as number[], stat: [] as number[] }
+  const ver: Record<'casFast' | 'casSlow' | 'pnpmFast' | 'pnpmSlow' | 'stat', number[]> = {
+    casFast: [], casSlow: [], pnpmFast: [], pnpmSlow: [], stat: [],
+  }
   for (let r = 0; r < runs; r++) {
     ver.casFast.push(await timed(async () => { assert(await casVerify(casStore, casIndex!, true), 'cas fast verify failed') }))
     ver.pnpmFast.push(await timed(() => { assert(pnpmVerify(pnpmRoot, pnpmIndex!, true), 'pnpm fast verify failed') }))
@@ -148,8 +151,21 @@ async function main (): Promise<void> {
   ]
   const report: Report = {
     date: new Date().toISOString(),
-    machine: { node: process.version, platform: `${os.platform()} ${os.arch()}`, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? '', memoryGiB: Math.round(os.totalmem() / 2 ** 30) },
-    corpus: { path: corpus, files: files.length, bytes, medianSize: medianOf(files.map(f => f.size)), p90Size: percentile(files.map(f => f.size), 0.9), maxSize: Math.max(...files.map(f => f.size)) },
+    machine: {
+      node: process.version,
+      platform: `${os.platform()} ${os.arch()}`,
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model ?? '',
+      memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    },
+    corpus: {
+      path: corpus,
+      files: files.length,
+      bytes,
+      medianSize: medianOf(files.map(f => f.size)),
+      p90Size: percentile(files.map(f => f.size), 0.9),
+      maxSize: Math.max(...files.map(f => f.size)),
+    },
     workDir: path.dirname(work),
     runs,
     scenarios,

@@ -18,7 +18,9 @@ const cacache = require('cacache') as {
 export interface PnpmFile { integrity: string, mode: number, size: number, checkedAt?: number }
 
 /** cas-store: addFilesFromDir into a freshly opened store (no in-memory state carried over). */
-export async function casAdd (storeDir: string, corpus: string, options: { noLocks?: boolean } = {}): Promise<PackageIndex> {
+export async function casAdd (
+  storeDir: string, corpus: string, options: { noLocks?: boolean } = {},
+): Promise<PackageIndex> {
   const store = await openStore(storeDir, { _unsafeNoLocks: options.noLocks === true })
   try {
     return await store.addFilesFromDir(corpus)

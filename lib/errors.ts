@@ -78,7 +78,49 @@ export class FileAccessError extends CasError {
 /** A bad tarball: not tar, or truncated. */
 export class BadTarballError extends CasError {
   constructor (detail: string, cause?: unknown) {
-    super('ERR_CAS_BAD_TARBALL', `Cannot read the tarball: ${detail}. Fetch it again; it may be truncated.`, { cause })
+    // A refusal by a limit already says what to do; a parse failure means bad bytes.
+    const hint = /option$/.test(detail) ? '' : ' Fetch it again; it may be truncated.'
+    super('ERR_CAS_BAD_TARBALL', `Cannot read the tarball: ${detail}.${hint}`, { cause })
+  }
+}
+
+/** A tarball or folder with more files than the add verb's `maxEntries` limit (a fan-out of links, or a bomb). */
+export class TooManyEntriesError extends CasError {
+  readonly limit: number
+
+  constructor (what: 'tarball' | 'folder', limit: number) {
+    super('ERR_CAS_TOO_MANY_ENTRIES',
+      `The ${what} holds more than ${limit} files; nothing was indexed. A real package has far fewer: check ` +
+      `it${what === 'folder' ? ' for links that fan out' : ''}, or raise the maxEntries option if you trust it.`)
+    this.limit = limit
+  }
+}
+
+/**
+ * A file changed between the moment an add walked it and the moment it was read (replaced by a link, a FIFO or
+ * another file): what would be read is not what was checked, so nothing of it is stored.
+ */
+export class FileChangedError extends CasError {
+  readonly path: string
+
+  constructor (path: string, detail: string) {
+    super('ERR_CAS_FILE_CHANGED',
+      `${path} changed while it was being added (${detail}); nothing was indexed. Something is modifying the ` +
+      'folder: add it again once it is left alone.')
+    this.path = path
+  }
+}
+
+/** A write to a store opened read-only, or an open for writing of a store this process cannot write. */
+export class ReadOnlyStoreError extends CasError {
+  readonly root: string
+
+  constructor (root: string, what: string) {
+    super('ERR_CAS_READ_ONLY',
+      `Cannot ${what}: the store ${root} is read-only here (opened with readOnly, a read-only mount, or no ` +
+      'write permission). Reading and verifying work with openStore(dir, { readOnly: true }), as cas verify, stat ' +
+      'and cat do by themselves; to write, use a writable copy or mount, or fix its permissions.')
+    this.root = root
   }
 }
 
@@ -99,17 +141,43 @@ export class InvalidArgumentError extends CasError {
 /** Waiting for a lock took longer than the caller's `timeoutMs`. */
 export class LockTimeoutError extends CasError {
   readonly key: string
-  readonly holder: { pid: number, hostname: string, since: number } | undefined
+  readonly holder: { pid: number, hostname: string, since?: number } | undefined
 
-  constructor (key: string, holder: { pid: number, hostname: string, since: number } | undefined, waitedMs: number) {
+  constructor (key: string, holder: { pid: number, hostname: string, since?: number } | undefined, waitedMs: number) {
     const who = holder === undefined
       ? 'another process'
-      : `pid ${holder.pid} on ${holder.hostname} (holding it for ${Math.round((Date.now() - holder.since) / 1000)} s)`
+      : `pid ${holder.pid} on ${holder.hostname}` +
+        (holder.since === undefined ? '' : ` (holding it for ${Math.round((Date.now() - holder.since) / 1000)} s)`)
     super('ERR_CAS_LOCK_TIMEOUT',
       `Gave up waiting for ${key} after ${Math.round(waitedMs / 1000)} s: it is held by ${who}. ` +
       'Wait for that process to finish, or stop it if it is stuck; its lock goes away when it exits.')
     this.key = key
     this.holder = holder
+  }
+}
+
+/** A lock file under `locks/` cannot be opened read-write (a folder in its place, wrong permissions). */
+export class LockFileError extends CasError {
+  readonly path: string
+
+  constructor (path: string, cause: NodeJS.ErrnoException) {
+    super('ERR_CAS_LOCK_FILE',
+      `Cannot use the lock file ${path} (${cause.code ?? cause.message}). Lock files hold no data: remove it if a ` +
+      'folder or another file stands there, or make it readable and writable by every user of the store.', { cause })
+    this.path = path
+  }
+}
+
+/** A writer's temp file vanished before its rename: something other than its writer removed it. */
+export class TempFileLostError extends CasError {
+  readonly path: string
+
+  constructor (temp: string, target: string) {
+    super('ERR_CAS_TEMP_LOST',
+      `The temp file ${temp} vanished before it could become ${target}: something removed it (a cleanup of tmp/ ` +
+      'that does not know cas-store?). Retry; clean the store only with cas prune or cas verify --fix, which ' +
+      'leave live writers\' temp files alone.')
+    this.path = temp
   }
 }
 
@@ -130,8 +198,13 @@ export class FetchError extends CasError {
 export class IndexCorruptError extends CasError {
   readonly path: string
 
-  constructor (path: string, detail: string, cause?: unknown, oneEntry = false) {
-    super('ERR_CAS_INDEX_CORRUPT', oneEntry
+  /**
+   * `scope`: `'one-index'` when a single package index (a row of index.db, a v10 JSON file) is damaged and the
+   * rest is readable; `'whole-file'` (default) when the file itself cannot be used.
+   */
+  constructor (path: string, detail: string, options: { cause?: unknown, scope?: 'one-index' | 'whole-file' } = {}) {
+    const { cause, scope = 'whole-file' } = options
+    super('ERR_CAS_INDEX_CORRUPT', scope === 'one-index'
       ? `A package index in ${path} is unreadable: ${detail}. Content files were not touched. Run ` +
         '`cas verify --fix` to delete that one index (the next install fetches its package again).'
       : `The package index ${path} is unreadable: ${detail}. Content files were not touched. Restore it from a ` +
@@ -168,5 +241,25 @@ export class PruneRefusedError extends CasError {
     super('ERR_CAS_PRUNE_REFUSED',
       `${root} holds content but no package index, so every file would look unused. If its index.db was moved ` +
       'aside or lost, restore it first; if the store really has no packages, prune with --force (allowNoIndexes).')
+  }
+}
+
+/** `index.db` is empty (0 bytes) while the store holds content: the package indexes were lost, not never written. */
+export class IndexLostError extends CasError {
+  readonly path: string
+
+  constructor (path: string) {
+    super('ERR_CAS_INDEX_LOST',
+      `${path} is empty but the store holds content: its package indexes were lost (a failed copy, a full disk?). ` +
+      'It is left as it is. Restore it from a backup; or, to start over, delete it (installs then fetch every ' +
+      'package again, and `cas prune --force` removes the content nothing references).')
+    this.path = path
+  }
+}
+
+/** A scan was stopped by its abort signal (Ctrl-C) before it could finish; what it did so far is complete. */
+export class InterruptedError extends CasError {
+  constructor (what: string) {
+    super('ERR_CAS_INTERRUPTED', `${what} was interrupted before it could finish; nothing is half done. Run it again.`)
   }
 }

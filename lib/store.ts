@@ -2,15 +2,18 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { addFilesFromDir } from './add/addFilesFromDir.js'
 import { addFilesFromTarball } from './add/addFilesFromTarball.js'
+import type { AddLimits } from './add/limits.js'
 import { ensureDir, type EnsureDirOptions } from './dir/ensureDir.js'
 import { fetchFile, type FetchFileOptions, type FetchFileResult } from './fetch/fetchFile.js'
-import type { StoreContext } from './context.js'
-import { StoreClosedError } from './errors.js'
+import { createStoreContext, type StoreContext } from './context.js'
+import { FileAccessError, InvalidArgumentError, ReadOnlyStoreError, StoreClosedError } from './errors.js'
 import { contentPathFor } from './layout/contentPath.js'
 import { resolveStoreRoot, storeFormatOf } from './layout/resolveRoot.js'
-import { PathLock } from './lock/pathLock.js'
+import type { WaitInfo } from './lock/lockWait.js'
 import type { IndexBackend, PackageIndexEntry } from './pkgIndex/backend.js'
-import { IndexDb } from './pkgIndex/indexDb.js'
+import { EmptyIndex } from './pkgIndex/emptyIndex.js'
+import { IndexDb, INDEX_DB_FILE } from './pkgIndex/indexDb.js'
+import { isLostIndex, LostIndex } from './pkgIndex/lostIndex.js'
 import { V10Index } from './pkgIndex/v10Index.js'
 import { pruneStore, type PruneOptions, type PruneReport } from './maint/pruneStore.js'
 import { storeStats, type StoreStats } from './maint/storeStats.js'
@@ -34,8 +37,24 @@ export interface StoreOptions {
    * `index.db` locked, before failing with `ERR_CAS_INDEX_BUSY`. Default 60 000 ms.
    */
   indexBusyTimeoutMs?: number
+  /**
+   * Open without writing anything: for a store on a read-only mount (a Docker image layer, an NFS export, a CI
+   * cache) or one this user may not write. Reads and verification work; nothing is created in the store, corrupt
+   * content is reported, never removed, and every write fails with `ERR_CAS_READ_ONLY`. Package indexes are read
+   * from a private snapshot of index.db (see `pkgIndex/readOnlySnapshot.ts`).
+   */
+  readOnly?: boolean
+  /**
+   * Called while a write or repair waits more than a couple of seconds for a path lock another process holds,
+   * then about once a second, with the holder (its pid, from /proc/locks on Linux) and how long it has waited.
+   */
+  onWait?: (info: WaitInfo) => void
+  /** Give up waiting for a path lock after this long, with `ERR_CAS_LOCK_TIMEOUT` naming the holder. Default: wait. */
+  lockTimeoutMs?: number
   /** @internal Test-only pause points (see `lib/util/hooks.ts`). */
   _hooks?: TestHooks
+  /** @internal Test-only clock that grace periods are judged by (prune, verify, the verifier); default `Date.now`. */
+  _now?: () => number
   /** @internal Benchmark-only: skip the path lock entirely. Unsafe with concurrent writers or verifiers. */
   _unsafeNoLocks?: boolean
 }
@@ -49,6 +68,8 @@ export class Store {
   readonly root: string
   /** `v11` (pnpm 11/12: index.db) or `v10` (pnpm 10: JSON package indexes, read-only). */
   readonly format: 'v10' | 'v11'
+  /** Opened with `readOnly`: every write fails with `ERR_CAS_READ_ONLY`. */
+  readonly readOnly: boolean
   readonly #ctx: StoreContext
   readonly #indexes: IndexBackend
   #closed = false
@@ -57,6 +78,7 @@ export class Store {
   constructor (ctx: StoreContext, indexes: IndexBackend) {
     this.root = ctx.root
     this.format = indexes.format
+    this.readOnly = ctx.readOnly === true
     this.#ctx = ctx
     this.#indexes = indexes
   }
@@ -71,7 +93,7 @@ export class Store {
    * file at a content path; safe against any number of concurrent writers and verifiers of the same content.
    */
   async ensureFile (content: Buffer | AsyncIterable<unknown>, options: EnsureFileOptions): Promise<EnsureFileResult> {
-    return await ensureFile(this.#open(), content, options)
+    return await ensureFile(this.#writable('add content'), content, options)
   }
 
   /**
@@ -88,6 +110,7 @@ export class Store {
    * written. A v10 store refuses with `ERR_CAS_INDEX_READ_ONLY`.
    */
   async writePackageIndex (key: string, index: PackageIndex): Promise<void> {
+    this.#writable('write a package index')
     await this.#openIndexes().write(key, index)
   }
 
@@ -109,6 +132,7 @@ export class Store {
    * `revision` a listing gave, only if the index is still that one (nobody rewrote it meanwhile).
    */
   async deletePackageIndex (key: string, revision?: string): Promise<boolean> {
+    this.#writable('delete a package index')
     return await this.#openIndexes().delete(key, revision)
   }
 
@@ -118,11 +142,13 @@ export class Store {
    * files removed, never anything changed within `graceMs`. The work of `cas verify`.
    */
   async verifyStore (options?: VerifyStoreOptions): Promise<VerifyReport> {
+    if (options?.fix === true) this.#writable('repair (--fix)')
     return await verifyStore(this.#open(), this.#openIndexes(), options)
   }
 
   /** Removes content no package index references, never content changed within `graceMs`. `cas prune`. */
   async pruneStore (options?: PruneOptions): Promise<PruneReport> {
+    if (options?.dryRun !== true) this.#writable('prune')
     return await pruneStore(this.#open(), this.#openIndexes(), options)
   }
 
@@ -131,14 +157,20 @@ export class Store {
     return await storeStats(this.#open(), this.#openIndexes())
   }
 
-  /** Adds every file under `dir` (symlinks followed only inside it) and returns the package index. */
-  async addFilesFromDir (dir: string): Promise<PackageIndex> {
-    return await addFilesFromDir(this.#open(), dir)
+  /**
+   * Adds every file under `dir` (symlinks followed only inside it) and returns the package index. A file changed
+   * between the walk and its read fails with `ERR_CAS_FILE_CHANGED`; `options.maxEntries` bounds the file count.
+   */
+  async addFilesFromDir (dir: string, options?: AddLimits): Promise<PackageIndex> {
+    return await addFilesFromDir(this.#writable('add files'), dir, options)
   }
 
-  /** Adds the files of a `.tgz` or `.tar` (Buffer or stream) and returns the package index. */
-  async addFilesFromTarball (tarball: Buffer | AsyncIterable<unknown>): Promise<PackageIndex> {
-    return await addFilesFromTarball(this.#open(), tarball)
+  /**
+   * Adds the files of a `.tgz` or `.tar` (Buffer or stream) and returns the package index, in bounded memory.
+   * Past `options` (`AddLimits`: size, entries, expansion ratio) it fails with `ERR_CAS_BAD_TARBALL`.
+   */
+  async addFilesFromTarball (tarball: Buffer | AsyncIterable<unknown>, options?: AddLimits): Promise<PackageIndex> {
+    return await addFilesFromTarball(this.#writable('add files'), tarball, options)
   }
 
   /**
@@ -146,8 +178,10 @@ export class Store {
    * `fill(tempDir)` to create it if no process has yet. One process fills, the others wait and reuse its result;
    * an interrupted fill leaves nothing at the final path.
    */
-  async ensureDir (key: string, fill: (dir: string) => Promise<void> | void, options?: EnsureDirOptions): Promise<string> {
-    return await ensureDir(this.#open(), key, fill, options)
+  async ensureDir (
+    key: string, fill: (dir: string) => Promise<void> | void, options?: EnsureDirOptions,
+  ): Promise<string> {
+    return await ensureDir(this.#writable('fill a directory entry'), key, fill, options)
   }
 
   /**
@@ -156,7 +190,7 @@ export class Store {
    * request by the next caller; nothing is stored unless the whole file matches.
    */
   async fetchFile (url: string, options: FetchFileOptions): Promise<FetchFileResult> {
-    return await fetchFile(this.#open(), url, options)
+    return await fetchFile(this.#writable('fetch into the store'), url, options)
   }
 
   /** Closes the lock files (dropping any OS lock still held). The store cannot be used afterwards. */
@@ -166,6 +200,7 @@ export class Store {
     try {
       await this.#indexes.close()
     } finally {
+      this.#ctx.tempOwner?.release()
       this.#ctx.lock.close()
     }
   }
@@ -179,6 +214,12 @@ export class Store {
     if (this.#closed) throw new StoreClosedError()
     return this.#ctx
   }
+
+  #writable (what: string): StoreContext {
+    const ctx = this.#open()
+    if (this.readOnly) throw new ReadOnlyStoreError(this.root, what)
+    return ctx
+  }
 }
 
 /**
@@ -188,15 +229,67 @@ export class Store {
  * opens a pnpm 10 store as it is: content verbs work, package indexes are read from its JSON files.
  */
 export async function openStore (dir: string, options: StoreOptions = {}): Promise<Store> {
+  if (options.readOnly === true) return await openReadOnly(dir, options)
   const root = resolveStoreRoot(dir)
-  const tmpDir = path.join(root, 'tmp')
-  const locksDir = path.join(root, 'locks')
-  await fs.promises.mkdir(path.join(root, 'files'), { recursive: true })
-  await fs.promises.mkdir(tmpDir, { recursive: true })
-  await fs.promises.mkdir(locksDir, { recursive: true })
+  const ctx = createStoreContext({
+    root,
+    fsync: options.fsync === true,
+    hooks: options._hooks,
+    now: options._now,
+    locks: options._unsafeNoLocks !== true,
+    wait: { onWait: options.onWait, timeoutMs: options.lockTimeoutMs },
+  })
+  await createStoreDirs(root, [path.join(root, 'files'), ctx.tmpDir, path.join(root, 'locks')])
+  if (!isWritableDir(root)) throw new ReadOnlyStoreError(root, 'open it for writing')
   const indexes = storeFormatOf(root) === 'v10'
     ? new V10Index(root)
-    : await IndexDb.open(root, { busyTimeoutMs: options.indexBusyTimeoutMs ?? 60_000, durable: options.fsync === true })
-  const lock = new PathLock(locksDir, { hooks: options._hooks, enabled: options._unsafeNoLocks !== true })
-  return new Store({ root, tmpDir, lock, fsync: options.fsync === true, hooks: options._hooks }, indexes)
+    : isLostIndex(root)
+      ? new LostIndex(root)
+      : await IndexDb.open(root, { busyTimeoutMs: busyTimeoutOf(options), durable: options.fsync === true })
+  return new Store(ctx, indexes)
+}
+
+/** Opens a store for reading only: creates nothing, takes no lock (no write can race a reader that never removes). */
+async function openReadOnly (dir: string, options: StoreOptions): Promise<Store> {
+  const root = resolveStoreRoot(dir)
+  if (!fs.existsSync(root)) {
+    throw new InvalidArgumentError(`openStore: there is no store at ${root}, and a read-only open creates none. Check the path.`)
+  }
+  const indexes = storeFormatOf(root) === 'v10'
+    ? new V10Index(root)
+    : isLostIndex(root)
+      ? new LostIndex(root)
+      : fs.existsSync(path.join(root, INDEX_DB_FILE))
+        ? await IndexDb.open(root, { busyTimeoutMs: busyTimeoutOf(options), durable: false, readOnly: true })
+        : new EmptyIndex(root)
+  const ctx = createStoreContext({ root, fsync: false, hooks: options._hooks, now: options._now, readOnly: true })
+  return new Store(ctx, indexes)
+}
+
+function busyTimeoutOf (options: StoreOptions): number {
+  return options.indexBusyTimeoutMs ?? 60_000
+}
+
+function isWritableDir (dir: string): boolean {
+  try {
+    fs.accessSync(dir, fs.constants.W_OK)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** mkdir -p of the store's folders; a read-only file system or a denied parent says so with a coded error. */
+async function createStoreDirs (root: string, dirs: string[]): Promise<void> {
+  for (const dir of dirs) {
+    try {
+      await fs.promises.mkdir(dir, { recursive: true })
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM' || (code === 'ENOENT' && !fs.existsSync(root))) {
+        throw new ReadOnlyStoreError(root, `create the store's folders (${code})`)
+      }
+      throw new FileAccessError(dir, err as NodeJS.ErrnoException)
+    }
+  }
 }

@@ -1,19 +1,28 @@
-import { once } from 'node:events'
 import { Parser, type ReadEntry } from 'tar'
 import type { StoreContext } from '../context.js'
 import { BadTarballError, CasError, InvalidArgumentError, UnsafePathError } from '../errors.js'
-import type { PackageIndex } from '../types.js'
+import type { EnsureFileResult, PackageIndex } from '../types.js'
 import { SYNC_IO_LIMIT } from '../util/hash.js'
 import { ensureFile } from '../write/ensureFile.js'
 import { addPackageMeta } from './addPackageMeta.js'
+import { TarballBudget, type AddLimits } from './limits.js'
 
 const REGULAR_FILE_TYPES = new Set(['File', 'OldFile', 'ContiguousFile'])
+/** Input is handed to the parser this much at a time: one slice unpacks to at most ~16 MiB (gzip's ratio cap). */
+const FEED_SLICE = 16 * 1024
+/** Small entries read into memory and waiting for their writes, at most (bytes, and count). */
+const MAX_BUFFERED_BYTES = 32 * 1024 * 1024
+const MAX_BUFFERED_ENTRIES = 64
 
 /**
  * Adds the regular files of a tarball (gzipped or plain; detected from its first bytes) and returns the package
  * index, with the package's `manifest` and `requiresBuild` filled in (ready for `writePackageIndex`).
  * The tarball is parsed as a stream: small entries are buffered one at a time, large ones are streamed
- * straight into `ensureFile`, so memory stays bounded for any size.
+ * straight into `ensureFile`, and the parser is fed only as fast as the writes go, so memory stays bounded for
+ * any tarball. Limits (`options`, see `AddLimits`): a tarball with too many entries, or that unpacks past
+ * `maxUnpackedBytes` or expands more than `maxRatio` times, is refused with `ERR_CAS_BAD_TARBALL`
+ * (`ERR_CAS_TOO_MANY_ENTRIES` for the count) as soon as that is known; files already added stay unindexed
+ * content (`cas prune` removes them).
  *
  * Names are relative to the package: the top folder (`package/` in npm tarballs, any name elsewhere) is dropped,
  * as pnpm does. Directories, links and devices are skipped. An entry whose name is absolute or climbs out with
@@ -21,7 +30,7 @@ const REGULAR_FILE_TYPES = new Set(['File', 'OldFile', 'ContiguousFile'])
  * come from the tar headers. When a name appears twice, the later entry wins, as it would on extraction.
  */
 export async function addFilesFromTarball (
-  ctx: StoreContext, tarball: Buffer | AsyncIterable<unknown>,
+  ctx: StoreContext, tarball: Buffer | AsyncIterable<unknown>, options: AddLimits = {},
 ): Promise<PackageIndex> {
   if (!Buffer.isBuffer(tarball) &&
       (tarball == null || typeof (tarball as AsyncIterable<unknown>)[Symbol.asyncIterator] !== 'function')) {
@@ -29,68 +38,103 @@ export async function addFilesFromTarball (
   }
   const index: PackageIndex = { algo: 'sha512', files: new Map() }
   const latest = new Map<string, number>()
-  const writes: Array<Promise<void>> = []
-  let failure: unknown
-  let rejectAborted!: (err: unknown) => void
-  // Rejected on the first failure: a large entry being streamed into ensureFile stops there (and its temp file is
-  // removed) instead of waiting for bytes a failed parser will never deliver.
-  const aborted = new Promise<never>((_resolve, reject) => { rejectAborted = reject })
-  aborted.catch(() => {})
-  const parser = new Parser({ strict: true })
+  const budget = new TarballBudget(options)
+  const stop = new Stop()
+  // Every write not yet settled; and, of those, the bytes of small entries already read into memory. Only the
+  // latter hold memory, and only they can finish without more input, so only they are waited for.
+  const writes = new Set<Promise<void>>()
+  const buffered = new Set<Promise<void>>()
+  let bufferedBytes = 0
+  let entries = 0
+  let slices = 0
+  // The ratio is judged by TarballBudget, with a grace for small packages; tar's own check would judge it from the
+  // first chunk on.
+  const parser = new Parser({ strict: true, maxDecompressionRatio: Infinity })
+  const fail = (err: unknown): void => stop.fail(err)
 
-  const fail = (err: unknown): void => {
-    failure ??= err
-    rejectAborted(failure)
-  }
   parser.on('entry', (entry: ReadEntry) => {
     let name: string | undefined
     try {
+      if (stop.error !== undefined) throw stop.error
       name = packageRelativeName(entry.path)
+      if (name !== undefined && REGULAR_FILE_TYPES.has(entry.type)) budget.entry(entry.size ?? 0)
+      else budget.unpacked(entry.size ?? 0) // skipped, but still unpacked: counts towards the limits
     } catch (err) {
       fail(err)
     }
-    if (failure !== undefined || name === undefined || !REGULAR_FILE_TYPES.has(entry.type)) {
+    if (stop.error !== undefined || name === undefined || !REGULAR_FILE_TYPES.has(entry.type)) {
       entry.resume()
       return
     }
-    const seq = writes.length
+    const seq = ++entries
     const fileName = name
     latest.set(fileName, seq)
     const mode = (entry.mode ?? 0o644) & 0o777
     // Every entry is read through `guarded`: a failed parse never ends the entry it is in, so a reader that waited
     // for the entry's end alone would wait forever.
-    const bytes = guarded(entry, aborted)
-    const content = entry.size <= SYNC_IO_LIMIT ? collect(bytes) : Promise.resolve(bytes)
-    const write = content
-      .then(async data => await ensureFile(ctx, data, { mode }))
-      .then(added => {
-        if (latest.get(fileName) !== seq) return
-        index.files.set(fileName, { digest: added.digest, mode, size: added.size, checkedAt: added.checkedAt })
+    const bytes = guarded(entry, stop, budget)
+    const record = (added: EnsureFileResult): void => {
+      if (latest.get(fileName) !== seq) return
+      index.files.set(fileName, { digest: added.digest, mode, size: added.size, checkedAt: added.checkedAt })
+    }
+    const write = (entry.size ?? 0) <= SYNC_IO_LIMIT
+      ? collect(bytes).then(async data => {
+        bufferedBytes += data.length
+        const stored = ensureFile(ctx, data, { mode }).then(record)
+        const tracked = stored.catch(fail).finally(() => {
+          bufferedBytes -= data.length
+          buffered.delete(tracked)
+        })
+        buffered.add(tracked)
+        await stored
       })
-    write.catch(fail)
-    writes.push(write)
+      : ensureFile(ctx, bytes, { mode }).then(record)
+    const tracked = write.catch(fail).finally(() => writes.delete(tracked))
+    writes.add(tracked)
   })
+  parser.on('error', fail)
+  const ended = new Promise<void>(resolve => parser.on('end', resolve))
+  const tooMuchBuffered = (): boolean => bufferedBytes > MAX_BUFFERED_BYTES || buffered.size > MAX_BUFFERED_ENTRIES
+  const drained = async (): Promise<void> => {
+    let onDrain!: () => void
+    const drain = new Promise<void>(resolve => { onDrain = resolve })
+    parser.once('drain', onDrain)
+    await stop.race(drain, () => parser.off('drain', onDrain))
+  }
 
-  const parsed = new Promise<void>((resolve, reject) => {
-    parser.on('error', reject)
-    parser.on('end', resolve)
-  })
-  parsed.catch(fail)
+  // Feeds the parser a slice at a time and waits whenever it says so (it returns false until the entry being
+  // read has been consumed), and whenever too many small entries wait in memory for their writes. One slice
+  // unpacks to at most ~1,000 times its size, so this bounds what the parser can hold at once.
+  const feed = async (chunk: Buffer): Promise<void> => {
+    for (let offset = 0; offset < chunk.length && stop.error === undefined; offset += FEED_SLICE) {
+      const slice = chunk.subarray(offset, offset + FEED_SLICE)
+      budget.fed(slice.length)
+      if (!parser.write(slice)) await drained()
+      // A source that yields without I/O (a Buffer, a generator) and a parser that never pushes back (small
+      // entries) would otherwise run on microtasks alone and starve the writes' I/O callbacks.
+      if (++slices % 64 === 0) await new Promise(resolve => setImmediate(resolve))
+      // Each settled write shrinks `buffered` and `bufferedBytes` (in its own finally).
+      while (stop.error === undefined && tooMuchBuffered()) await Promise.race(buffered)
+    }
+  }
   try {
     if (Buffer.isBuffer(tarball)) {
-      parser.end(tarball)
+      await feed(tarball)
     } else {
       for await (const chunk of tarball) {
-        if (failure !== undefined) break
-        if (!parser.write(chunk as Buffer)) await Promise.race([once(parser, 'drain'), parsed, aborted])
+        if (stop.error !== undefined) break
+        await feed(toBuffer(chunk))
       }
-      parser.end()
     }
-    await parsed
+    if (stop.error === undefined) {
+      parser.end()
+      await stop.race(ended)
+    }
   } catch (err) {
     fail(err)
   }
-  await Promise.allSettled(writes)
+  while (writes.size > 0) await Promise.allSettled([...writes])
+  const failure = stop.error
   if (failure !== undefined) {
     if (failure instanceof CasError) throw failure
     throw new BadTarballError((failure as Error).message ?? String(failure), failure)
@@ -108,20 +152,65 @@ export function packageRelativeName (raw: string): string | undefined {
   return parts.length === 0 ? undefined : parts.join('/')
 }
 
-/** Yields the entry's bytes until it ends or `aborted` rejects (then throws: a cut-short entry is not stored). */
-async function * guarded (entry: ReadEntry, aborted: Promise<never>): AsyncGenerator<Buffer> {
+/** Yields the entry's bytes until it ends or `stop` fails (then throws: a cut-short entry is not stored). */
+async function * guarded (entry: ReadEntry, stop: Stop, budget: TarballBudget): AsyncGenerator<Buffer> {
   const chunks = entry[Symbol.asyncIterator]()
-  try {
-    for (;;) {
-      const next = await Promise.race([chunks.next(), aborted])
-      if (next.done === true) return
-      yield next.value as Buffer
+  for (;;) {
+    // Not `Promise.race([chunks.next(), aborted])`: each race leaves a reaction on the long-lived `aborted`
+    // promise that keeps its result (the chunk) reachable until `aborted` settles, i.e. every chunk of a
+    // successful add stayed in memory. `stop.race` unregisters itself once the chunk arrives.
+    const next = await stop.race(chunks.next())
+    if (next.done === true) return
+    const chunk = next.value as Buffer
+    try {
+      budget.unpacked(chunk.length)
+    } catch (err) {
+      stop.fail(err) // at once: the feeder must not unpack another byte of a bomb while this write cleans up
+      throw err
     }
-  } finally {
-    // The consumer stopped early (its write failed) or the parse failed: drain the entry, so the parser is not
-    // left waiting on it and the rest of the input can be consumed (or abandoned) promptly.
-    entry.resume()
+    yield chunk
   }
+  // A consumer that stops early (its write failed) leaves the entry paused: the parser then asks for no more
+  // input, and the failure, reported through `stop`, ends the add. Resuming it would unpack the rest for nothing.
+}
+
+/**
+ * The first failure of an add, and a way to wait for something unless (or until) a failure happens, without
+ * leaving anything behind once the wait is over.
+ */
+class Stop {
+  error: unknown
+  readonly #waiters = new Set<(err: unknown) => void>()
+
+  fail (err: unknown): void {
+    if (this.error !== undefined) return
+    this.error = err ?? new Error('unknown failure')
+    for (const reject of this.#waiters) reject(this.error)
+    this.#waiters.clear()
+  }
+
+  /** Settles like `promise`, or rejects with the failure as soon as there is one; `cleanup` runs either way. */
+  async race<T> (promise: Promise<T>, cleanup?: () => void): Promise<T> {
+    if (this.error !== undefined) {
+      cleanup?.()
+      throw this.error
+    }
+    return await new Promise<T>((resolve, reject) => {
+      this.#waiters.add(reject)
+      const done = (): void => {
+        this.#waiters.delete(reject)
+        cleanup?.()
+      }
+      promise.then(value => { done(); resolve(value) }, (err: unknown) => { done(); reject(err) })
+    })
+  }
+}
+
+function toBuffer (chunk: unknown): Buffer {
+  if (Buffer.isBuffer(chunk)) return chunk
+  if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+  if (typeof chunk === 'string') return Buffer.from(chunk)
+  throw new InvalidArgumentError('addFilesFromTarball: the stream must yield Buffers')
 }
 
 async function collect (bytes: AsyncIterable<Buffer>): Promise<Buffer> {

@@ -16,7 +16,8 @@ export async function addPackageMeta (ctx: StoreContext, index: PackageIndex): P
   const packageJson = index.files.get('package.json')
   let manifest: Record<string, unknown> | undefined
   if (packageJson !== undefined && packageJson.size <= MANIFEST_LIMIT) {
-    manifest = manifestFromBytes(await fs.promises.readFile(contentPathFor(ctx.root, packageJson.digest, packageJson.mode)))
+    const file = contentPathFor(ctx.root, packageJson.digest, packageJson.mode)
+    manifest = manifestFromBytes(await fs.promises.readFile(file))
   }
   if (manifest !== undefined) index.manifest = manifest
   index.requiresBuild = requiresBuild(manifest, index.files)

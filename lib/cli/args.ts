@@ -33,10 +33,16 @@ export const COMMON_FLAGS: Record<string, FlagSpec> = {
  * Parses a command's arguments strictly: an unknown flag, a flag without its value or a value given to a
  * boolean flag is a {@link UsageError} naming it, never silently ignored.
  */
-export function parseCommandArgs (spec: CommandSpec, argv: string[]): { values: Record<string, string | boolean | string[] | undefined>, positionals: string[] } {
+export function parseCommandArgs (
+  spec: CommandSpec, argv: string[],
+): { values: Record<string, string | boolean | string[] | undefined>, positionals: string[] } {
   const options: Record<string, { type: 'string' | 'boolean', short?: string, multiple?: boolean }> = {}
   for (const [name, flag] of Object.entries({ ...spec.flags, ...COMMON_FLAGS })) {
-    options[name] = { type: flag.type, ...(flag.short === undefined ? {} : { short: flag.short }), ...(flag.multiple === true ? { multiple: true } : {}) }
+    options[name] = {
+      type: flag.type,
+      ...(flag.short === undefined ? {} : { short: flag.short }),
+      ...(flag.multiple === true ? { multiple: true } : {}),
+    }
   }
   try {
     const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true })

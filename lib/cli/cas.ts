@@ -6,17 +6,19 @@ const controller = new AbortController()
 let interrupts = 0
 // Only the long scans stop gracefully; any other command is short and atomic, and Ctrl-C ends it at once.
 const interruptible = ['verify', 'prune'].includes(process.argv[2] ?? '')
-if (interruptible) process.on('SIGINT', () => {
-  interrupts++
-  if (interrupts > 1) {
+if (interruptible) {
+  process.on('SIGINT', () => {
+    interrupts++
+    if (interrupts > 1) {
     // Every repair is atomic (a rename, an unlink under the path lock, a committed transaction), and the kernel
     // drops this process's locks, so leaving at once is safe; it only skips the report.
-    process.stderr.write('\ncas: stopped.\n')
-    process.exit(130)
-  }
-  process.stderr.write('\ncas: stopping after the work in progress (Ctrl-C again to stop at once)...\n')
-  controller.abort()
-})
+      process.stderr.write('\ncas: stopped.\n')
+      process.exit(130)
+    }
+    process.stderr.write('\ncas: stopping after the work in progress (Ctrl-C again to stop at once)...\n')
+    controller.abort()
+  })
+}
 
 process.exitCode = await main(process.argv.slice(2), {
   stdout: process.stdout,

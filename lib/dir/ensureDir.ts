@@ -1,26 +1,16 @@
-import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import type { StoreContext } from '../context.js'
 import { InvalidArgumentError } from '../errors.js'
 import { withKeyLock, type WaitOptions } from '../lock/keyLock.js'
 import { statOrUndefined } from '../util/fs.js'
-import { uniqueId } from '../write/tempName.js'
+import { dirEntryPaths, isTempDirName, tempDirFor } from './dirLayout.js'
 
 /** The file written last into a directory entry; its presence is what "complete" means (cargo's `.cargo-ok`). */
 export const COMPLETE_MARKER = '.cas-complete'
-/** Infix of a directory entry's temp folders: `<name>.cas-tmpdir-<unique id>`. */
-export const TEMP_DIR_INFIX = '.cas-tmpdir-'
 
 /** Options of {@link ensureDir}. */
 export type EnsureDirOptions = WaitOptions
-
-/** Where the entry, its lock file and its temp folders for `key` live: `<root>/dirs/<sha256 of key>`. */
-export function dirEntryPaths (root: string, key: string): { dir: string, lockFile: string, name: string, parent: string } {
-  const name = crypto.createHash('sha256').update(key).digest('hex')
-  const parent = path.join(root, 'dirs')
-  return { dir: path.join(parent, name), lockFile: path.join(parent, `${name}.lock`), name, parent }
-}
 
 /**
  * Returns the path of a complete directory entry for `key`, filling it with `fill` if no one has yet.
@@ -43,7 +33,7 @@ export async function ensureDir (
   return await withKeyLock(lockFile, key, async () => {
     if (isComplete(dir)) return dir
     removeLeftovers(parent, name, dir)
-    const temp = path.join(parent, `${name}${TEMP_DIR_INFIX}${uniqueId()}`)
+    const temp = tempDirFor(parent, name)
     fs.mkdirSync(temp)
     try {
       await fill(temp)
@@ -67,7 +57,7 @@ function isComplete (dir: string): boolean {
 /** Under the key's lock: temp folders of dead fillers, and an incomplete entry at the final path, are garbage. */
 function removeLeftovers (parent: string, name: string, dir: string): void {
   for (const entry of fs.readdirSync(parent)) {
-    if (entry.startsWith(name + TEMP_DIR_INFIX)) fs.rmSync(path.join(parent, entry), { recursive: true, force: true })
+    if (isTempDirName(entry, name)) fs.rmSync(path.join(parent, entry), { recursive: true, force: true })
   }
   fs.rmSync(dir, { recursive: true, force: true })
 }

@@ -6,8 +6,8 @@ import { toDigestHex } from '../digest/sri.js'
 import { FetchError, IntegrityError, InvalidArgumentError } from '../errors.js'
 import { contentPathFor, storedMode } from '../layout/contentPath.js'
 import { withKeyLock, type WaitOptions } from '../lock/keyLock.js'
+import { probeContent } from '../content/probe.js'
 import { closeAsync, createReadStream, errorCode, openAsync, statOrUndefined, writeAllAsync } from '../util/fs.js'
-import { hashFile } from '../util/hash.js'
 import { reach } from '../util/hooks.js'
 import { claimExisting } from '../write/claimExisting.js'
 import { finalize } from '../write/finalize.js'
@@ -81,11 +81,10 @@ async function claim (ctx: StoreContext, filePath: string, digest: string): Prom
   return await claimExisting(ctx, filePath, digest)
 }
 
-/** The size of the file at `file` if it holds content hashing to `digest`, else undefined. */
+/** The size of the file at `file` if it holds content hashing to `digest`, else undefined (download it). */
 async function goodSize (file: string, digest: string): Promise<number | undefined> {
-  const stat = statOrUndefined(file)
-  if (stat === undefined || !stat.isFile()) return undefined
-  return (await hashFile(file, stat.size)) === digest ? stat.size : undefined
+  const probe = await probeContent(file, digest)
+  return probe.state === 'good' ? probe.size : undefined
 }
 
 /** Downloads into `partial` (resuming it when possible) until it hashes to `digest`; returns its size. */
@@ -146,7 +145,8 @@ async function download (url: string, partial: string, digest: string, options: 
   } catch (err) {
     if (stall.signal.aborted) throw new FetchError('ERR_CAS_FETCH_TIMEOUT', url, `no data for ${stallMs} ms`, undefined, err)
     if (err instanceof FetchError || err instanceof IntegrityError) throw err
-    if (errorCode(err) !== undefined && (err as NodeJS.ErrnoException).syscall !== undefined) throw err // local fs error
+    // A local fs error (it names a syscall) is not a network failure.
+    if (errorCode(err) !== undefined && (err as NodeJS.ErrnoException).syscall !== undefined) throw err
     throw new FetchError('ERR_CAS_FETCH_NETWORK', url, (err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message, undefined, err)
   } finally {
     clearTimeout(timer)

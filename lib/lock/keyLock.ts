@@ -1,36 +1,9 @@
 import fs from 'node:fs'
 import os from 'node:os'
-import { LockTimeoutError } from '../errors.js'
-import { backoff, openLockFile, tryFlock, unlockFd } from './flock.js'
+import { openLockFile, tryFlock, unlockFd } from './flock.js'
+import { flockHolder, waitForLock, type LockHolder, type WaitOptions } from './lockWait.js'
 
-/** Who holds a key lock, as the holder recorded it in the lock file. */
-export interface LockHolder {
-  pid: number
-  hostname: string
-  /** When it took the lock (ms since the epoch). */
-  since: number
-}
-
-/** What a waiter is told while it waits for a key lock. */
-export interface WaitInfo {
-  key: string
-  /** The current holder, when its record could be read. */
-  holder: LockHolder | undefined
-  /** How long the holder has held it (ms), when known. */
-  heldForMs: number | undefined
-  /** How long this caller has waited so far (ms). */
-  waitedMs: number
-}
-
-/** Options for waiting on a key lock. */
-export interface WaitOptions {
-  /** Called when the lock is found held, then about once a second while waiting. */
-  onWait?: (info: WaitInfo) => void
-  /** Give up after this long with `ERR_CAS_LOCK_TIMEOUT` (default: wait as long as it takes). */
-  timeoutMs?: number
-}
-
-const REPORT_EVERY_MS = 1000
+export type { LockHolder, WaitInfo, WaitOptions } from './lockWait.js'
 
 /**
  * Runs `fn` holding an exclusive lock on `lockFile`, for work that takes long (a git clone, a download): one
@@ -53,21 +26,8 @@ export async function withKeyLock<T> (
 }
 
 async function acquire (fd: number, lockFile: string, key: string, options: WaitOptions): Promise<void> {
-  const started = Date.now()
-  let nextReport = 0
-  for (let attempt = 0; !tryFlock(fd); attempt++) {
-    const now = Date.now()
-    const waitedMs = now - started
-    if (options.timeoutMs !== undefined && waitedMs >= options.timeoutMs) {
-      throw new LockTimeoutError(key, readHolder(lockFile), waitedMs)
-    }
-    if (options.onWait !== undefined && now >= nextReport) {
-      const holder = readHolder(lockFile)
-      options.onWait({ key, holder, heldForMs: holder === undefined ? undefined : now - holder.since, waitedMs })
-      nextReport = now + REPORT_EVERY_MS
-    }
-    await backoff(attempt, 100)
-  }
+  // The holder's own record says when it started; /proc/locks names it even before it has written that record.
+  await waitForLock(() => tryFlock(fd), { key, holder: () => readHolder(lockFile) ?? flockHolder(lockFile) }, options)
 }
 
 function recordHolder (fd: number): void {

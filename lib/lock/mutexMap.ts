@@ -1,7 +1,11 @@
 import { Mutex } from 'async-mutex'
 
 interface Entry {
-  mutex: Mutex
+  /**
+   * Undefined while the only user is a holder that took the key with {@link MutexMap.tryAcquireSync}: the
+   * uncontended case allocates no mutex. The first task to wait creates it, taken on that holder's behalf.
+   */
+  mutex: Mutex | undefined
   /** Tasks holding or waiting for this mutex; the entry is dropped when it reaches 0. */
   users: number
 }
@@ -15,16 +19,16 @@ export class MutexMap {
 
   /** Waits for the key's mutex; resolves to its release function (call it exactly once). */
   async acquire (key: string): Promise<() => void> {
-    let entry = this.#entries.get(key)
-    if (entry === undefined) {
-      entry = { mutex: new Mutex(), users: 0 }
-      this.#entries.set(key, entry)
+    let held = this.#entries.get(key)
+    if (held === undefined) {
+      held = { mutex: new Mutex(), users: 0 }
+      this.#entries.set(key, held)
     }
-    entry.users++
-    const held = entry
+    const mutex = held.mutex ??= takenMutex()
+    held.users++
     let releaseMutex: () => void
     try {
-      releaseMutex = await held.mutex.acquire()
+      releaseMutex = await mutex.acquire()
     } catch (err) {
       this.#drop(key, held)
       throw err
@@ -38,6 +42,24 @@ export class MutexMap {
     }
   }
 
+  /**
+   * Takes `key` at once when no task holds or waits for it: returns its release function (call it exactly once),
+   * or undefined (having done nothing) when it is not free. From this call on every other task queues behind
+   * this holder, even if the holder then awaits something.
+   */
+  tryAcquireSync (key: string): (() => void) | undefined {
+    if (this.#entries.has(key)) return undefined
+    const held: Entry = { mutex: undefined, users: 1 }
+    this.#entries.set(key, held)
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      held.mutex?.release()
+      this.#drop(key, held)
+    }
+  }
+
   /** True when some task holds or waits for `key`'s mutex. */
   has (key: string): boolean {
     return this.#entries.has(key)
@@ -45,7 +67,8 @@ export class MutexMap {
 
   /** True when some task holds `key`'s mutex right now (a new acquirer would queue). */
   isLocked (key: string): boolean {
-    return this.#entries.get(key)?.mutex.isLocked() === true
+    const entry = this.#entries.get(key)
+    return entry !== undefined && (entry.mutex === undefined || entry.mutex.isLocked())
   }
 
   /** How many keys currently have holders or waiters (for tests: the map must not grow with the store). */
@@ -56,4 +79,15 @@ export class MutexMap {
   #drop (key: string, entry: Entry): void {
     if (--entry.users === 0 && this.#entries.get(key) === entry) this.#entries.delete(key)
   }
+}
+
+/**
+ * A mutex already taken, for a holder that got its key without one: async-mutex takes a free mutex synchronously
+ * inside `acquire()` (only the releaser comes by promise, and `release()` frees it without one), so tasks that
+ * call `acquire()` after this queue behind that holder.
+ */
+function takenMutex (): Mutex {
+  const mutex = new Mutex()
+  mutex.acquire().catch(() => {}) // never rejects: nobody cancels this mutex
+  return mutex
 }

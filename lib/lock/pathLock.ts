@@ -1,6 +1,9 @@
+import type { WaitOptions } from './lockWait.js'
 import { MutexMap } from './mutexMap.js'
 import { StripeLocks } from './stripeLocks.js'
 import { reach, type TestHooks } from '../util/hooks.js'
+
+const NO_LOCK = (): void => {}
 
 /**
  * The path lock: exclusive access to one content path, against tasks of this process (per-path mutex) and against
@@ -16,45 +19,70 @@ export class PathLock {
   readonly #hooks: TestHooks | undefined
   readonly #enabled: boolean
 
-  constructor (locksDir: string, options: { hooks?: TestHooks, enabled?: boolean } = {}) {
-    this.#stripes = new StripeLocks(locksDir)
+  constructor (locksDir: string, options: { hooks?: TestHooks, enabled?: boolean, wait?: WaitOptions } = {}) {
+    this.#stripes = new StripeLocks(locksDir, options.wait)
     this.#hooks = options.hooks
     this.#enabled = options.enabled ?? true
   }
 
   /**
-   * Runs `fn` while holding the lock on `key` (a content path) and its OS stripe; releases both on every way out,
-   * exceptions included.
+   * Waits for the lock on `key` (a content path) and its OS stripe; resolves to the release function (call it
+   * exactly once, on every way out).
    */
-  async withLock<T> (key: string, stripe: number, fn: () => T | Promise<T>): Promise<T> {
-    if (!this.#enabled) return await fn()
-    if (this.#hooks !== undefined && this.#mutexes.isLocked(key)) await reach(this.#hooks, 'lock:queued', key)
+  async acquire (key: string, stripe: number): Promise<() => void> {
+    if (!this.#enabled) return NO_LOCK
+    if (this.#mutexes.isLocked(key)) await reach(this.#hooks, 'lock:queued', key)
     const releaseMutex = await this.#mutexes.acquire(key)
     try {
-      await this.#stripes.acquire(stripe, async () => reach(this.#hooks, 'lock:contended', key))
-      try {
-        return await fn()
-      } finally {
-        this.#stripes.release(stripe)
-      }
-    } finally {
+      await this.#stripes.acquire(stripe, () => reach(this.#hooks, 'lock:contended', key), key)
+    } catch (err) {
+      releaseMutex()
+      throw err
+    }
+    return () => {
+      this.#stripes.release(stripe)
       releaseMutex()
     }
   }
 
   /**
-   * The uncontended case without a single promise: when no task of this process holds or waits for `key` and the
-   * stripe's OS lock can be had at once, runs the synchronous `fn` under the lock and returns `{ value }`.
-   * Returns undefined (having done nothing) when the lock is not free right now; use {@link withLock} then.
-   * Safe because `fn` runs to completion before any other task of this thread can run.
+   * The uncontended case without a promise: when no task of this process holds or waits for `key` and the
+   * stripe's OS lock can be had at once, takes both and returns the release function; otherwise does nothing
+   * and returns undefined (use {@link acquire} then). The lock taken is the same as {@link acquire}'s, so its
+   * holder may await (a pause point, a re-check) while other tasks queue behind it.
    */
+  tryAcquireSync (key: string, stripe: number): (() => void) | undefined {
+    if (!this.#enabled) return NO_LOCK
+    const releaseMutex = this.#mutexes.tryAcquireSync(key)
+    if (releaseMutex === undefined) return undefined
+    if (!this.#stripes.tryAcquireSync(stripe)) {
+      releaseMutex()
+      return undefined
+    }
+    return () => {
+      this.#stripes.release(stripe)
+      releaseMutex()
+    }
+  }
+
+  /** Runs `fn` under the lock on `key` and its stripe ({@link acquire}); releases on every way out. */
+  async withLock<T> (key: string, stripe: number, fn: () => T | Promise<T>): Promise<T> {
+    const release = await this.acquire(key, stripe)
+    try {
+      return await fn()
+    } finally {
+      release()
+    }
+  }
+
+  /** {@link tryAcquireSync} around a synchronous `fn`: `{ value }` when it ran under the lock, else undefined. */
   tryWithLockSync<T> (key: string, stripe: number, fn: () => T): { value: T } | undefined {
-    if (!this.#enabled) return { value: fn() }
-    if (this.#mutexes.has(key) || !this.#stripes.tryAcquireSync(stripe)) return undefined
+    const release = this.tryAcquireSync(key, stripe)
+    if (release === undefined) return undefined
     try {
       return { value: fn() }
     } finally {
-      this.#stripes.release(stripe)
+      release()
     }
   }
 

@@ -1,8 +1,9 @@
 import fs from 'node:fs'
 import path from 'node:path'
-import { StoreClosedError } from '../errors.js'
+import { LockFileError, StoreClosedError } from '../errors.js'
 import { errorCode, isFdExhaustion } from '../util/fs.js'
-import { backoff, openLockFile, tryFlock, unlockFd } from './flock.js'
+import { openLockFile, tryFlock, unlockFd } from './flock.js'
+import { flockHolder, waitForLock, type WaitOptions } from './lockWait.js'
 
 /**
  * Number of OS lock files. A fixed set, so the store never grows one lock file per content file, and each
@@ -10,6 +11,9 @@ import { backoff, openLockFile, tryFlock, unlockFd } from './flock.js'
  * why it is a constant and not an option. 256 = one stripe per `files/<2 hex>` bucket.
  */
 export const STRIPE_COUNT = 256
+
+/** A path lock wait shorter than this is normal contention and says nothing; a longer one reports the holder. */
+export const REPORT_WAIT_AFTER_MS = 2000
 
 interface Stripe {
   /** Open only while this process holds or polls for the stripe's OS lock. */
@@ -34,22 +38,29 @@ export type OnContended = () => void | Promise<void>
  * `fs` call of the process. `LOCK_EX|LOCK_NB` returns at once, and waiting happens on timers.
  *
  * Why the in-process holder count: flock locks belong to the open file description. Tasks of this process share
- * one descriptor per stripe while any of them holds it, so two of them locking different paths of the same stripe share the OS lock, which
- * is correct because the in-process per-path mutex already keeps tasks on the same path apart. Other processes
- * (and other worker threads, which open their own descriptors) are excluded.
+ * one descriptor per stripe while any of them holds it, so two of them locking different paths of the same stripe
+ * share the OS lock, which is correct because the in-process per-path mutex already keeps tasks on the same path
+ * apart. Other processes (and other worker threads, which open their own descriptors) are excluded.
  */
 export class StripeLocks {
   readonly #dir: string
   readonly #stripes: Stripe[] = []
+  readonly #wait: WaitOptions
   #closed = false
 
-  constructor (locksDir: string) {
+  /** `wait`: told who holds a stripe once a wait passes `REPORT_WAIT_AFTER_MS`; give up after its `timeoutMs`. */
+  constructor (locksDir: string, wait: WaitOptions = {}) {
     this.#dir = locksDir
+    this.#wait = wait
     for (let i = 0; i < STRIPE_COUNT; i++) this.#stripes.push({ fd: undefined, holders: 0, acquiring: undefined })
   }
 
-  /** Takes (or joins this process's hold on) stripe `index`'s OS lock. Pair with {@link release}. */
-  async acquire (index: number, onContended?: OnContended): Promise<void> {
+  /**
+   * Takes (or joins this process's hold on) stripe `index`'s OS lock. Pair with {@link release}. `key` (the
+   * content path) names what is waited for in wait reports and `ERR_CAS_LOCK_TIMEOUT`.
+   */
+  async acquire (index: number, onContended?: OnContended, key = `stripe ${index}`): Promise<void> {
+    const started = Date.now()
     const stripe = this.#stripes[index]!
     for (;;) {
       if (this.#closed) throw new StoreClosedError()
@@ -61,7 +72,7 @@ export class StripeLocks {
         await stripe.acquiring.catch(() => {})
         continue
       }
-      const attempt = this.#lockOs(stripe, index, onContended)
+      const attempt = this.#lockOs(stripe, index, onContended, key, started)
       stripe.acquiring = attempt
       try {
         // #lockOs sets holders = 1 synchronously with taking the lock, so no other task can see the OS lock held
@@ -123,36 +134,46 @@ export class StripeLocks {
     }
   }
 
-  async #lockOs (stripe: Stripe, index: number, onContended?: OnContended): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
+  async #lockOs (
+    stripe: Stripe, index: number, onContended: OnContended | undefined, key: string, started: number,
+  ): Promise<void> {
+    await waitForLock(() => {
       if (this.#closed) throw new StoreClosedError()
+      // Out of descriptors (EMFILE): try again later, as graceful-fs does.
       const fd = this.#fd(stripe, index)
-      if (fd === undefined) {
-        // Out of descriptors (EMFILE): wait for other work to close some, like graceful-fs does.
-        await backoff(attempt + 3)
-        continue
-      }
-      if (tryFlock(fd)) {
-        stripe.holders = 1
-        return
-      }
-      if (attempt === 0) await onContended?.()
-      await backoff(attempt)
-    }
+      if (fd === undefined || !tryFlock(fd)) return false
+      stripe.holders = 1
+      return true
+    }, {
+      key,
+      holder: () => flockHolder(this.#file(index)),
+      reportAfterMs: REPORT_WAIT_AFTER_MS,
+      maxBackoffMs: 32,
+      started,
+      onFirstMiss: onContended,
+    }, this.#wait)
+  }
+
+  #file (index: number): string {
+    return path.join(this.#dir, index.toString(16).padStart(2, '0'))
   }
 
   /** The stripe's lock file descriptor, opened on first use; undefined while the process is out of descriptors. */
   #fd (stripe: Stripe, index: number): number | undefined {
     if (stripe.fd === undefined) {
-      const file = path.join(this.#dir, index.toString(16).padStart(2, '0'))
+      const file = this.#file(index)
       try {
         stripe.fd = openLockFile(file)
       } catch (err) {
         if (isFdExhaustion(err)) return undefined
-        if (errorCode(err) !== 'ENOENT') throw err
+        if (errorCode(err) !== 'ENOENT') throw new LockFileError(file, err as NodeJS.ErrnoException)
         // The locks folder was removed under us (a user cleaning up); lock files carry no data, so recreate it.
-        fs.mkdirSync(this.#dir, { recursive: true })
-        stripe.fd = openLockFile(file)
+        try {
+          fs.mkdirSync(this.#dir, { recursive: true })
+          stripe.fd = openLockFile(file)
+        } catch (again) {
+          throw new LockFileError(file, again as NodeJS.ErrnoException)
+        }
       }
     }
     return stripe.fd

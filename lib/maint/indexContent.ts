@@ -17,7 +17,7 @@ export function * indexContent (index: PackageIndex): Generator<[string, FileInf
   const diffs = sideEffects instanceof Map ? [...sideEffects.entries()] : Object.entries(sideEffects)
   for (const [cacheKey, diff] of diffs) {
     if (diff === null || typeof diff !== 'object') throw new Error(`its sideEffects entry ${JSON.stringify(String(cacheKey))} is malformed`)
-    const record = diff instanceof Map ? Object.fromEntries(diff) as Record<string, unknown> : diff as Record<string, unknown>
+    const record = (diff instanceof Map ? Object.fromEntries(diff) : diff) as Record<string, unknown>
     // pnpm 10+ keeps { added, deleted }; older stores kept the added files map itself.
     const added = 'added' in record || 'deleted' in record ? record.added : record
     if (added === undefined) continue

@@ -1,14 +1,14 @@
 import fs from 'node:fs'
 import type { StoreContext } from '../context.js'
-import { PruneRefusedError } from '../errors.js'
+import { InterruptedError, PruneRefusedError } from '../errors.js'
 import type { IndexBackend } from '../pkgIndex/backend.js'
 import { stripeOfDigest } from '../layout/contentPath.js'
+import { DEFAULT_GRACE_MS, isYoung } from '../util/age.js'
 import { errorCode, statOrUndefined } from '../util/fs.js'
 import { reach } from '../util/hooks.js'
 import { contentKey } from './contentKey.js'
-import { InterruptedError, referencedContent } from './referencedContent.js'
+import { referencedContent } from './referencedContent.js'
 import { removeTemp, staleTemps } from './staleTemps.js'
-import { DEFAULT_GRACE_MS } from './verifyStore.js'
 import { walkContent } from './walkContent.js'
 
 /** Options of {@link pruneStore}. */
@@ -21,8 +21,6 @@ export interface PruneOptions {
   signal?: AbortSignal
   /** Prune even when the store has no package index at all (every content file then goes). */
   allowNoIndexes?: boolean
-  /** @internal Tests: the clock prune judges ages by. */
-  now?: () => number
 }
 
 /** What {@link pruneStore} removed (or, dry run, would remove). */
@@ -45,19 +43,22 @@ export interface PruneReport {
  *   store with content but no index at all is refused unless `allowNoIndexes` (a lost index.db would look like
  *   an empty store);
  * - a file is removed only if, under its path lock, it is still there and its mtime and ctime are both more than
- *   `graceMs` older than the moment prune started reading the indexes. Writers claim content they find already stored under that same lock (a ctime bump, see
- *   `claimExisting`), and write new content fresh, so content an install was just handed is never old here, even
- *   though its index row is written only later.
+ *   `graceMs` older than the moment prune started reading the indexes. Writers claim content they find already
+ *   stored under that same lock (a ctime bump, see `claimExisting`), and write new content fresh, so content an
+ *   install was just handed is never old here, even though its index row is written only later.
  */
-export async function pruneStore (ctx: StoreContext, indexes: IndexBackend, options: PruneOptions = {}): Promise<PruneReport> {
+export async function pruneStore (
+  ctx: StoreContext, indexes: IndexBackend, options: PruneOptions = {},
+): Promise<PruneReport> {
   const graceMs = options.graceMs ?? DEFAULT_GRACE_MS
-  const now = options.now ?? Date.now
   const dryRun = options.dryRun === true
-  const report: PruneReport = { dryRun, removed: { count: 0, bytes: 0 }, keptYoung: 0, tempsRemoved: 0, referenced: 0, interrupted: false }
+  const report: PruneReport = {
+    dryRun, removed: { count: 0, bytes: 0 }, keptYoung: 0, tempsRemoved: 0, referenced: 0, interrupted: false,
+  }
   // Ages are judged against the moment before the indexes were read, not against the clock during the walk: a
   // file written (or claimed) after that moment may belong to an index row the snapshot below does not have, so
   // it must count as young however long the walk takes to reach it.
-  const scanStart = now()
+  const scanStart = ctx.now()
   let uses, packages
   try {
     ({ uses, packages } = await referencedContent(indexes, options.signal))
@@ -65,8 +66,10 @@ export async function pruneStore (ctx: StoreContext, indexes: IndexBackend, opti
     if (!(err instanceof InterruptedError)) throw err
     return { ...report, interrupted: true }
   }
-  if (packages === 0 && options.allowNoIndexes !== true && await hasContent(ctx.root)) throw new PruneRefusedError(ctx.root)
-  const isOld = (stat: fs.Stats): boolean => Math.max(stat.mtimeMs, stat.ctimeMs) < scanStart - graceMs
+  if (packages === 0 && options.allowNoIndexes !== true && await hasContent(ctx.root)) {
+    throw new PruneRefusedError(ctx.root)
+  }
+  const isOld = (stat: fs.Stats): boolean => !isYoung(stat, graceMs, scanStart)
 
   for await (const entry of walkContent(ctx.root)) {
     if (options.signal?.aborted === true) {

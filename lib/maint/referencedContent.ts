@@ -1,15 +1,8 @@
-import { IndexCorruptError } from '../errors.js'
+import { IndexCorruptError, InterruptedError } from '../errors.js'
 import { isExecutable } from '../layout/contentPath.js'
 import type { IndexBackend } from '../pkgIndex/backend.js'
 import { contentKey } from './contentKey.js'
 import { indexContent } from './indexContent.js'
-
-/** The scan was stopped by its abort signal before it could know every reference; nothing was removed. */
-export class InterruptedError extends Error {
-  constructor () {
-    super('interrupted before every package index was read')
-  }
-}
 
 /** Per content file the indexes name: how many package files use it, and its size. */
 export interface ContentUse {
@@ -18,26 +11,37 @@ export interface ContentUse {
 }
 
 /**
- * Reads every package index and returns what content they reference (package files and cached build outputs). Throws `ERR_CAS_INDEX_CORRUPT` at the first
- * unreadable index: whoever asks (prune, above all) must not mistake the files only that index names for unused.
+ * Reads every package index and returns what content they reference (package files and cached build outputs).
+ * Throws `ERR_CAS_INDEX_CORRUPT` at the first unreadable index, unless `onUnreadable` is given: whoever removes
+ * (prune) must not mistake the files only that index names for unused; whoever only counts (stat) goes on.
  */
 export async function referencedContent (
-  indexes: IndexBackend, signal?: AbortSignal,
+  indexes: IndexBackend, signal?: AbortSignal, onUnreadable?: (key: string, error: IndexCorruptError) => void,
 ): Promise<{ uses: Map<string, ContentUse>, packages: number }> {
   const uses = new Map<string, ContentUse>()
   let packages = 0
   for await (const { key, index, error } of indexes.list()) {
     if (index === undefined) {
-      throw error ?? new IndexCorruptError(indexes.path, `the index ${JSON.stringify(key)} is unreadable`, undefined, true)
+      const err = error ?? new IndexCorruptError(indexes.path, `the index ${JSON.stringify(key)} is unreadable`, {
+        scope: 'one-index',
+      })
+      if (onUnreadable === undefined) throw err
+      onUnreadable(key, err as IndexCorruptError)
+      continue
     }
     packages++
     let content: Array<[string, { digest: string, mode: number, size: number }]>
     try {
       content = [...indexContent(index)]
     } catch (err) {
-      throw new IndexCorruptError(indexes.path, `the index ${JSON.stringify(key)} cannot be understood (${(err as Error).message})`, err, true)
+      const corrupt = new IndexCorruptError(indexes.path, `the index ${JSON.stringify(key)} cannot be understood (${(err as Error).message})`, {
+        cause: err, scope: 'one-index',
+      })
+      if (onUnreadable === undefined) throw corrupt
+      onUnreadable(key, corrupt)
+      continue
     }
-    if (signal?.aborted === true) throw new InterruptedError()
+    if (signal?.aborted === true) throw new InterruptedError('Reading the package indexes')
     for (const [, info] of content) {
       const k = contentKey(info.digest, isExecutable(info.mode))
       const use = uses.get(k)

@@ -1,27 +1,33 @@
 import fs from 'node:fs'
 import path from 'node:path'
-import { TEMP_DIR_INFIX } from '../dir/ensureDir.js'
+import { DIRS_FOLDER, isTempDirName, lockFileOfTempDir } from '../dir/dirLayout.js'
 import { ifKeyLockFree } from '../lock/keyLock.js'
+import { ageOf, isYoung } from '../util/age.js'
 import { errorCode } from '../util/fs.js'
+import { OWNER_SUFFIX } from '../write/tempName.js'
+import { OWNERS_DIR, tempWriterAlive } from '../write/tempOwner.js'
 import { readdirOrEmpty } from './walkContent.js'
 
 /** A leftover of a writer or filler that did not finish (killed, crashed). */
 export interface StaleTemp {
   path: string
-  kind: 'temp-file' | 'fill-dir' | 'stray'
+  kind: 'temp-file' | 'fill-dir' | 'stray' | 'owner-record'
   ageMs: number
   size: number
 }
 
 /**
- * Temp files and fill folders older than `graceMs`: `tmp/*` (ensureFile's temps) and `dirs/*.cas-tmpdir-*`
- * (ensureDir fills). Younger ones may belong to a live writer and are never listed. Strays under `files/` are
- * found by the content walk instead.
+ * Temp files and fill folders older than `graceMs` at `now`: `tmp/*` (ensureFile's temps) and
+ * `dirs/*.cas-tmpdir-*` (ensureDir fills), and dead writers' owner records (`owners/`). Younger ones may belong
+ * to a live writer and are never listed, and neither are temps whose writer's owner record is locked (a live
+ * writer, see `write/tempOwner.ts`), whatever their age. Strays under `files/` are found by the content walk
+ * instead (see {@link staleStray}).
  */
-export async function * staleTemps (root: string, graceMs: number, now = Date.now()): AsyncGenerator<StaleTemp> {
+export async function * staleTemps (root: string, graceMs: number, now: number): AsyncGenerator<StaleTemp> {
   for (const [dir, kind, match] of [
     ['tmp', 'temp-file', () => true],
-    ['dirs', 'fill-dir', (name: string) => name.includes(TEMP_DIR_INFIX)],
+    [DIRS_FOLDER, 'fill-dir', (name: string) => isTempDirName(name)],
+    [OWNERS_DIR, 'owner-record', (name: string) => name.endsWith(OWNER_SUFFIX)],
   ] as const) {
     for (const name of await readdirOrEmpty(path.join(root, dir))) {
       if (!match(name)) continue
@@ -31,10 +37,17 @@ export async function * staleTemps (root: string, graceMs: number, now = Date.no
         throw err
       })
       if (stat === undefined) continue
-      const ageMs = now - Math.max(stat.mtimeMs, stat.ctimeMs)
-      if (ageMs >= graceMs) yield { path: file, kind, ageMs, size: stat.size }
+      // A temp whose writer is alive is never stale, however old: it may be queued behind a path lock.
+      if (kind !== 'fill-dir' && tempWriterAlive(root, name) === true) continue
+      if (!isYoung(stat, graceMs, now)) yield { path: file, kind, ageMs: ageOf(stat, now), size: stat.size }
     }
   }
+}
+
+/** A stray regular file under `files/` (a dead writer's temp, a foreign file) when older than `graceMs` at `now`. */
+export function staleStray (file: string, stat: fs.Stats, graceMs: number, now: number): StaleTemp | undefined {
+  if (!stat.isFile() || isYoung(stat, graceMs, now)) return undefined
+  return { path: file, kind: 'stray', ageMs: ageOf(stat, now), size: stat.size }
 }
 
 /**
@@ -48,8 +61,9 @@ export async function removeTemp (temp: StaleTemp): Promise<boolean> {
     await fs.promises.rm(temp.path, { recursive: true, force: true })
     return true
   }
+  // An owner record is removed holding its lock, so a store of the same thread that takes it meanwhile either
+  // keeps it (we find it locked) or sees it gone and makes a new one (TempOwner.hold checks the inode).
+  if (temp.kind === 'owner-record') return (await ifKeyLockFree(temp.path, remove)) ?? false
   if (temp.kind !== 'fill-dir') return await remove()
-  const base = path.basename(temp.path)
-  const lockFile = path.join(path.dirname(temp.path), base.slice(0, base.indexOf(TEMP_DIR_INFIX)) + '.lock')
-  return (await ifKeyLockFree(lockFile, remove)) ?? false
+  return (await ifKeyLockFree(lockFileOfTempDir(temp.path), remove)) ?? false
 }

@@ -21,11 +21,17 @@ export interface StoreStats {
   savedBytes: number
   /** Content files no index references. */
   orphans: number
+  /** Package indexes that could not be read (not counted above; `cas verify --fix` deletes them). */
+  unreadableIndexes: number
 }
 
-/** Counts the store's files and packages and how much the packages share. Needs every index readable. */
+/**
+ * Counts the store's files and packages and how much the packages share. An unreadable index is counted apart
+ * and does not stop the count (its files may then show as unreferenced).
+ */
 export async function storeStats (ctx: StoreContext, indexes: IndexBackend): Promise<StoreStats> {
-  const { uses, packages } = await referencedContent(indexes)
+  let unreadableIndexes = 0
+  const { uses, packages } = await referencedContent(indexes, undefined, () => { unreadableIndexes++ })
   let references = 0
   let referencedBytes = 0
   let uniqueBytes = 0
@@ -46,7 +52,16 @@ export async function storeStats (ctx: StoreContext, indexes: IndexBackend): Pro
     if (!uses.has(contentKey(entry.digest, entry.exec))) orphans++
   }
   return {
-    root: ctx.root, format: indexes.format, files, bytes, packages, references, referencedBytes, sharedFiles,
-    savedBytes: referencedBytes - uniqueBytes, orphans,
+    root: ctx.root,
+    format: indexes.format,
+    files,
+    bytes,
+    packages,
+    references,
+    referencedBytes,
+    sharedFiles,
+    savedBytes: referencedBytes - uniqueBytes,
+    orphans,
+    unreadableIndexes,
   }
 }

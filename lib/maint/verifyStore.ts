@@ -4,16 +4,14 @@ import { isDigestHex } from '../digest/sri.js'
 import { contentPathFor, isExecutable } from '../layout/contentPath.js'
 import type { IndexBackend, PackageIndexEntry } from '../pkgIndex/backend.js'
 import type { FileInfo } from '../types.js'
+import { DEFAULT_GRACE_MS } from '../util/age.js'
 import { statOrUndefined } from '../util/fs.js'
 import { reach } from '../util/hooks.js'
-import { checkFile, type FileVerdict } from '../verify/checkFile.js'
+import { checkFile, type CheckPolicy, type FileVerdict } from '../verify/checkFile.js'
 import { contentKey } from './contentKey.js'
 import { indexContent } from './indexContent.js'
-import { removeTemp, staleTemps, type StaleTemp } from './staleTemps.js'
+import { removeTemp, staleStray, staleTemps, type StaleTemp } from './staleTemps.js'
 import { walkContent } from './walkContent.js'
-
-/** Default grace period: nothing changed more recently than this is ever removed. */
-export const DEFAULT_GRACE_MS = 10 * 60_000
 
 /** Options of {@link verifyStore}. */
 export interface VerifyStoreOptions {
@@ -26,7 +24,7 @@ export interface VerifyStoreOptions {
   fix?: boolean
   /** Nothing that changed less than this long ago is removed (default 10 minutes). */
   graceMs?: number
-  /** Packages checked at once (default: twice the CPU count). */
+  /** Packages checked at once (default: twice the CPU count; at most `MAX_VERIFY_JOBS`). */
   jobs?: number
   /** Stop taking new packages when aborted; what was started finishes, and the report says it was interrupted. */
   signal?: AbortSignal
@@ -81,38 +79,113 @@ export interface VerifyReport {
   orphans: { count: number, bytes: number }
   /** The scan was stopped (signal) before every package was checked. */
   interrupted: boolean
+  /** index.db is empty while the store holds content (`ERR_CAS_INDEX_LOST`): nothing could be checked. */
+  indexLost?: boolean
   /** No problem is left in the store: nothing missing or corrupt, every index readable (or fixed). */
   healthy: boolean
 }
 
+/** `jobs` is capped to this: more packages at once only add memory (each job is a task, not a thread). */
+export const MAX_VERIFY_JOBS = 256
+
+/** What a scan found and did not settle: the problems a user still has (see {@link unsettled}). */
+export interface UnsettledProblems {
+  /** Missing or corrupt files of packages whose index is still there. */
+  problems: FileProblem[]
+  /** Unreadable indexes still there. */
+  unreadableIndexes: VerifyReport['unreadableIndexes']
+}
+
 /**
- * Checks every package of the store: reads each index a page at a time and checks each content file it names,
- * `jobs` packages at once. A file shared by many packages is checked once and its verdict reported for each.
- * Safe while installs run: removal goes through the verifier (`checkFile`), which removes only content proven
- * wrong under the path lock, and with a grace period, never content changed in the last `graceMs`.
+ * Checks every package of the store and, with `fix`, repairs it. Safe while installs run: removal goes through the
+ * verifier (`checkFile`), which removes only content proven wrong under the path lock, and with a grace period,
+ * never content changed in the last `graceMs`. The scan runs in named phases, in this order (as cacache's
+ * verify.js lists its steps):
+ * 1. {@link checkPackages}: every package index, and every content file it names (each file once);
+ * 2. {@link sweepContent}: `files/`, for strays (dead writers' temps) and content no index references;
+ * 3. {@link sweepTemps}: `tmp/` and `dirs/`, for dead writers' temp files and fill folders;
+ * 4. {@link unsettled}: the health rule, whether anything is left for the user to do.
+ * An interrupted scan (signal) skips the sweeps: what it did not read, it cannot call unreferenced.
  */
 export async function verifyStore (
   ctx: StoreContext, indexes: IndexBackend, options: VerifyStoreOptions = {},
 ): Promise<VerifyReport> {
   const fix = options.fix === true
   const graceMs = options.graceMs ?? DEFAULT_GRACE_MS
-  const policy = { full: options.full === true, remove: fix, graceMs }
-  const report: VerifyReport = {
-    root: ctx.root, format: indexes.format, full: policy.full, fix, packagesChecked: 0, filesChecked: 0,
-    problems: [], unreadableIndexes: [], deletedIndexes: [], supersededIndexes: [], staleTemps: [], orphans: { count: 0, bytes: 0 },
-    interrupted: false, healthy: true,
+  const scan: Scan = {
+    ctx,
+    indexes,
+    options,
+    policy: { full: options.full === true, remove: fix, graceMs },
+    verdicts: new Map(),
+    report: {
+      root: ctx.root,
+      format: indexes.format,
+      full: options.full === true,
+      fix,
+      packagesChecked: 0,
+      filesChecked: 0,
+      problems: [],
+      unreadableIndexes: [],
+      deletedIndexes: [],
+      supersededIndexes: [],
+      staleTemps: [],
+      orphans: { count: 0, bytes: 0 },
+      interrupted: false,
+      healthy: true,
+    },
   }
-  // Every content file any index names: true once verified good, its verdict when bad. Bounded by the number
-  // of distinct files (compact keys), never by the number of references.
-  const verdicts = new Map<string, true | FileVerdict>()
+  if (indexes.lost === true) return { ...scan.report, indexLost: true, healthy: false }
+  await checkPackages(scan)
+  if (!scan.report.interrupted) await sweepContent(scan)
+  if (!scan.report.interrupted) await sweepTemps(scan)
+  const { report } = scan
+  report.problems.sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : a.file < b.file ? -1 : 1)
+  const left = unsettled(report)
+  report.healthy = left.problems.length === 0 && left.unreadableIndexes.length === 0
+  return report
+}
+
+/**
+ * The health rule: the problems of a report that are still the user's. A package whose index was deleted (by this
+ * fix) or superseded (rewritten by another process meanwhile) is settled: its next install fetches it again.
+ */
+export function unsettled (report: VerifyReport): UnsettledProblems {
+  const settled = new Set([...report.deletedIndexes, ...report.supersededIndexes])
+  return {
+    problems: report.problems.filter(p => !settled.has(p.key)),
+    unreadableIndexes: report.unreadableIndexes.filter(u => !u.deleted && !settled.has(u.key)),
+  }
+}
+
+/** One scan's state, shared by its phases. */
+interface Scan {
+  ctx: StoreContext
+  indexes: IndexBackend
+  options: VerifyStoreOptions
+  policy: CheckPolicy & { graceMs: number }
+  /**
+   * Every content file any index names: true once verified good, its verdict when bad. Bounded by the number of
+   * distinct files (compact keys), never by the number of references.
+   */
+  verdicts: Map<string, true | FileVerdict>
+  report: VerifyReport
+}
+
+/** Phase 1: reads each index a page at a time and checks the files it names, `jobs` packages at once. */
+async function checkPackages (scan: Scan): Promise<void> {
+  const { ctx, indexes, options, policy, verdicts, report } = scan
+  const fix = report.fix
   const inflight = new Map<string, Promise<true | FileVerdict>>()
 
+  // A file shared by many packages is checked once and its verdict reported for each.
   const verdictOf = async (info: FileInfo): Promise<true | FileVerdict> => {
     const exec = isExecutable(info.mode)
     const key = contentKey(info.digest, exec)
     const known = verdicts.get(key) ?? inflight.get(key)
     if (known !== undefined) return await known
-    const checking = checkFile(ctx, contentPathFor(ctx.root, info.digest, info.mode), info.digest, info.size, info.checkedAt, policy)
+    const file = contentPathFor(ctx.root, info.digest, info.mode)
+    const checking = checkFile(ctx, file, info.digest, info.size, info.checkedAt, policy)
       .then(v => {
         report.filesChecked++
         const verdict = v.status === 'good' ? true : v
@@ -133,10 +206,10 @@ export async function verifyStore (
     return false
   }
 
-  const checkPackage = async ({ key, index, error, revision }: PackageIndexEntry): Promise<void> => {
-    if (index === undefined) {
+  const checkPackage = async ({ key, index, error, revision, keyProblem }: PackageIndexEntry): Promise<void> => {
+    if (index === undefined || keyProblem !== undefined) {
       const deleted = fix && await dropIndex(key, revision)
-      report.unreadableIndexes.push({ key, error: error?.message ?? 'unreadable', deleted })
+      report.unreadableIndexes.push({ key, error: keyProblem ?? error?.message ?? 'unreadable', deleted })
       return
     }
     let content: Array<[string, FileInfo]>
@@ -170,7 +243,8 @@ export async function verifyStore (
 
   const packagesTotal = options.onProgress === undefined ? undefined : await indexes.count()
   const entries = indexes.list()[Symbol.asyncIterator]()
-  const jobs = Math.max(1, options.jobs ?? os.availableParallelism() * 2)
+  const requested = Number.isFinite(options.jobs) ? Math.floor(options.jobs!) : os.availableParallelism() * 2
+  const jobs = Math.min(MAX_VERIFY_JOBS, Math.max(1, requested))
   let lastYield = Date.now()
   await Promise.all(Array.from({ length: jobs }, async () => {
     for (;;) {
@@ -189,38 +263,35 @@ export async function verifyStore (
       if (next.done === true) return
       await checkPackage(next.value)
       options.onProgress?.({
-        packagesDone: report.packagesChecked + report.unreadableIndexes.length, packagesTotal, filesChecked: report.filesChecked,
+        packagesDone: report.packagesChecked + report.unreadableIndexes.length,
+        packagesTotal,
+        filesChecked: report.filesChecked,
       })
     }
   }))
   await entries.return?.(undefined)
+}
 
-  if (!report.interrupted) {
-    for await (const entry of walkContent(ctx.root)) {
-      if (options.signal?.aborted === true) {
-        report.interrupted = true
-        break
-      }
-      if (entry.digest === undefined) {
-        const ageMs = Date.now() - Math.max(entry.stat.mtimeMs, entry.stat.ctimeMs)
-        if (ageMs >= graceMs && entry.stat.isFile()) {
-          const temp: StaleTemp = { path: entry.path, kind: 'stray', ageMs, size: entry.stat.size }
-          report.staleTemps.push({ ...temp, removed: fix && await removeTemp(temp) })
-        }
-      } else if (!verdicts.has(contentKey(entry.digest, entry.exec))) {
-        report.orphans.count++
-        report.orphans.bytes += entry.stat.size
-      }
+/** Phase 2: walks `files/`; stale strays are listed (removed with fix), unreferenced content is counted. */
+async function sweepContent ({ ctx, options, policy, verdicts, report }: Scan): Promise<void> {
+  for await (const entry of walkContent(ctx.root)) {
+    if (options.signal?.aborted === true) {
+      report.interrupted = true
+      return
     }
-    for await (const temp of staleTemps(ctx.root, graceMs)) {
-      if (report.interrupted) break
-      report.staleTemps.push({ ...temp, removed: fix && await removeTemp(temp) })
+    if (entry.digest === undefined) {
+      const stray = staleStray(entry.path, entry.stat, policy.graceMs, ctx.now())
+      if (stray !== undefined) report.staleTemps.push({ ...stray, removed: report.fix && await removeTemp(stray) })
+    } else if (!verdicts.has(contentKey(entry.digest, entry.exec))) {
+      report.orphans.count++
+      report.orphans.bytes += entry.stat.size
     }
   }
+}
 
-  report.problems.sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : a.file < b.file ? -1 : 1)
-  const fixedKeys = new Set([...report.deletedIndexes, ...report.supersededIndexes])
-  report.healthy = report.problems.every(p => fixedKeys.has(p.key)) &&
-    report.unreadableIndexes.every(u => u.deleted || fixedKeys.has(u.key))
-  return report
+/** Phase 3: dead writers' temp files and fill folders past the grace period are listed (removed with fix). */
+async function sweepTemps ({ ctx, policy, report }: Scan): Promise<void> {
+  for await (const temp of staleTemps(ctx.root, policy.graceMs, ctx.now())) {
+    report.staleTemps.push({ ...temp, removed: report.fix && await removeTemp(temp) })
+  }
 }

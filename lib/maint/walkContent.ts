@@ -1,5 +1,6 @@
 import fs from 'node:fs'
 import path from 'node:path'
+import { FileAccessError } from '../errors.js'
 import { errorCode } from '../util/fs.js'
 
 /** One entry met under `files/`: a content file (named by its digest) or something else (a stray). */
@@ -30,7 +31,7 @@ export async function * walkContent (root: string): AsyncGenerator<ContentEntry>
         stat = await fs.promises.lstat(file)
       } catch (err) {
         if (errorCode(err) === 'ENOENT') continue
-        throw err
+        throw new FileAccessError(file, err as NodeJS.ErrnoException)
       }
       const match = CONTENT_NAME.exec(name)
       yield match === null || !stat.isFile()
@@ -46,6 +47,6 @@ export async function readdirOrEmpty (dir: string): Promise<string[]> {
     return (await fs.promises.readdir(dir)).sort()
   } catch (err) {
     if (errorCode(err) === 'ENOENT' || errorCode(err) === 'ENOTDIR') return []
-    throw err
+    throw new FileAccessError(dir, err as NodeJS.ErrnoException) // EACCES: a bucket this user may not read
   }
 }

@@ -14,6 +14,11 @@ export interface PackageIndexEntry {
   /** Why it could not be read (`ERR_CAS_INDEX_CORRUPT`); a scan goes on past it. */
   error?: CasError
   /**
+   * Set when the row's key is not one pnpm 11/12 write: the index is listed (its content still counts as used)
+   * but cannot be read back by key; `cas verify` reports it and `--fix` deletes it.
+   */
+  keyProblem?: string
+  /**
    * Opaque: what the index was when listed. Pass it to `deletePackageIndex(key, revision)` to delete the index
    * only if nobody rewrote it since (a repair must not delete a row an install has just renewed).
    */
@@ -26,6 +31,8 @@ export interface IndexBackend {
   readonly format: 'v11' | 'v10'
   /** The index file or folder, for messages. */
   readonly path: string
+  /** True when index.db was found lost (empty next to content): every use fails with `ERR_CAS_INDEX_LOST`. */
+  readonly lost?: boolean
   read (key: string): Promise<PackageIndex | undefined>
   write (key: string, index: PackageIndex): Promise<void>
   /** Deletes the index; with `revision`, only if it is still the one listed with that revision. */

@@ -1,6 +1,7 @@
 import { Packr, Unpackr } from 'msgpackr'
-import { isDigestHex } from '../digest/sri.js'
+import { InvalidArgumentError } from '../errors.js'
 import type { FileInfo, PackageIndex } from '../types.js'
+import { fileEntryProblem } from './fileInfo.js'
 import { requiresBuild } from './manifest.js'
 
 // The exact msgpackr settings pnpm 11/12 use for index.db rows ("records" = a key list written once per object
@@ -9,8 +10,19 @@ import { requiresBuild } from './manifest.js'
 const packr = new Packr({ useRecords: true, moreTypes: true })
 const unpackr = new Unpackr({ useRecords: true, moreTypes: true })
 
-/** Encodes a package index as an `index.db` row value, in the field order pnpm writes. */
+/**
+ * Encodes a package index as an `index.db` row value, in the field order pnpm writes. Refuses
+ * (`ERR_CAS_INVALID_ARGUMENT`) a file entry its own reader would reject (`fileEntryProblem`): a row written is a
+ * row every reader can use.
+ */
 export function encodePackageIndex (index: PackageIndex): Buffer {
+  if (index === null || typeof index !== 'object' || !(index.files instanceof Map)) {
+    throw new InvalidArgumentError('writePackageIndex: the index must be { algo: "sha512", files: Map<name, FileInfo> }')
+  }
+  for (const [name, info] of index.files) {
+    const problem = fileEntryProblem(name, info)
+    if (problem !== undefined) throw new InvalidArgumentError(`writePackageIndex: refusing the index: ${problem}. Fix the entry; readers (cas-store, pnpm) could not use it.`)
+  }
   const { algo, files, manifest, requiresBuild: build, ...rest } = index
   const row: Record<string, unknown> = {
     algo: algo ?? 'sha512',
@@ -53,12 +65,13 @@ export function normalizeFiles (
   for (const [name, raw] of entries) {
     const info = raw as Record<string, unknown> | null
     const digestValue = info?.[digestField]
-    const digest = typeof digestValue === 'string' ? toHex(digestValue) : undefined
-    if (typeof name !== 'string' || info == null || !isDigestHex(digest) ||
-        typeof info.mode !== 'number' || typeof info.size !== 'number') {
-      throw new Error(`its entry for ${JSON.stringify(String(name))} is malformed`)
-    }
-    const entry: FileInfo = { digest, mode: info.mode, size: info.size }
+    let digest: string | undefined
+    try {
+      digest = typeof digestValue === 'string' ? toHex(digestValue) : undefined
+    } catch {}
+    const problem = fileEntryProblem(name, info == null ? info : { ...info, digest })
+    if (problem !== undefined || info == null) throw new Error(problem ?? 'malformed')
+    const entry: FileInfo = { digest: digest!, mode: info.mode as number, size: info.size as number }
     if (typeof info.checkedAt === 'number') entry.checkedAt = info.checkedAt
     out.set(name, entry)
   }

@@ -5,7 +5,8 @@ import { CasError, FileAccessError, IndexBusyError, IndexCorruptError } from '..
 import type { PackageIndex } from '../types.js'
 import type { IndexBackend, PackageIndexEntry } from './backend.js'
 import { decodePackageIndex, encodePackageIndex } from './codec.js'
-import { assertPackageIndexKey } from './key.js'
+import { assertPackageIndexKey, isPackageIndexKey } from './key.js'
+import { snapshotIndexDb } from './readOnlySnapshot.js'
 import { openDatabase, prepare } from './sqlite.js'
 
 /** File name of the v11 package index database inside the store root (pnpm 11/12). */
@@ -51,9 +52,11 @@ export class IndexDb implements IndexBackend {
   readonly #deleteTx: Database.Transaction<(key: string, revision?: string) => boolean>
   #pending: PendingWrite[] = []
   #flushing: Promise<void> | undefined
+  #dispose: (() => void) | undefined
 
-  private constructor (file: string, db: Database.Database, busyTimeoutMs: number) {
+  private constructor (file: string, db: Database.Database, busyTimeoutMs: number, dispose?: () => void) {
     this.path = file
+    this.#dispose = dispose
     this.#db = db
     this.#busyTimeoutMs = busyTimeoutMs
     this.#get = prepare(db, 'SELECT data FROM package_index WHERE key = ?')
@@ -79,8 +82,20 @@ export class IndexDb implements IndexBackend {
    * Opens (creating if needed) `<root>/index.db`. Waits while another process holds it locked; a file that is not
    * a database fails with `ERR_CAS_INDEX_CORRUPT`.
    */
-  static async open (root: string, options: { busyTimeoutMs: number, durable: boolean }): Promise<IndexDb> {
+  static async open (
+    root: string, options: { busyTimeoutMs: number, durable: boolean, readOnly?: boolean },
+  ): Promise<IndexDb> {
     const file = path.join(root, INDEX_DB_FILE)
+    if (options.readOnly === true) {
+      const snapshot = snapshotIndexDb(file)
+      try {
+        const db = openDatabase(snapshot.file, { readonly: true, fileMustExist: true, timeout: SQLITE_SYNC_WAIT_MS })
+        return new IndexDb(file, db, options.busyTimeoutMs, () => { db.close(); snapshot.dispose() })
+      } catch (err) {
+        snapshot.dispose()
+        throw sqliteError(file, err)
+      }
+    }
     let db: Database.Database
     try {
       db = openDatabase(file, { timeout: SQLITE_SYNC_WAIT_MS })
@@ -130,7 +145,8 @@ export class IndexDb implements IndexBackend {
   }
 
   async delete (key: string, revision?: string): Promise<boolean> {
-    assertPackageIndexKey(key)
+    // Any key a listing gave can be deleted, even one no reader accepts: that is how such a row is repaired.
+    if (typeof key !== 'string' || key === '') assertPackageIndexKey(key)
     return await this.#run(() => this.#deleteTx.immediate(key, revision))
   }
 
@@ -142,7 +158,11 @@ export class IndexDb implements IndexBackend {
       const rows = await this.#run(() => this.#page.all(after))
       for (const row of rows) {
         try {
-          yield { key: row.key, index: this.#decode(row.key, row.data), revision: row.data.toString('base64') }
+          const index = this.#decode(row.key, row.data)
+          // A row under a key no pnpm writes (hand-edited, another tool) cannot be read back by key: listed with
+          // its content, so prune still counts what it references, and flagged, so verify reports and drops it.
+          const keyProblem = isPackageIndexKey(row.key) ? undefined : `its key ${JSON.stringify(row.key.slice(0, 200))} is not one pnpm 11/12 write`
+          yield { key: row.key, index, revision: row.data.toString('base64'), ...(keyProblem === undefined ? {} : { keyProblem }) }
         } catch (err) {
           if (!(err instanceof IndexCorruptError)) throw err
           yield { key: row.key, error: err, revision: row.data.toString('base64') }
@@ -159,7 +179,8 @@ export class IndexDb implements IndexBackend {
 
   async close (): Promise<void> {
     while (this.#flushing !== undefined) await this.#flushing
-    this.#db.close()
+    if (this.#dispose !== undefined) this.#dispose()
+    else this.#db.close()
   }
 
   async #flush (): Promise<void> {
@@ -186,7 +207,9 @@ export class IndexDb implements IndexBackend {
     try {
       return decodePackageIndex(data)
     } catch (err) {
-      throw new IndexCorruptError(this.path, `the row ${JSON.stringify(key)} is not a package index (${(err as Error).message})`, err, true)
+      throw new IndexCorruptError(this.path, `the row ${JSON.stringify(key)} is not a package index (${(err as Error).message})`, {
+        cause: err, scope: 'one-index',
+      })
     }
   }
 }
@@ -219,7 +242,7 @@ function sqliteError (file: string, err: unknown): unknown {
   const code = (err as { code?: unknown } | null)?.code
   if (typeof code !== 'string' || !code.startsWith('SQLITE_')) return err
   if (code.startsWith('SQLITE_NOTADB') || code.startsWith('SQLITE_CORRUPT')) {
-    return new IndexCorruptError(file, (err as Error).message, err)
+    return new IndexCorruptError(file, (err as Error).message, { cause: err })
   }
   return new FileAccessError(file, Object.assign(new Error((err as Error).message), { code }))
 }

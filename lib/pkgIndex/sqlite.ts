@@ -17,7 +17,9 @@ export function openDatabase (file: string, options?: Database.Options): Databas
 }
 
 /** Prepares a statement that lives until the process exits (see above). Prepare once, reuse. */
-export function prepare<P extends unknown[] = unknown[], R = unknown> (db: Database.Database, sql: string): Database.Statement<P, R> {
+export function prepare<P extends unknown[] = unknown[], R = unknown> (
+  db: Database.Database, sql: string,
+): Database.Statement<P, R> {
   const statement = db.prepare<P, R>(sql)
   pinned.push(statement)
   return statement

@@ -1,7 +1,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import ssri from 'ssri'
-import { IndexCorruptError, IndexReadOnlyError, InvalidArgumentError } from '../errors.js'
+import { FileAccessError, IndexCorruptError, IndexReadOnlyError, InvalidArgumentError } from '../errors.js'
 import { sriToHex } from '../digest/sri.js'
 import type { PackageIndex } from '../types.js'
 import { errorCode } from '../util/fs.js'
@@ -47,7 +47,7 @@ export class V10Index implements IndexBackend {
       text = await fs.promises.readFile(file, 'utf8')
     } catch (err) {
       if (errorCode(err) === 'ENOENT') return undefined
-      throw err
+      throw new FileAccessError(file, err as NodeJS.ErrnoException)
     }
     return parseV10Index(file, text)
   }
@@ -65,7 +65,7 @@ export class V10Index implements IndexBackend {
       return true
     } catch (err) {
       if (errorCode(err) === 'ENOENT') return false
-      throw err
+      throw new FileAccessError(file, err as NodeJS.ErrnoException)
     }
   }
 
@@ -95,10 +95,12 @@ export class V10Index implements IndexBackend {
   async close (): Promise<void> {}
 
   #fileOf (key: string): string {
-    const relative = RELATIVE_KEY.test(key) ? key : (() => {
-      const { integrity, pkgId } = parsePackageIndexKey(key)
-      return v10IndexFile(integrity, pkgId)
-    })()
+    const relative = RELATIVE_KEY.test(key)
+      ? key
+      : (() => {
+          const { integrity, pkgId } = parsePackageIndexKey(key)
+          return v10IndexFile(integrity, pkgId)
+        })()
     return path.join(this.#root, relative)
   }
 }
@@ -109,16 +111,16 @@ export function parseV10Index (file: string, text: string): PackageIndex {
   try {
     json = JSON.parse(text)
   } catch (err) {
-    throw new IndexCorruptError(file, `not valid JSON (${(err as Error).message})`, err, true)
+    throw new IndexCorruptError(file, `not valid JSON (${(err as Error).message})`, { cause: err, scope: 'one-index' })
   }
   if (json === null || typeof json !== 'object' || Array.isArray(json)) {
-    throw new IndexCorruptError(file, 'not a JSON object', undefined, true)
+    throw new IndexCorruptError(file, 'not a JSON object', { scope: 'one-index' })
   }
   const { files, ...rest } = json as Record<string, unknown>
   try {
     return { ...rest, algo: 'sha512', files: normalizeFiles(files, 'integrity', sriToHex) }
   } catch (err) {
-    throw new IndexCorruptError(file, (err as Error).message, err, true)
+    throw new IndexCorruptError(file, (err as Error).message, { cause: err, scope: 'one-index' })
   }
 }
 
@@ -127,7 +129,7 @@ async function readDirOrEmpty (dir: string): Promise<string[]> {
     return (await fs.promises.readdir(dir)).sort()
   } catch (err) {
     if (errorCode(err) === 'ENOENT') return []
-    throw err
+    throw new FileAccessError(dir, err as NodeJS.ErrnoException)
   }
 }
 

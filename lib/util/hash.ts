@@ -4,8 +4,8 @@ import { createReadStream, isFdExhaustion, readFileAsync } from './fs.js'
 
 /**
  * Files up to this size are read and hashed synchronously in one go: for small files the cost is syscalls, and a
- * promise per syscall through libuv's thread pool costs several times a synchronous call (measured in
- * shared/notes/performance-facts.md). Larger files are streamed so memory stays bounded.
+ * promise per syscall through libuv's thread pool costs several times a synchronous call. Larger files are streamed
+ * so memory stays bounded.
  */
 export const SYNC_IO_LIMIT = 1024 * 1024
 

@@ -1,7 +1,9 @@
 /**
  * Pause points: named places in the writer, verifier and lock where a test can stop one side of a race and let
  * the other side run. This is how races are reproduced deterministically, without sleeps. Production code calls
- * {@link reach} at each point; with no hooks installed that is one property read.
+ * {@link reach} at each point; with no hooks installed that is one property read. No code branches on whether a
+ * hook is installed: a paused test runs the very path production takes (the writer's synchronous fast path
+ * included), only stopped at the point.
  */
 export type PausePoint =
   /** Writer: temp file written and hashed, path lock not yet taken. */
@@ -26,6 +28,10 @@ export type PausePoint =
   | 'lock:queued'
   /** Lock: another process holds the OS lock; this one starts polling for it. */
   | 'lock:contended'
+  /** addFilesFromDir: a directory was found to be a real directory (lstat); its entries are not read yet. */
+  | 'add:dirApproved'
+  /** addFilesFromDir: the folder was walked and every file approved; none has been opened yet. */
+  | 'add:walked'
 
 /** What a pause point is told: the content path concerned. */
 export interface PauseInfo {
@@ -35,8 +41,13 @@ export interface PauseInfo {
 /** Test-only: functions awaited when the code reaches a pause point. */
 export type TestHooks = Partial<Record<PausePoint, (info: PauseInfo) => void | Promise<void>>>
 
-/** Awaits the hook for `point`, if one is installed. */
-export async function reach (hooks: TestHooks | undefined, point: PausePoint, path: string): Promise<void> {
+/**
+ * Runs the hook for `point`, if one is installed, and returns what it returned (a promise to await when it
+ * pauses). With no hook it returns undefined without creating a promise, so a caller on a synchronous path can
+ * stay synchronous in production: `const paused = reach(…); if (paused !== undefined) await paused`.
+ */
+export function reach (hooks: TestHooks | undefined, point: PausePoint, path: string): Promise<void> | undefined {
   const hook = hooks?.[point]
-  if (hook !== undefined) await hook({ path })
+  if (hook === undefined) return undefined
+  return Promise.resolve(hook({ path }))
 }

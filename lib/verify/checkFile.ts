@@ -2,9 +2,10 @@ import fs from 'node:fs'
 import type { StoreContext } from '../context.js'
 import { FileAccessError } from '../errors.js'
 import { stripeOfDigest } from '../layout/contentPath.js'
+import { probeContent, type ContentProbe } from '../content/probe.js'
+import { isYoung } from '../util/age.js'
 import { errorCode, statOrUndefined } from '../util/fs.js'
 import { reach } from '../util/hooks.js'
-import { fileState } from './fileState.js'
 
 /**
  * How far (ms) a file's mtime may be past its `checkedAt` and still be trusted without reading it. pnpm's value:
@@ -64,7 +65,7 @@ export async function checkFile (
       stat.mtimeMs - checkedAt <= CHECKED_AT_TOLERANCE_MS) {
     return GOOD_FAST
   }
-  const first = await fileState(filePath, digest, size)
+  const { state: first } = readable(await probeContent(filePath, digest, size), filePath)
   if (first === 'good') return GOOD_HASHED
   if (first === 'missing') return MISSING
   await reach(ctx.hooks, 'verifier:suspect', filePath)
@@ -72,15 +73,17 @@ export async function checkFile (
     await reach(ctx.hooks, 'verifier:locked', filePath)
     // Hash even when the size differs: the index's size could be the wrong one, and a file is removed only when
     // its bytes are proven not to hash to its name.
-    const state = await fileState(filePath, digest, undefined)
+    const { state } = readable(await probeContent(filePath, digest), filePath)
     switch (state) {
       case 'good': return GOOD_HASHED
       case 'missing': return MISSING
       // A directory (or socket…) is wrong, but not ours to delete: it may hold someone's data. Reported only.
       case 'not-a-file': return { status: 'corrupt', removed: false, rehashed: true }
       case 'wrong': {
-        if (policy.remove === false) return { status: 'corrupt', removed: false, rehashed: true }
-        if (isYoung(filePath, policy.graceMs ?? 0)) return { status: 'corrupt', removed: false, rehashed: true, young: true }
+        if (policy.remove === false || ctx.readOnly === true) return { status: 'corrupt', removed: false, rehashed: true }
+        if (changedWithinGrace(ctx, filePath, policy.graceMs ?? 0)) {
+          return { status: 'corrupt', removed: false, rehashed: true, young: true }
+        }
         await reach(ctx.hooks, 'verifier:provenWrong', filePath)
         return { status: 'corrupt', removed: removeFile(filePath), rehashed: true }
       }
@@ -88,11 +91,17 @@ export async function checkFile (
   })
 }
 
-/** True when the file changed (content or inode) less than `graceMs` ago. */
-export function isYoung (filePath: string, graceMs: number, now = Date.now()): boolean {
+/** The verifier's use of the age rule: a grace of 0 (the install-time verifier's) protects nothing. */
+function changedWithinGrace (ctx: StoreContext, filePath: string, graceMs: number): boolean {
   if (graceMs <= 0) return false
   const stat = statOrUndefined(filePath)
-  return stat !== undefined && now - Math.max(stat.mtimeMs, stat.ctimeMs) < graceMs
+  return stat !== undefined && isYoung(stat, graceMs, ctx.now())
+}
+
+/** The verifier cannot judge a file it cannot read: that is an error for the user, not a verdict. */
+function readable (probe: ContentProbe, filePath: string): Exclude<ContentProbe, { state: 'unreadable' }> {
+  if (probe.state === 'unreadable') throw new FileAccessError(filePath, probe.error)
+  return probe
 }
 
 function removeFile (filePath: string): boolean {

@@ -16,9 +16,12 @@ import { errorCode, statOrUndefined } from '../util/fs.js'
  */
 export async function claimExisting (ctx: StoreContext, filePath: string, digest: string): Promise<boolean> {
   const stripe = stripeOfDigest(digest)
-  const quick = ctx.lock.tryWithLockSync(filePath, stripe, () => touchCtime(filePath))
-  if (quick !== undefined) return quick.value
-  return await ctx.lock.withLock(filePath, stripe, () => touchCtime(filePath))
+  const release = ctx.lock.tryAcquireSync(filePath, stripe) ?? await ctx.lock.acquire(filePath, stripe)
+  try {
+    return touchCtime(filePath)
+  } finally {
+    release()
+  }
 }
 
 function touchCtime (filePath: string): boolean {

@@ -1,13 +1,12 @@
-import fs from 'node:fs'
 import type { StoreContext } from '../context.js'
 import { IntegrityError, InvalidArgumentError, NotAFileError } from '../errors.js'
 import { toDigestHex } from '../digest/sri.js'
 import { contentPathFor, storedMode } from '../layout/contentPath.js'
 import type { EnsureFileOptions, EnsureFileResult } from '../types.js'
-import { statOrUndefined, unlinkQuietly } from '../util/fs.js'
+import { probeBytes, probeContent, type ContentProbe } from '../content/probe.js'
+import { unlinkQuietly } from '../util/fs.js'
 import { sha512Hex } from '../util/hash.js'
 import { reach } from '../util/hooks.js'
-import { fileState } from '../verify/fileState.js'
 import { claimExisting } from './claimExisting.js'
 import { finalize } from './finalize.js'
 import { writeBufferToTemp, writeStreamToTemp } from './writeTemp.js'
@@ -27,6 +26,9 @@ import { writeBufferToTemp, writeStreamToTemp } from './writeTemp.js'
 export async function ensureFile (
   ctx: StoreContext, content: Buffer | AsyncIterable<unknown>, options: EnsureFileOptions,
 ): Promise<EnsureFileResult> {
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidArgumentError('ensureFile: pass options with the file\'s mode, e.g. ensureFile(content, { mode: 0o644 })')
+  }
   const { mode } = options
   if (!Number.isInteger(mode) || mode < 0) {
     throw new InvalidArgumentError(`ensureFile: mode must be a non-negative integer, got ${String(mode)}`)
@@ -45,7 +47,7 @@ async function ensureBuffer (
   const digest = sha512Hex(data)
   if (expected !== undefined && digest !== expected) throw new IntegrityError(expected, digest)
   const filePath = contentPathFor(ctx.root, digest, mode)
-  if (!alreadyHolds(filePath, data) || !(await claim(ctx, filePath, digest))) {
+  if (!isStored(probeBytes(filePath, data), filePath) || !(await claim(ctx, filePath, digest))) {
     const temp = await writeBufferToTemp(ctx, data, storedMode(mode))
     await reach(ctx.hooks, 'writer:tempWritten', filePath)
     await finalize(ctx, temp, filePath, digest, data.length)
@@ -62,19 +64,16 @@ async function ensureStream (
     throw new IntegrityError(expected, temp.digest)
   }
   const filePath = contentPathFor(ctx.root, temp.digest, mode)
-  let state: Awaited<ReturnType<typeof fileState>>
+  let stored
   try {
-    state = await fileState(filePath, temp.digest, temp.size)
-  } catch {
-    state = 'wrong' // unreadable: replace it
+    stored = isStored(await probeContent(filePath, temp.digest, temp.size), filePath)
+  } catch (err) {
+    unlinkQuietly(temp.path)
+    throw err
   }
-  if (state === 'good' && await claim(ctx, filePath, temp.digest)) {
+  if (stored && await claim(ctx, filePath, temp.digest)) {
     unlinkQuietly(temp.path)
   } else {
-    if (state === 'not-a-file') {
-      unlinkQuietly(temp.path)
-      throw new NotAFileError(filePath)
-    }
     await reach(ctx.hooks, 'writer:tempWritten', filePath)
     await finalize(ctx, temp.path, filePath, temp.digest, temp.size)
   }
@@ -88,18 +87,10 @@ async function claim (ctx: StoreContext, filePath: string, digest: string): Prom
 }
 
 /**
- * True when `filePath` is a regular file holding exactly `data`. Compares bytes rather than hashing them: the
- * digest of `data` is already known, and memcmp is cheaper than sha512. Unreadable counts as "no" (it gets
- * replaced); a directory in the way is an error the user must clear.
+ * The writer's reading of a probe: only good content is kept as it is. Anything else, unreadable included, is
+ * replaced by the rename; but a directory in the way is an error the user must clear.
  */
-function alreadyHolds (filePath: string, data: Buffer): boolean {
-  const stat = statOrUndefined(filePath)
-  if (stat === undefined) return false
-  if (!stat.isFile()) throw new NotAFileError(filePath)
-  if (stat.size !== data.length) return false
-  try {
-    return fs.readFileSync(filePath).equals(data)
-  } catch {
-    return false
-  }
+function isStored (probe: ContentProbe, filePath: string): boolean {
+  if (probe.state === 'not-a-file') throw new NotAFileError(filePath)
+  return probe.state === 'good'
 }

@@ -1,11 +1,11 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import type { StoreContext } from '../context.js'
-import { FileAccessError, NotAFileError } from '../errors.js'
+import { probeContent } from '../content/probe.js'
+import { FileAccessError, NotAFileError, TempFileLostError } from '../errors.js'
 import { stripeOfDigest } from '../layout/contentPath.js'
 import { errorCode, fsyncDirSync, unlinkQuietly } from '../util/fs.js'
 import { reach } from '../util/hooks.js'
-import { fileState } from '../verify/fileState.js'
 
 /**
  * Moves a finished temp file to its content path, under the path lock.
@@ -22,36 +22,34 @@ export async function finalize (
   ctx: StoreContext, temp: string, target: string, digest: string, size: number,
 ): Promise<void> {
   const stripe = stripeOfDigest(digest)
-  // Uncontended (the common case): lock, rename, unlock, all synchronous, no promise. A test that parks the
-  // writer inside the lock needs the async path.
-  const quick = ctx.hooks?.['writer:locked'] === undefined
-    ? ctx.lock.tryWithLockSync(target, stripe, () => tryRename(temp, target))
-    : undefined
-  if (quick?.value !== true) {
-    await ctx.lock.withLock(target, stripe, async () => {
-      await reach(ctx.hooks, 'writer:locked', target)
-      try {
-        renameCreatingDir(temp, target)
-      } catch (err) {
-        const state = await fileState(target, digest, size).catch(() => 'unreadable' as const)
-        unlinkQuietly(temp)
-        if (state === 'good') return
-        if (state === 'not-a-file') throw new NotAFileError(target)
-        throw new FileAccessError(target, err as NodeJS.ErrnoException)
-      }
-    })
+  // Uncontended (the common case), the lock is taken synchronously and, with no pause point installed, the
+  // rename below runs without a single await. Either way the critical section is the same.
+  let release: () => void
+  try {
+    release = ctx.lock.tryAcquireSync(target, stripe) ?? await ctx.lock.acquire(target, stripe)
+  } catch (err) {
+    // The lock could not be had (ERR_CAS_LOCK_TIMEOUT, ERR_CAS_LOCK_FILE): the temp file is nobody's now.
+    unlinkQuietly(temp)
+    throw err
+  }
+  try {
+    const paused = reach(ctx.hooks, 'writer:locked', target)
+    if (paused !== undefined) await paused
+    try {
+      renameCreatingDir(temp, target)
+    } catch (err) {
+      const tempLost = errorCode(err) === 'ENOENT' && !fs.existsSync(temp)
+      const { state } = await probeContent(target, digest, size)
+      unlinkQuietly(temp)
+      if (state === 'good') return
+      if (tempLost) throw new TempFileLostError(temp, target)
+      if (state === 'not-a-file') throw new NotAFileError(target)
+      throw new FileAccessError(target, err as NodeJS.ErrnoException)
+    }
+  } finally {
+    release()
   }
   if (ctx.fsync) fsyncDirSync(path.dirname(target))
-}
-
-/** The quick path's rename: any failure is left for the full path to retry and explain under the lock. */
-function tryRename (temp: string, target: string): boolean {
-  try {
-    renameCreatingDir(temp, target)
-    return true
-  } catch {
-    return false
-  }
 }
 
 /** rename(2), creating `files/<2 hex>/` on first use (pnpm creates these folders lazily too). */

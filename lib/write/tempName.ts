@@ -29,3 +29,17 @@ export function uniqueId (): string {
 export function tempPathFor (tmpDir: string): string {
   return path.join(tmpDir, uniqueId() + TEMP_SUFFIX)
 }
+
+/** Suffix of a writer's owner record in the temp folder (see `tempOwner.ts`). */
+export const OWNER_SUFFIX = '.cas-owner'
+
+/** `<pid>-<thread>-<random>`: the part of this thread's temp names that says who writes them. */
+export function ownerId (): string {
+  return `${process.pid}-${threadId}-${nonce}`
+}
+
+/** The owner id of a temp file name made by {@link tempPathFor}, or undefined for any other name. */
+export function ownerIdOfTemp (name: string): string | undefined {
+  const m = /^(\d+)-(\d+)-[0-9a-z]+-([0-9a-f]+)\.cas-tmp$/.exec(name)
+  return m === null ? undefined : `${m[1]}-${m[2]}-${m[3]}`
+}

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import type { StoreContext } from '../context.js'
-import { FileAccessError } from '../errors.js'
+import { FileAccessError, InvalidArgumentError } from '../errors.js'
 import {
   closeAsync, errorCode, fsyncAsync, isFdExhaustion, openAsync, unlinkQuietly, writeAllAsync, writeAllSync,
 } from '../util/fs.js'
@@ -21,6 +21,7 @@ export interface TempFile {
  * graceful-fs, which waits for a free descriptor instead of failing.
  */
 export async function writeBufferToTemp (ctx: StoreContext, data: Buffer, mode: number): Promise<string> {
+  if (ctx.tempOwner !== undefined && !ctx.tempOwner.held) await ctx.tempOwner.hold()
   const temp = tempPathFor(ctx.tmpDir)
   if (data.length <= SYNC_IO_LIMIT) {
     let fd: number | undefined
@@ -63,6 +64,7 @@ export async function writeBufferToTemp (ctx: StoreContext, data: Buffer, mode: 
 export async function writeStreamToTemp (
   ctx: StoreContext, source: AsyncIterable<unknown>, mode: number,
 ): Promise<TempFile> {
+  if (ctx.tempOwner !== undefined && !ctx.tempOwner.held) await ctx.tempOwner.hold()
   const temp = tempPathFor(ctx.tmpDir)
   let fd: number
   try {
@@ -98,7 +100,7 @@ export async function writeStreamToTemp (
 function toBytes (chunk: unknown): Uint8Array {
   if (chunk instanceof Uint8Array) return chunk
   if (typeof chunk === 'string') return Buffer.from(chunk)
-  throw new TypeError('cas-store: a content stream must yield Buffers or strings')
+  throw new InvalidArgumentError(`ensureFile: a content stream must yield Buffers or strings, not ${typeof chunk}`)
 }
 
 function openTempSync (ctx: StoreContext, temp: string, mode: number): number {

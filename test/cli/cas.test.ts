@@ -64,7 +64,9 @@ describe('cas verify on a real pnpm 12 store', () => {
 
     const store = await openStore(storeDir)
     const byName = new Map<string, { key: string, index: PackageIndex }>()
-    for await (const { key, index } of store.listPackageIndexes()) byName.set((index!.manifest as { name: string }).name, { key, index: index! })
+    for await (const { key, index } of store.listPackageIndexes()) {
+      byName.set((index!.manifest as { name: string }).name, { key, index: index! })
+    }
     await store.close()
     const damaged = [['pkg-a', 'bin/cli.js'], ['pkg-c', 'lib/deep/deep.js']] as const
     for (const [pkg, file] of damaged) {
@@ -96,7 +98,8 @@ describe('cas verify on a real pnpm 12 store', () => {
 
     const fixed = await runCas(['verify', '--store', storeDir, '--fix', '--grace', '0', '--json'])
     expect(fixed.code).toBe(0)
-    const fixReport = JSON.parse(fixed.stdout) as { problems: Array<{ action: string, indexDeleted: boolean }>, deletedIndexes: string[] }
+    type FixReport = { problems: Array<{ action: string, indexDeleted: boolean }>, deletedIndexes: string[] }
+    const fixReport = JSON.parse(fixed.stdout) as FixReport
     expect(fixReport.problems.every(p => p.action === 'removed' && p.indexDeleted)).toBe(true)
     expect(fixReport.deletedIndexes.sort()).toEqual([byName.get('pkg-a')!.key, byName.get('pkg-c')!.key].sort())
     expect((await runCas(['verify', '--store', storeDir])).code).toBe(0)
@@ -128,7 +131,8 @@ describe('cas add, cat, stat, prune', () => {
 
     const added = await runCas(['add', folder, tgz, '--store', storeDir, '--json'])
     expect(added.code).toBe(0)
-    const out = JSON.parse(added.stdout) as { added: Array<{ key?: string, files: Array<{ name: string, digest: string }> }> }
+    type Added = { key?: string, files: Array<{ name: string, digest: string }> }
+    const out = JSON.parse(added.stdout) as { added: Added[] }
     expect(out.added[0]!.files.map(f => f.name)).toEqual(['loose.txt'])
     expect(out.added[1]!.key).toBe(`${integrity}\tpkg-a@1.0.0`)
     const cli = out.added[1]!.files.find(f => f.name === 'bin/cli.js')!

@@ -21,14 +21,16 @@ it('verify --fix and prune while installers run: no installer loses a file, the 
 
   const installers = ['alpha', 'beta', 'gamma'].map(name => runFixture('installer.ts', [storeDir, name, '6000']))
   const maintenance: Array<{ args: string[], code: number, stderr: string }> = []
-  let running = true
-  void Promise.all(installers.map(async c => await c.exited)).then(() => { running = false })
-  while (running) {
-    for (const args of [['prune', '--grace', GRACE, '--force', '--json'], ['verify', '--fix', '--grace', GRACE, '--json']]) {
+  const state = { running: true }
+  const allExited = Promise.all(installers.map(async c => await c.exited)).then(() => { state.running = false })
+  const rounds = [['prune', '--grace', GRACE, '--force', '--json'], ['verify', '--fix', '--grace', GRACE, '--json']]
+  while (state.running) {
+    for (const args of rounds) {
       const run = await runCas([...args, '--store', storeDir])
       maintenance.push({ args, code: run.code, stderr: run.stderr })
     }
   }
+  await allExited
   for (const c of installers) {
     expect(await c.exited).toEqual({ code: 0, signal: null })
     expect(c.lines.filter(l => l.startsWith('LOST'))).toEqual([])

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest'
 import { formatDuration, parseDuration } from '../../lib/cli/duration.js'
 import { formatBytes, formatCount } from '../../lib/cli/format.js'
 import { createProgress } from '../../lib/cli/progress.js'
-import { defaultStoreDir, findStoreRoot } from '../../lib/cli/storeDir.js'
+import { defaultStoreDir } from '../../lib/cli/storeDir.js'
+import { findStoreRoot } from '../../lib/layout/resolveRoot.js'
 import { openStore } from '../../lib/index.js'
 import { tempDir } from '../helpers/tmp.js'
 import fs from 'node:fs'
@@ -11,7 +12,8 @@ import path from 'node:path'
 
 function sink (isTTY: boolean): Writable & { isTTY: boolean, columns: number, text: () => string } {
   let text = ''
-  const stream = new Writable({ write (chunk, _enc, done) { text += String(chunk); done() } }) as Writable & { isTTY: boolean, columns: number, text: () => string }
+  const stream = new Writable({ write (chunk, _enc, done) { text += String(chunk); done() } }) as
+    Writable & { isTTY: boolean, columns: number, text: () => string }
   stream.isTTY = isTTY
   stream.columns = 80
   stream.text = () => text

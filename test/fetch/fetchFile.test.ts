@@ -23,8 +23,10 @@ describe('fetchFile', () => {
     const server = await serve(body)
     const store = await openStore(tempDir())
     const progress: number[] = []
-    const result = await store.fetchFile(server.url, { integrity: hexToSri(sha512Hex(body)), onProgress: p => progress.push(p.received) })
-    expect(result).toEqual({ digest: sha512Hex(body), filePath: store.filePathFor(sha512Hex(body), 0o644), size: body.length })
+    const digest = sha512Hex(body)
+    const onProgress = (p: { received: number }): number => progress.push(p.received)
+    const result = await store.fetchFile(server.url, { integrity: hexToSri(digest), onProgress })
+    expect(result).toEqual({ digest, filePath: store.filePathFor(digest, 0o644), size: body.length })
     expect(fs.readFileSync(result.filePath).equals(body)).toBe(true)
     expect(progress.at(-1)).toBe(body.length)
     expect(await store.fetchFile(server.url, { digest: sha512Hex(body) })).toEqual(result)
@@ -128,7 +130,7 @@ describe('fetchFile finds the content already stored', () => {
     const digest = sha512Hex(body)
     const server = await serve(body)
     const dir = tempDir()
-    const pruner = await openStore(dir)
+    const pruner = await openStore(dir, { _now: () => Date.now() + 2 * GRACE })
     const { filePath } = await pruner.ensureFile(body, { mode: 0o644 }) // left behind by an uninstalled package
     const parked = gate()
     const store = await openStore(dir, { _hooks: { 'writer:deduped': parked.wait } })
@@ -136,7 +138,7 @@ describe('fetchFile finds the content already stored', () => {
     const fetching = store.fetchFile(server.url, { digest })
     // It hashed the file in place and is about to claim it; one that answers "in the store" unclaimed is the bug.
     expect(await Promise.race([parked.reached.then(() => 'parked'), fetching.then(() => 'returned unclaimed')])).toBe('parked')
-    const pruned = await pruner.pruneStore({ graceMs: GRACE, allowNoIndexes: true, now: () => Date.now() + 2 * GRACE })
+    const pruned = await pruner.pruneStore({ graceMs: GRACE, allowNoIndexes: true })
     expect(pruned.removed.count).toBe(1)
     parked.open()
 
@@ -150,14 +152,16 @@ describe('fetchFile finds the content already stored', () => {
   it('and the claim keeps a later prune off it, though the content is old and unreferenced', async () => {
     const body = contentOf('fetch-claim', 2, 20_000)
     const server = await serve(body)
-    const store = await openStore(tempDir())
+    let now = Date.now
+    const store = await openStore(tempDir(), { _now: () => now() })
     const { filePath } = await store.ensureFile(body, { mode: 0o644 })
     const seededAt = fs.statSync(filePath).ctimeMs
     // File timestamps tick at the kernel's clock granularity (a few ms): let one tick pass so the claim shows.
     while (Date.now() < seededAt + 50) await new Promise(resolve => setImmediate(resolve))
     await store.fetchFile(server.url, { digest: sha512Hex(body) })
     expect(server.served).toHaveLength(0)
-    const pruned = await store.pruneStore({ graceMs: GRACE, allowNoIndexes: true, now: () => seededAt + GRACE + 25 })
+    now = () => seededAt + GRACE + 25
+    const pruned = await store.pruneStore({ graceMs: GRACE, allowNoIndexes: true })
     expect(pruned).toMatchObject({ removed: { count: 0 }, keptYoung: 1 })
     expect(fs.readFileSync(filePath).equals(body)).toBe(true)
     await store.close()
@@ -198,7 +202,8 @@ describe('fetchFile in one process', () => {
 })
 
 describe('fetchFile resumes a partial left in the store (in this process)', () => {
-  async function withPartial (body: Buffer, partialBytes: Buffer): Promise<{ store: Awaited<ReturnType<typeof openStore>>, partial: string }> {
+  type Opened = Awaited<ReturnType<typeof openStore>>
+  async function withPartial (body: Buffer, partialBytes: Buffer): Promise<{ store: Opened, partial: string }> {
     const store = await openStore(tempDir())
     const partial = path.join(store.root, 'partial', `${sha512Hex(body)}.partial`)
     fs.mkdirSync(path.dirname(partial), { recursive: true })
@@ -226,7 +231,8 @@ describe('fetchFile resumes a partial left in the store (in this process)', () =
     server.honourRange = false
     const { store } = await withPartial(body, body.subarray(0, 50_000))
     const progress: number[] = []
-    const result = await store.fetchFile(server.url, { digest: sha512Hex(body), onProgress: p => progress.push(p.resumedFrom) })
+    const onProgress = (p: { resumedFrom: number }): void => { progress.push(p.resumedFrom) }
+    const result = await store.fetchFile(server.url, { digest: sha512Hex(body), onProgress })
     expect(fs.readFileSync(result.filePath).equals(body)).toBe(true)
     expect(server.served.map(r => [r.range, r.status, r.sent])).toEqual([['bytes=50000-', 200, body.length]])
     expect(progress.every(from => from === 0)).toBe(true)

@@ -25,7 +25,9 @@ export interface Child {
  * Starts `node --import tsx test/fixtures/<fixture> ...args`, optionally through a wrapper command
  * (e.g. `['unshare', '--pid', '--fork']`).
  */
-export function runFixture (fixture: string, args: string[], options: SpawnOptions = {}, wrapper: string[] = []): Child {
+export function runFixture (
+  fixture: string, args: string[], options: SpawnOptions = {}, wrapper: string[] = [],
+): Child {
   const command = [...wrapper, process.execPath, '--import', 'tsx', path.join(fixturesDir, fixture), ...args]
   const proc = spawn(command[0]!, command.slice(1), {
     cwd: repoRoot,
@@ -57,14 +59,14 @@ export function runFixture (fixture: string, args: string[], options: SpawnOptio
       if (seen !== undefined) return seen
       return await new Promise<string>((resolve, reject) => {
         waiters.push({ match, resolve })
-        void exited.then(({ code, signal }) => {
+        exited.then(({ code, signal }) => {
           // Let readline deliver the last lines first.
           setImmediate(() => {
             const late = lines.find(match)
             if (late !== undefined) resolve(late)
             else reject(new Error(`child exited (${code ?? signal}) before printing the awaited line; stderr:\n${stderr}`))
           })
-        })
+        }, reject)
       })
     },
   }

@@ -61,7 +61,9 @@ export function sriOf (bytes: Uint8Array): string {
  * Runs pnpm 12 in `cwd`, offline, with its home, config and cache folders inside `sandbox`, and without the
  * `npm_*` variables `npm test` exports (pnpm would read them as its own settings).
  */
-export async function runPnpm (args: string[], cwd: string, sandbox: string): Promise<{ stdout: string, stderr: string }> {
+export async function runPnpm (
+  args: string[], cwd: string, sandbox: string,
+): Promise<{ stdout: string, stderr: string }> {
   const env: NodeJS.ProcessEnv = {}
   for (const [name, value] of Object.entries(process.env)) {
     if (!name.toLowerCase().startsWith('npm_') && !name.startsWith('PNPM_')) env[name] = value

@@ -25,7 +25,9 @@ export interface TestServer {
  * turn plus `delayMs`, answers `Range: bytes=N-` with 206 when `honourRange`, can pause mid-body, and records
  * every request it served. `status` other than 200 answers that status with a short body.
  */
-export async function startServer (body: Buffer, { chunk = 64 * 1024, delayMs = 0, status = 200 } = {}): Promise<TestServer> {
+export async function startServer (
+  body: Buffer, { chunk = 64 * 1024, delayMs = 0, status = 200 } = {},
+): Promise<TestServer> {
   const served: Served[] = []
   let release: (() => void) | undefined
   let paused: Promise<void> | undefined
@@ -38,45 +40,47 @@ export async function startServer (body: Buffer, { chunk = 64 * 1024, delayMs = 
     close: async () => {},
   }
   const server = http.createServer((req, res) => {
-    void (async () => {
-      const range = req.headers.range
-      const record: Served = { range, status, sent: 0, completed: false }
-      served.push(record)
-      res.on('close', () => { record.completed = res.writableFinished })
-      if (status !== 200) {
-        res.writeHead(status).end('no such file')
+    // A failure while serving ends this response (the client sees a reset), never an unhandled rejection.
+    serve(req, res).catch(err => res.destroy(err as Error))
+  })
+  async function serve (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const range = req.headers.range
+    const record: Served = { range, status, sent: 0, completed: false }
+    served.push(record)
+    res.on('close', () => { record.completed = res.writableFinished })
+    if (status !== 200) {
+      res.writeHead(status).end('no such file')
+      return
+    }
+    let start = 0
+    const match = range === undefined ? null : /^bytes=(\d+)-$/.exec(range)
+    if (match !== null && state.honourRange) {
+      start = Number(match[1])
+      if (start >= body.length) {
+        record.status = 416
+        res.writeHead(416, { 'content-range': `bytes */${body.length}` }).end()
         return
       }
-      let start = 0
-      const match = range === undefined ? null : /^bytes=(\d+)-$/.exec(range)
-      if (match !== null && state.honourRange) {
-        start = Number(match[1])
-        if (start >= body.length) {
-          record.status = 416
-          res.writeHead(416, { 'content-range': `bytes */${body.length}` }).end()
-          return
-        }
-        record.status = 206
-        res.writeHead(206, { 'content-length': body.length - start, 'content-range': `bytes ${start}-${body.length - 1}/${body.length}` })
-      } else {
-        res.writeHead(200, { 'content-length': body.length, 'accept-ranges': state.honourRange ? 'bytes' : 'none' })
-      }
-      const pauseAt = start === 0 ? state.pauseAfter : undefined
-      for (let offset = start; offset < body.length; offset += chunk) {
+      record.status = 206
+      res.writeHead(206, { 'content-length': body.length - start, 'content-range': `bytes ${start}-${body.length - 1}/${body.length}` })
+    } else {
+      res.writeHead(200, { 'content-length': body.length, 'accept-ranges': state.honourRange ? 'bytes' : 'none' })
+    }
+    const pauseAt = start === 0 ? state.pauseAfter : undefined
+    for (let offset = start; offset < body.length; offset += chunk) {
+      if (res.destroyed) return
+      if (pauseAt !== undefined && offset >= pauseAt) {
+        paused ??= new Promise<void>(resolve => { release = resolve })
+        await paused
         if (res.destroyed) return
-        if (pauseAt !== undefined && offset >= pauseAt) {
-          paused ??= new Promise<void>(resolve => { release = resolve })
-          await paused
-          if (res.destroyed) return
-        }
-        const piece = body.subarray(offset, Math.min(offset + chunk, body.length))
-        if (!res.write(piece)) await new Promise(resolve => res.once('drain', resolve))
-        record.sent += piece.length
-        await new Promise(resolve => delayMs > 0 ? setTimeout(resolve, delayMs) : setImmediate(resolve))
       }
-      res.end()
-    })()
-  })
+      const piece = body.subarray(offset, Math.min(offset + chunk, body.length))
+      if (!res.write(piece)) await new Promise(resolve => res.once('drain', resolve))
+      record.sent += piece.length
+      await new Promise(resolve => delayMs > 0 ? setTimeout(resolve, delayMs) : setImmediate(resolve))
+    }
+    res.end()
+  }
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
   state.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/file.bin`
   state.close = async () => {

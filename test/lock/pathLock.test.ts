@@ -44,6 +44,28 @@ describe('PathLock', () => {
     lock.close()
   })
 
+  it('a lock taken on the synchronous fast path is a full lock: held across an await, others queue behind it', async () => {
+    const queued: string[] = []
+    const lock = new PathLock(tempDir(), { hooks: { 'lock:queued': ({ path }) => { queued.push(path) } } })
+    const release = lock.tryAcquireSync('p', 3)
+    expect(release).toBeDefined()
+    expect(lock.tryAcquireSync('p', 3)).toBeUndefined() // not free: the caller must wait with acquire()
+    const order: string[] = []
+    const other = lock.withLock('p', 3, () => { order.push('other task in') })
+    await new Promise(resolve => setImmediate(resolve)) // the fast-path holder awaits, e.g. parked at a pause point
+    expect(queued).toEqual(['p'])
+    expect(order).toEqual([])
+    order.push('holder releases')
+    release!()
+    await other
+    expect(order).toEqual(['holder releases', 'other task in'])
+    expect(lock.activeKeys).toBe(0)
+    const again = lock.tryAcquireSync('p', 3)
+    expect(again).toBeDefined()
+    again!()
+    lock.close()
+  })
+
   it('keeps a fixed set of lock files however many paths are locked', async () => {
     const dir = tempDir()
     const store = await openStore(dir)

@@ -133,8 +133,8 @@ describe('StripeLocks', () => {
     const file = path.join(tempDir(), 'locks')
     fs.writeFileSync(file, 'not a folder')
     const locks = new StripeLocks(file)
-    expect(() => locks.tryAcquireSync(1)).toThrow(expect.objectContaining({ code: 'ENOTDIR' }))
-    await expect(locks.acquire(1)).rejects.toMatchObject({ code: 'ENOTDIR' })
+    expect(() => locks.tryAcquireSync(1)).toThrow(expect.objectContaining({ code: 'ERR_CAS_LOCK_FILE', message: expect.stringContaining('(ENOTDIR)') }))
+    await expect(locks.acquire(1)).rejects.toMatchObject({ code: 'ERR_CAS_LOCK_FILE', message: expect.stringContaining('(ENOTDIR)') })
     locks.close()
   })
 

@@ -45,7 +45,9 @@ describe('verifyStore', () => {
   it('reports a healthy store as healthy, checking each shared file once', async () => {
     const { store } = await seeded()
     const report = await store.verifyStore({ full: true })
-    expect(report).toMatchObject({ healthy: true, packagesChecked: 3, filesChecked: 4, problems: [], orphans: { count: 0 } })
+    expect(report).toMatchObject({
+      healthy: true, packagesChecked: 3, filesChecked: 4, problems: [], orphans: { count: 0 },
+    })
     await store.close()
   })
 

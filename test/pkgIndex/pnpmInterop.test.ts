@@ -33,7 +33,8 @@ describe('pnpm 12 interop', () => {
     await runPnpm(['install', '--offline', '--store-dir', storeDir], project, dir)
 
     const indexes = await collectIndexes(storeDir)
-    const byName = new Map([...indexes].map(([key, index]) => [(index.manifest as { name: string }).name, { key, index }]))
+    const nameOf = (index: PackageIndex): string => (index.manifest as { name: string }).name
+    const byName = new Map([...indexes].map(([key, index]) => [nameOf(index), { key, index }]))
     expect([...byName.keys()].sort()).toEqual(['pkg-a', 'pkg-b', 'pkg-c'])
 
     const store = await openStore(storeDir)
@@ -114,7 +115,8 @@ describe('pnpm 12 interop', () => {
     await runPnpm(['install', '--offline', '--store-dir', storeDir], writeFileProject(dir), dir)
     const indexes = await collectIndexes(storeDir)
     const store = await openStore(storeDir)
-    const named = (pkg: string): PackageIndex => [...indexes.values()].find(i => (i.manifest as { name: string }).name === pkg)!
+    const named = (pkg: string): PackageIndex =>
+      [...indexes.values()].find(i => (i.manifest as { name: string }).name === pkg)!
     // One content file shared by pkg-a and pkg-b (their README), one used by pkg-c alone.
     const readme = named('pkg-a').files.get('README.md')!
     expect(named('pkg-b').files.get('README.md')!.digest).toBe(readme.digest)

@@ -10,7 +10,8 @@ import { tempDir } from '../helpers/tmp.js'
  * Writes a pnpm 10 store by hand from the documented format: content files under files/, one JSON index per
  * package under index/<2 hex>/<62 hex>-<pkgId>.json. Returns each package's key and expected files.
  */
-function writeV10Store (root: string): Array<{ key: string, file: string, files: Map<string, { digest: string, mode: number, size: number }> }> {
+type V10Entry = { key: string, file: string, files: Map<string, { digest: string, mode: number, size: number }> }
+function writeV10Store (root: string): V10Entry[] {
   const made = []
   for (const fixture of FIXTURES) {
     const all: Record<string, { body: string, mode?: number }> = { 'package.json': { body: JSON.stringify(fixture.manifest) }, ...fixture.files }
@@ -61,7 +62,8 @@ describe('v10 (pnpm 10) JSON package indexes', () => {
     expect([...listed.keys()].sort()).toEqual(made.map(m => m.file).sort())
     for (const { key, file, files } of made) {
       const index = listed.get(file) as Awaited<ReturnType<typeof store.readPackageIndex>>
-      expect(new Map([...index!.files].map(([n, i]) => [n, { digest: i.digest, mode: i.mode, size: i.size }]))).toEqual(files)
+      const entries = new Map([...index!.files].map(([n, i]) => [n, { digest: i.digest, mode: i.mode, size: i.size }]))
+      expect(entries).toEqual(files)
       // Both key forms find it: the listing's file path and the full "<integrity>\t<pkgId>" key.
       expect(await store.readPackageIndex(key)).toEqual(index)
       expect(await store.readPackageIndex(file)).toEqual(index)
@@ -97,6 +99,17 @@ describe('v10 (pnpm 10) JSON package indexes', () => {
     expect(await store.readPackageIndex(made[0]!.key)).toBeUndefined()
     expect(await store.deletePackageIndex(made[0]!.file)).toBe(false)
     await expect(store.readPackageIndex('index/../../etc/passwd.json')).rejects.toMatchObject({ code: 'ERR_CAS_INVALID_ARGUMENT' })
+    await store.close()
+  })
+
+  it('wraps a file system failure on an index as ERR_CAS_FILE_ACCESS naming the file, as index.db does', async () => {
+    const root = path.join(tempDir(), 'v10')
+    const made = writeV10Store(root)
+    const file = path.join(root, made[0]!.file)
+    fs.rmSync(file)
+    fs.mkdirSync(file) // reading it fails with EISDIR: neither missing nor corrupt
+    const store = await openStore(root)
+    await expect(store.readPackageIndex(made[0]!.key)).rejects.toMatchObject({ code: 'ERR_CAS_FILE_ACCESS', path: file })
     await store.close()
   })
 })

@@ -3,11 +3,10 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import type { StoreContext } from '../../lib/context.js'
+import { createStoreContext, type StoreContext } from '../../lib/context.js'
 import { contentPathFor } from '../../lib/layout/contentPath.js'
-import { PathLock } from '../../lib/lock/pathLock.js'
 import type { TestHooks } from '../../lib/util/hooks.js'
-import { checkFile, isYoung } from '../../lib/verify/checkFile.js'
+import { checkFile } from '../../lib/verify/checkFile.js'
 import { sha512Hex } from '../helpers/content.js'
 import { gate } from '../helpers/gate.js'
 import { tempDir } from '../helpers/tmp.js'
@@ -19,8 +18,7 @@ const SIZE = TEXT.length
 const CHECKED_AT = 1_700_000_000_000
 
 function context (hooks?: TestHooks): StoreContext {
-  const root = tempDir()
-  return { root, tmpDir: path.join(root, 'tmp'), lock: new PathLock(path.join(root, 'locks')), fsync: false, hooks }
+  return createStoreContext({ root: tempDir(), fsync: false, hooks })
 }
 
 /** Puts `bytes` at the content path of TEXT, with its mtime at `mtime` (ms) when given. */
@@ -163,20 +161,5 @@ describe('checkFile takes the path lock only for a suspect file', () => {
     fs.symlinkSync(path.basename(path.dirname(file)), path.dirname(file)) // files/xx -> xx: ELOOP
     await expect(checkFile(ctx, file, DIGEST, SIZE, 0)).rejects.toMatchObject({ code: 'ERR_CAS_FILE_ACCESS', path: file })
     ctx.lock.close()
-  })
-})
-
-describe('isYoung (the grace period)', () => {
-  it('judges the later of mtime and ctime; exactly graceMs old is no longer young; a missing file is not young', () => {
-    const file = path.join(tempDir(), 'f')
-    fs.writeFileSync(file, 'x')
-    const { ctimeMs } = fs.statSync(file)
-    expect(isYoung(file, 1000, ctimeMs + 999)).toBe(true)
-    expect(isYoung(file, 1000, ctimeMs + 1000)).toBe(false)
-    expect(isYoung(file, 0, ctimeMs)).toBe(false)
-    // An old mtime does not make a file old: its ctime says it was just written (utimes sets the ctime too).
-    fs.utimesSync(file, new Date(CHECKED_AT), new Date(CHECKED_AT))
-    expect(isYoung(file, 60_000, fs.statSync(file).ctimeMs + 1)).toBe(true)
-    expect(isYoung(file + '.gone', 60_000)).toBe(false)
   })
 })

@@ -121,9 +121,9 @@ describe('ensureFile', () => {
       await store.close()
     })
 
-    it('a failed rename with nothing good at the target throws ERR_CAS_FILE_ACCESS and leaves no temp', async () => {
+    it('a failed rename with nothing good at the target throws ERR_CAS_TEMP_LOST naming the temp file', async () => {
       const store = await storeWhoseTempVanishes(false)
-      await expect(store.ensureFile(Buffer.from('finalize me'), { mode: 0o644 })).rejects.toMatchObject({ code: 'ERR_CAS_FILE_ACCESS' })
+      await expect(store.ensureFile(Buffer.from('finalize me'), { mode: 0o644 })).rejects.toMatchObject({ code: 'ERR_CAS_TEMP_LOST', path: expect.stringMatching(/\/tmp\/.*\.cas-tmp$/) })
       expect(listFiles(path.join(store.root, 'tmp'))).toEqual([])
       expect(listFiles(path.join(store.root, 'files'))).toEqual([])
       await store.close()
@@ -138,7 +138,7 @@ describe('ensureFile', () => {
         .rejects.toMatchObject({ code: 'ERR_CAS_INTEGRITY', expected: wrong, actual: sha512('payload') })
       await expect(store.ensureFile(Readable.from([Buffer.from('payload')]), { mode: 0o644, digest: hexToSri(wrong) }))
         .rejects.toMatchObject({ code: 'ERR_CAS_INTEGRITY' })
-      expect(listFiles(store.root).filter(f => !f.startsWith('locks/') && !f.startsWith('index.db'))).toEqual([])
+      expect(listFiles(store.root).filter(f => !f.startsWith('locks/') && !f.startsWith('owners/') && !f.startsWith('index.db'))).toEqual([])
       await store.close()
     })
 
@@ -156,6 +156,14 @@ describe('ensureFile', () => {
       const store = await openStore(tempDir())
       await expect(store.ensureFile(Buffer.from('x'), { mode: -1 })).rejects.toMatchObject({ code: 'ERR_CAS_INVALID_ARGUMENT' })
       await expect(store.ensureFile('text' as unknown as Buffer, { mode: 0o644 })).rejects.toMatchObject({ code: 'ERR_CAS_INVALID_ARGUMENT' })
+      await store.close()
+    })
+
+    it('rejects a stream chunk that is neither bytes nor text with ERR_CAS_INVALID_ARGUMENT, leaving no temp', async () => {
+      const store = await openStore(tempDir())
+      const source = (async function * () { yield Buffer.from('ok so far'); yield 42 })()
+      await expect(store.ensureFile(source, { mode: 0o644 })).rejects.toMatchObject({ code: 'ERR_CAS_INVALID_ARGUMENT' })
+      expect(listFiles(path.join(store.root, 'tmp'))).toEqual([])
       await store.close()
     })
 
@@ -178,7 +186,7 @@ describe('ensureFile', () => {
         throw new Error('network reset')
       }
       await expect(store.ensureFile(failing(), { mode: 0o644 })).rejects.toThrow('network reset')
-      expect(listFiles(store.root).filter(f => !f.startsWith('locks/') && !f.startsWith('index.db'))).toEqual([])
+      expect(listFiles(store.root).filter(f => !f.startsWith('locks/') && !f.startsWith('owners/') && !f.startsWith('index.db'))).toEqual([])
       await store.close()
     })
 

@@ -16,7 +16,8 @@ import { listFiles, tempDir } from '../helpers/tmp.js'
 afterEach(() => { vi.restoreAllMocks() })
 
 /** A store whose writer counts how often it wrote a temp file (a dedupe hit writes none). */
-async function countingStore (dir = tempDir(), extra: TestHooks = {}): Promise<{ store: Store, written: () => number }> {
+type Counting = Promise<{ store: Store, written: () => number }>
+async function countingStore (dir = tempDir(), extra: TestHooks = {}): Counting {
   let written = 0
   const store = await openStore(dir, { _hooks: { 'writer:tempWritten': () => { written++ }, ...extra } })
   return { store, written: () => written }
@@ -153,7 +154,8 @@ describe('input at the limits', () => {
     const store = await openStore(tempDir())
     const data = Buffer.from('as announced')
     expect((await store.ensureFile(data, { mode: 0o644, digest: sha512Hex(data) })).digest).toBe(sha512Hex(data))
-    expect((await store.ensureFile(Readable.from([data]), { mode: 0o644, digest: sha512Hex(data) })).digest).toBe(sha512Hex(data))
+    const streamed = await store.ensureFile(Readable.from([data]), { mode: 0o644, digest: sha512Hex(data) })
+    expect(streamed.digest).toBe(sha512Hex(data))
     await store.close()
   })
 

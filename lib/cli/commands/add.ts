@@ -1,6 +1,6 @@
 import crypto from 'node:crypto'
 import fs from 'node:fs'
-import { packageIndexKey } from '../../pkgIndex/key.js'
+import { assertPackageIndexKey, packageIndexKey } from '../../pkgIndex/key.js'
 import type { PackageIndex } from '../../types.js'
 import type { CommandSpec } from '../args.js'
 import { openCliStore, type CliContext } from '../context.js'
@@ -23,13 +23,24 @@ export async function run (values: Record<string, unknown>, positionals: string[
   const kinds = positionals.map(arg => {
     const stat = fs.statSync(arg, { throwIfNoEntry: false })
     if (stat === undefined) throw new UsageError(`${arg} does not exist`, 'add')
+    // A device, FIFO or socket never ends (`/dev/zero`) or blocks: only files and folders are content.
+    if (!stat.isDirectory() && !stat.isFile()) throw new UsageError(`${arg} is not a regular file or a folder`, 'add')
     return stat.isDirectory() ? 'dir' as const : 'tarball' as const
   })
   if (key !== undefined && (positionals.length !== 1 || kinds[0] !== 'tarball')) {
     throw new UsageError('--key goes with exactly one tarball', 'add')
   }
-  const store = await openCliStore(values.store as string | undefined, ctx.env, true)
-  const results: Array<{ source: string, key?: string, files: Array<{ name: string, digest: string, mode: number, size: number }> }> = []
+  // Checked before anything is added: a bad key found after the add would leave its content behind unindexed.
+  if (key !== undefined) {
+    try {
+      assertPackageIndexKey(key)
+    } catch (err) {
+      throw new UsageError(`--key: ${(err as Error).message.replace(/\.$/, '')}`, 'add')
+    }
+  }
+  const store = await openCliStore(values.store as string | undefined, ctx.env, true, false, ctx.stderr)
+  type AddedFile = { name: string, digest: string, mode: number, size: number }
+  const results: Array<{ source: string, key?: string, files: AddedFile[] }> = []
   try {
     for (const [i, source] of positionals.entries()) {
       if (kinds[i] === 'dir') {

@@ -2,7 +2,8 @@ import crypto from 'node:crypto'
 import fs from 'node:fs'
 import { once } from 'node:events'
 import { toDigestHex } from '../../digest/sri.js'
-import { CasError } from '../../errors.js'
+import { type CasError, FileAccessError, NotAFileError } from '../../errors.js'
+import { statOrUndefined } from '../../util/fs.js'
 import type { CommandSpec } from '../args.js'
 import { openCliStore, type CliContext } from '../context.js'
 import { UsageError } from '../usageError.js'
@@ -28,13 +29,24 @@ export async function run (values: Record<string, unknown>, positionals: string[
   } catch (err) {
     throw new UsageError((err as CasError).message.replace(/\.$/, ''), 'cat')
   }
-  const store = await openCliStore(values.store as string | undefined, ctx.env)
+  const store = await openCliStore(values.store as string | undefined, ctx.env, false, true)
   await store.close()
-  const file = [store.filePathFor(digest, 0o644), store.filePathFor(digest, 0o755)].find(f => fs.existsSync(f))
+  const file = [store.filePathFor(digest, 0o644), store.filePathFor(digest, 0o755)].find(f => present(f))
   if (file === undefined) {
     ctx.stderr.write(`cas cat: ${digest.slice(0, 16)}… is not in ${store.root}.\n`)
     return 1
   }
+  try {
+    return await copyOut(ctx, file, digest)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).path === file) {
+      throw new FileAccessError(file, err as NodeJS.ErrnoException)
+    }
+    throw err
+  }
+}
+
+async function copyOut (ctx: CliContext, file: string, digest: string): Promise<number> {
   const hash = crypto.createHash('sha512')
   if (fs.statSync(file).size <= CHECK_FIRST_LIMIT) {
     const bytes = fs.readFileSync(file)
@@ -52,4 +64,17 @@ export async function run (values: Record<string, unknown>, positionals: string[
 function mismatch (ctx: CliContext, file: string): number {
   ctx.stderr.write(`cas cat: ${file} does not hold the bytes its name promises (corrupt). Run \`cas verify --fix\`.\n`)
   return 1
+}
+
+/** Whether content stands at `file`: absent is false; unreadable, or not a file, is an error saying so. */
+function present (file: string): boolean {
+  let stat
+  try {
+    stat = statOrUndefined(file)
+  } catch (err) {
+    throw new FileAccessError(file, err as NodeJS.ErrnoException) // EACCES: not "absent"
+  }
+  if (stat === undefined) return false
+  if (!stat.isFile()) throw new NotAFileError(file)
+  return true
 }

@@ -1,4 +1,4 @@
-import { DEFAULT_GRACE_MS } from '../../maint/verifyStore.js'
+import { DEFAULT_GRACE_MS } from '../../util/age.js'
 import type { CommandSpec } from '../args.js'
 import { openCliStore, type CliContext } from '../context.js'
 import { formatDuration, parseDuration } from '../duration.js'
@@ -22,7 +22,7 @@ export const spec: CommandSpec = {
 export async function run (values: Record<string, unknown>, positionals: string[], ctx: CliContext): Promise<number> {
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`, 'prune')
   const graceMs = values.grace === undefined ? DEFAULT_GRACE_MS : parseDuration(String(values.grace))
-  const store = await openCliStore(values.store as string | undefined, ctx.env)
+  const store = await openCliStore(values.store as string | undefined, ctx.env, false, false, ctx.stderr)
   let report
   try {
     report = await store.pruneStore({ graceMs, dryRun: values['dry-run'] === true, allowNoIndexes: values.force === true, signal: ctx.signal })

@@ -12,7 +12,7 @@ export const spec: CommandSpec = {
 /** `cas stat`. */
 export async function run (values: Record<string, unknown>, positionals: string[], ctx: CliContext): Promise<number> {
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`, 'stat')
-  const store = await openCliStore(values.store as string | undefined, ctx.env)
+  const store = await openCliStore(values.store as string | undefined, ctx.env, false, true)
   let stats
   try {
     stats = await store.storeStats()
@@ -29,6 +29,9 @@ export async function run (values: Record<string, unknown>, positionals: string[
     `Packages:       ${formatCount(stats.packages)}, ${formatCount(stats.references)} files in all (${formatBytes(stats.referencedBytes)} if nothing were shared)`,
     `Shared:         ${formatCount(stats.sharedFiles)} content files used more than once; sharing saves ${formatBytes(stats.savedBytes)}`,
     `Unreferenced:   ${formatCount(stats.orphans)} content files (\`cas prune\` removes them)`,
+    ...(stats.unreadableIndexes > 0
+      ? [`Unreadable:     ${formatCount(stats.unreadableIndexes)} package indexes, not counted above (\`cas verify --fix\` deletes them)`]
+      : []),
   ].join('\n') + '\n')
   return 0
 }

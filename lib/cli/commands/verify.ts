@@ -1,6 +1,7 @@
 import os from 'node:os'
 import path from 'node:path'
-import { DEFAULT_GRACE_MS, type VerifyReport } from '../../maint/verifyStore.js'
+import { unsettled, type VerifyReport } from '../../maint/verifyStore.js'
+import { DEFAULT_GRACE_MS } from '../../util/age.js'
 import type { CommandSpec } from '../args.js'
 import { describeKey, openCliStore, type CliContext } from '../context.js'
 import { formatDuration, parseDuration } from '../duration.js'
@@ -26,7 +27,7 @@ export async function run (values: Record<string, unknown>, _positionals: string
   const jobs = values.jobs === undefined ? undefined : Number(values.jobs)
   if (jobs !== undefined && (!Number.isInteger(jobs) || jobs < 1)) throw new UsageError(`--jobs ${String(values.jobs)} is not a positive whole number`, 'verify')
   const graceMs = values.grace === undefined ? DEFAULT_GRACE_MS : parseDuration(String(values.grace))
-  const store = await openCliStore(values.store as string | undefined, ctx.env)
+  const store = await openCliStore(values.store as string | undefined, ctx.env, false, true, ctx.stderr)
   const progress = createProgress({ stream: ctx.stderr, label: 'verify', unit: 'packages', quiet: values.quiet === true || values.json === true })
   const started = Date.now()
   let report: VerifyReport
@@ -65,6 +66,12 @@ function textReport (r: VerifyReport, elapsedMs: number): string {
   const out: string[] = []
   const mode = r.full ? 'full re-hash' : 'fast path, re-hash where stale'
   out.push(`Store ${r.root} (${r.format}; ${mode}${r.fix ? '; fixing' : ''})`)
+  if (r.indexLost === true) {
+    out.push('', `Lost package index: ${path.join(r.root, 'index.db')} is empty but the store holds content, so no ` +
+      'package could be checked and nothing was changed. Restore index.db from a backup; or, to start over, delete ' +
+      'it (installs then fetch every package again; `cas prune --force` removes the content nothing references).', '')
+    return out.join('\n') + '\n'
+  }
   out.push(`Checked ${formatCount(r.packagesChecked)} packages, ${formatCount(r.filesChecked)} content files in ${formatDuration(elapsedMs)}.`)
   if (r.problems.length > 0) {
     out.push('', 'Problems:')
@@ -100,9 +107,7 @@ function textReport (r: VerifyReport, elapsedMs: number): string {
       : 'Repaired: every damaged package will be fetched again by the next install.' +
         (r.supersededIndexes.length > 0 ? ` (${formatCount(r.supersededIndexes.length)} were rewritten by another process meanwhile and left to it.)` : ''))
   } else {
-    const settled = new Set([...r.deletedIndexes, ...r.supersededIndexes])
-    const left = r.problems.filter(p => !settled.has(p.key))
-    const leftIndexes = r.unreadableIndexes.filter(u => !u.deleted && !settled.has(u.key)).length
+    const { problems: left, unreadableIndexes: { length: leftIndexes } } = unsettled(r)
     const young = left.filter(p => p.action === 'kept: younger than grace').length
     const count = left.length + leftIndexes
     if (!r.fix) {

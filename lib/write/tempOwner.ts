@@ -1,0 +1,108 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import fsExt from 'fs-ext'
+import { FileAccessError } from '../errors.js'
+import { backoff, openLockFile, tryFlock, unlockFd } from '../lock/flock.js'
+import { errorCode } from '../util/fs.js'
+import { OWNER_SUFFIX, ownerId, ownerIdOfTemp } from './tempName.js'
+
+/**
+ * Proof that the writer of a temp file is alive, for `cas prune` and `cas verify --fix`. A temp file can wait a
+ * long time for its rename (its writer queued behind a path lock another process holds), so age alone does not
+ * prove its writer dead. Before its first temp file, each open store takes a shared flock on its thread's owner
+ * record, `owners/<pid>-<thread>-<random>.cas-owner` in the store, and holds it until closed; every temp name
+ * carries the same `<pid>-<thread>-…-<random>`. A cleaner that cannot take that record's lock exclusively leaves
+ * its temps alone. The kernel drops the lock when the writer dies, SIGKILL included, so a dead writer's temps are
+ * still cleaned.
+ */
+export class TempOwner {
+  readonly #file: string
+  #fd: number | undefined
+
+  constructor (root: string) {
+    this.#file = path.join(root, OWNERS_DIR, ownerId() + OWNER_SUFFIX)
+  }
+
+  /** True once the record is held (then {@link hold} has nothing to do: no promise on the write path). */
+  get held (): boolean {
+    return this.#fd !== undefined
+  }
+
+  /** Holds the owner record (once per store); call before creating a temp file. */
+  async hold (): Promise<void> {
+    if (this.#fd !== undefined) return
+    let madeDir = false
+    for (let attempt = 0; ; attempt++) {
+      let fd: number
+      try {
+        fd = openLockFile(this.#file)
+      } catch (err) {
+        if (errorCode(err) !== 'ENOENT' || madeDir) throw new FileAccessError(this.#file, err as NodeJS.ErrnoException)
+        madeDir = true
+        try {
+          fs.mkdirSync(path.dirname(this.#file), { recursive: true })
+        } catch (mkdirErr) {
+          throw new FileAccessError(path.dirname(this.#file), mkdirErr as NodeJS.ErrnoException)
+        }
+        continue
+      }
+      // A cleaner holds it exclusively for an instant while it judges it, and may remove it then: only a lock on
+      // the file still at that path counts.
+      if (tryShared(fd) && sameFile(fd, this.#file)) {
+        this.#fd = fd
+        return
+      }
+      unlockFd(fd)
+      await backoff(attempt)
+    }
+  }
+
+  /** Drops the record's lock (the store is closing: it writes no more temp files). */
+  release (): void {
+    if (this.#fd === undefined) return
+    unlockFd(this.#fd)
+    this.#fd = undefined
+  }
+}
+
+function tryShared (fd: number): boolean {
+  try {
+    fsExt.flockSync(fd, 'shnb')
+    return true
+  } catch (err) {
+    const code = errorCode(err)
+    if (code === 'EAGAIN' || code === 'EWOULDBLOCK') return false
+    throw err
+  }
+}
+
+function sameFile (fd: number, file: string): boolean {
+  const held = fs.fstatSync(fd)
+  const now = fs.statSync(file, { throwIfNoEntry: false })
+  return now !== undefined && now.ino === held.ino && now.dev === held.dev
+}
+
+/** The folder of owner records, in the store root (not in tmp/, which holds only temp files). */
+export const OWNERS_DIR = 'owners'
+
+/**
+ * Whether the writer of `tmp/<name>` (a temp file) or of `owners/<name>` (an owner record itself) is alive: true
+ * when its owner record is locked by a live store. False when the record is free (its writer closed its store or
+ * died), and undefined when the name has no owner record (an older writer, a foreign file): then age alone decides.
+ */
+export function tempWriterAlive (root: string, name: string): boolean | undefined {
+  const owner = name.endsWith(OWNER_SUFFIX) ? name.slice(0, -OWNER_SUFFIX.length) : ownerIdOfTemp(name)
+  if (owner === undefined) return undefined
+  let fd: number
+  try {
+    fd = fs.openSync(path.join(root, OWNERS_DIR, owner + OWNER_SUFFIX), fs.constants.O_RDWR)
+  } catch (err) {
+    // No record: not a writer that keeps one. Unopenable: cannot tell, so count it alive (never remove live work).
+    return errorCode(err) === 'ENOENT' ? undefined : true
+  }
+  try {
+    return !tryFlock(fd)
+  } finally {
+    unlockFd(fd)
+  }
+}
