@@ -1,5 +1,6 @@
 // The benchmark harness:
-//   npm run bench [-- --json] [--corpus DIR] [--files N] [--runs N] [--large-mb N] [--work DIR] [--quick]
+//   npm run bench [-- --json] [--corpus DIR] [--files N] [--packages N] [--runs N] [--large-mb N] [--work DIR]
+//                 [--quick]
 // Every system is measured on the same corpus in the same run; results are ratios, never absolute promises.
 import { execSync, spawn } from 'node:child_process'
 import fs from 'node:fs'
@@ -9,13 +10,17 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { generateCorpus, listCorpus } from './corpus.js'
 import { formatMarkdown, type Figure, type Report, type Scenario, type Target } from './report.js'
-import { cacachePut, cacacheVerify, casAdd, casVerify, pnpmAdd, pnpmVerify, rawAdd, rawStat } from './systems.js'
+import { openStore } from '../lib/index.js'
+import { cacachePut, cacacheVerify, casAdd, casAddTarballs, casVerify, pnpmAdd, pnpmAddTarballs, pnpmVerify, rawAdd, rawStat } from './systems.js'
+import { packCorpus, startRegistry } from './tarballs.js'
+import { casImportAll, pnpmImportAll, pnpmVerifyImportAll, removeTree, splitIntoPackages } from './importScenario.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const { values: args } = parseArgs({
   options: {
     corpus: { type: 'string' },
     files: { type: 'string', default: '12000' },
+    packages: { type: 'string', default: '500' },
     seed: { type: 'string', default: '42' },
     runs: { type: 'string', default: '3' },
     'large-mb': { type: 'string', default: '1024' },
@@ -108,20 +113,99 @@ async function main (): Promise<void> {
       figure('cacache 20 verify (whole cache)', cacacheVerifyMs)],
   })
 
-  progress('contention: 1 process, then 4 processes')
-  // Both sides run as child processes, so process start-up is on both sides of the ratio.
-  const single = await timed(async () => { await runChild('addCorpus.ts', [freshDir('single'), corpus]) })
-  const shared = freshDir('contended')
-  const children: Array<Record<string, unknown>> = []
-  const wallMs = await timed(async () => {
-    children.push(...await Promise.all([0, 1, 2, 3].map(async () => await runChild('addCorpus.ts', [shared, corpus]))))
-  })
-  const errors = children.flatMap(c => (c.errors as string[] | undefined) ?? [`child failed: ${String(c.failure)}`])
-  if (!await casVerify(shared, casIndex!, false)) errors.push('the contended store failed verification')
+  // 5-7. Packages: the corpus packed as ~500 tarballs (24 files each) and served by a local HTTP registry.
+  const packages = packCorpus(files, tarballDir(corpus, files.length))
+  const packedDir = tarballDir(corpus, files.length)
+  const tarballBytes = packages.reduce((sum, p) => sum + fs.statSync(path.join(packedDir, p.file)).size, 0)
+  const registry = await startRegistry(tarballDir(corpus, files.length))
+  const listFile = path.join(work, 'packages.json')
+  fs.writeFileSync(listFile, JSON.stringify(packages.map(p => ({ pkgId: p.pkgId, integrity: p.integrity, url: `${registry.origin}/${p.file}` }))))
+  const ensure = {
+    single: [] as number[],
+    singleInChild: [] as number[],
+    wall: [] as number[],
+    warm: [] as number[],
+    warmNoVerify: [] as number[],
+    // CPU time (user + system) of the children, start-up included: steadier than wall time on a shared machine.
+    singleCpu: [] as number[],
+    fourCpu: [] as number[],
+  }
+  const errors: string[] = []
+  let downloads = { min: Infinity, max: 0, total: 0 }
+  try {
+    for (let r = 0; r < runs; r++) {
+      progress(`ensurePackage: 1 process, then 4 processes (${packages.length} packages)`)
+      // Both sides run as child processes, so process start-up is on both sides of the ratio.
+      const singleStore = freshDir('ensure-single')
+      let one: Record<string, unknown> = {}
+      ensure.single.push(await timed(async () => { one = await runChild('ensurePackages.ts', [singleStore, listFile, '8']) }))
+      ensure.singleInChild.push(one.ms as number)
+      ensure.singleCpu.push(one.cpuMs as number)
+      errors.push(...childErrors(one, packages.length))
+      registry.hits.clear()
+      const shared = freshDir('ensure-contended')
+      const four: Array<Record<string, unknown>> = []
+      ensure.wall.push(await timed(async () => {
+        four.push(...await Promise.all([0, 1, 2, 3].map(async () => await runChild('ensurePackages.ts', [shared, listFile, '8']))))
+      }))
+      for (const child of four) errors.push(...childErrors(child, packages.length))
+      ensure.fourCpu.push(four.reduce((sum, c) => sum + ((c.cpuMs as number | undefined) ?? 0), 0))
+      const fetchedAll = four.reduce((sum, c) => sum + ((c.fetched as number | undefined) ?? 0), 0)
+      if (fetchedAll !== packages.length) errors.push(`the 4 processes fetched ${fetchedAll} packages in all, not ${packages.length}`)
+      const counts = packages.map(p => registry.hits.get(p.file) ?? 0)
+      downloads = {
+        min: Math.min(downloads.min, ...counts),
+        max: Math.max(downloads.max, ...counts),
+        total: counts.reduce((a, b) => a + b, 0),
+      }
+      progress('ensurePackage: warm (all stored)')
+      registry.hits.clear()
+      const warm = await runChild('ensurePackages.ts', [singleStore, listFile, '8'])
+      errors.push(...childErrors(warm, packages.length))
+      if (registry.hits.size > 0 || (warm.fetched as number) > 0) errors.push('the warm run fetched packages')
+      ensure.warm.push(warm.ms as number)
+      const trusting = await runChild('ensurePackages.ts', [singleStore, listFile, '8', 'noverify'])
+      errors.push(...childErrors(trusting, packages.length))
+      ensure.warmNoVerify.push(trusting.ms as number)
+    }
+  } finally {
+    await registry.close()
+  }
+  const pkgFigure = (system: string, ms: number): Figure => figure(system, ms, packages.length, tarballBytes)
   scenarios.push({
-    name: 'Contention (4 processes add the same corpus to one empty store)',
-    figures: [figure('cas-store, 4 processes at once (wall)', wallMs), figure('cas-store, 1 process', single)],
-    extra: { wallMs, singleProcessMs: single, errors },
+    name: `Contention (4 processes ensurePackage the same ${packages.length} packages from a local registry into one empty store)`,
+    figures: [pkgFigure('cas-store, 4 processes at once (wall)', median(ensure.wall)), pkgFigure('cas-store, 1 process', median(ensure.single))],
+    extra: {
+      wallMs: median(ensure.wall),
+      singleProcessMs: median(ensure.single),
+      cpuMsOf4Processes: median(ensure.fourCpu),
+      cpuMsOf1Process: median(ensure.singleCpu),
+      downloadsPerTarballMin: downloads.min,
+      downloadsPerTarballMax: downloads.max,
+      errors,
+    },
+  })
+  scenarios.push({
+    name: `Warm ensurePackage (the same ${packages.length} packages, all stored: index read + fast verify each)`,
+    figures: [pkgFigure('cas-store, warm', median(ensure.warm)), pkgFigure('cas-store, cold (same child, empty store)', median(ensure.singleInChild)),
+      pkgFigure('cas-store, warm with verify: false (index read only)', median(ensure.warmNoVerify))],
+  })
+
+  progress(`addFilesFromTarball: ${packages.length} tarballs`)
+  const tarballs = packages.map(p => ({ path: path.join(packedDir, p.file), integrity: p.integrity }))
+  const tar = { cas: [] as number[], pnpm: [] as number[] }
+  for (let r = 0; r < runs; r++) {
+    const casDir = freshDir('tgz-cas')
+    tar.cas.push(await timed(async () => { await casAddTarballs(casDir, tarballs) }))
+    const pnpmDir = freshDir('tgz-pnpm')
+    tar.pnpm.push(await timed(() => { pnpmAddTarballs(pnpmDir, tarballs) }))
+    fs.rmSync(casDir, { recursive: true, force: true })
+    fs.rmSync(pnpmDir, { recursive: true, force: true })
+  }
+  scenarios.push({
+    name: `addFilesFromTarball (${packages.length} tarballs into an empty store)`,
+    figures: [figure('cas-store (integrity checked while streaming, 4 in flight)', median(tar.cas)),
+      figure('pnpm 10 store.cafs (no integrity check, synchronous)', median(tar.pnpm))],
   })
 
   scenarios.push({
@@ -137,6 +221,80 @@ async function main (): Promise<void> {
     extra: { rssGrowthMiB: (large.rssGrowth as number) / 1024 / 1024 },
   })
 
+  // 8. Import: the corpus as packages into an empty node_modules, against pnpm's importer; then the skip.
+  const packageCount = quick ? 30 : Number(args.packages)
+  progress(`import: ${packageCount} packages, hardlink and copy, cas-store and pnpm's importer`)
+  const importPkgs = await splitIntoPackages(casStore, casIndex!, packageCount)
+  const importFiles = importPkgs.reduce((n, p) => n + p.index.files.size, 0)
+  const importBytes = importPkgs.reduce((n, p) => n + [...p.index.files.values()].reduce((b, f) => b + f.size, 0), 0)
+  const imp = {
+    hardlink: { cas: [] as number[], pnpm: [] as number[], pnpmVerify: [] as number[] },
+    copy: { cas: [] as number[], pnpm: [] as number[], pnpmVerify: [] as number[] },
+    skip: [] as number[],
+    skipCpu: [] as number[],
+  }
+  for (const method of ['hardlink', 'copy'] as const) {
+    // Untimed warm-up of both systems: the first pass over the store's files pays for cold dentry and inode caches
+    // (2.5x for whoever goes first, measured), and the first call of a code path for the JIT.
+    for (const warm of ['cas', 'pnpm'] as const) {
+      const nm = path.join(freshDir('nm-warm'), 'node_modules')
+      fs.mkdirSync(nm, { recursive: true })
+      const store = await openStore(casStore)
+      if (warm === 'cas') await casImportAll(store, importPkgs, nm, method)
+      else pnpmVerifyImportAll(store.root, importPkgs, nm, method)
+      await store.close()
+      removeTree(path.dirname(nm))
+    }
+    for (let r = 0; r < runs; r++) {
+      // Alternate who goes first, so neither always meets the other's write-back.
+      for (const who of r % 2 === 0 ? ['cas', 'pnpm', 'pnpmVerify'] as const : ['pnpmVerify', 'pnpm', 'cas'] as const) {
+        const nm = path.join(freshDir('nm'), 'node_modules')
+        fs.mkdirSync(nm, { recursive: true })
+        let count = 0
+        const store = await openStore(casStore) // a fresh instance: nothing learned carries over but the method memory
+        imp[method][who].push(await timed(async () => {
+          count = who === 'cas'
+            ? await casImportAll(store, importPkgs, nm, method)
+            : who === 'pnpm' ? pnpmImportAll(importPkgs, nm, method) : pnpmVerifyImportAll(store.root, importPkgs, nm, method)
+        }))
+        assert(count === importPkgs.length, `${who} ${method} imported ${count} of ${importPkgs.length} packages`)
+        if (who === 'cas' && method === 'hardlink' && imp.skip.length === 0) {
+          for (let s = 0; s < runs; s++) {
+            const cpu = process.cpuUsage()
+            imp.skip.push(await timed(async () => { assert(await casImportAll(store, importPkgs, nm, method) === 0, 'skip re-imported') }))
+            const used = process.cpuUsage(cpu)
+            // On a loaded machine, wall time includes waiting for a core.
+            imp.skipCpu.push((used.user + used.system) / 1000)
+          }
+        }
+        await store.close()
+        removeTree(path.dirname(nm))
+      }
+    }
+    scenarios.push({
+      name: `Import ${importPkgs.length} packages into an empty node_modules (${method})`,
+      figures: [figure('cas-store importPackage', median(imp[method].cas), importFiles, importBytes),
+        figure(`pnpm fs.indexed-pkg-importer (${method})`, median(imp[method].pnpm), importFiles, importBytes),
+        figure('pnpm store.cafs verify + importer (the same work)', median(imp[method].pnpmVerify), importFiles, importBytes)],
+      extra: {
+        casPackagesPerSec: importPkgs.length / (median(imp[method].cas) / 1000),
+        pnpmPackagesPerSec: importPkgs.length / (median(imp[method].pnpm) / 1000),
+        casRuns: imp[method].cas.map(Math.round).join('/'),
+        pnpmRuns: imp[method].pnpm.map(Math.round).join('/'),
+      },
+    })
+  }
+  const skipPerSec = importPkgs.length / (median(imp.skip) / 1000)
+  scenarios.push({
+    name: `Import onto complete targets (${importPkgs.length} packages already in place: kept)`,
+    figures: [figure('cas-store importPackage, skip', median(imp.skip), importFiles, importBytes)],
+    extra: {
+      packagesPerSec: skipPerSec,
+      runs: imp.skip.map(ms => Math.round(importPkgs.length / (ms / 1000))).join('/') + ' packages/s',
+      cpuBound: imp.skipCpu.map(ms => Math.round(importPkgs.length / (ms / 1000))).join('/') + ' packages per CPU-second',
+    },
+  })
+
   const ratio = (a: number, b: number): number => b / a // ms ratio: how many times faster `a` is than `b`
   const targets: Target[] = [
     target('cold add vs pnpm 10', '>= 1.5x', ratio(median(cold.cas), median(cold.pnpm)), x => x >= 1.5),
@@ -145,9 +303,17 @@ async function main (): Promise<void> {
     target('verify fast path vs pnpm 10', '>= 1.0x', ratio(median(ver.casFast), median(ver.pnpmFast)), x => x >= 1),
     target('verify slow path vs pnpm 10', '>= 1.0x', ratio(median(ver.casSlow), median(ver.pnpmSlow)), x => x >= 1),
     target('whole-store verify vs cacache verify (files/s)', '>= 50x', ratio(median(ver.casSlow), cacacheVerifyMs), x => x >= 50),
-    target('contention: 4 processes wall time vs 1 process cold add', '<= 1.5x, 0 errors', wallMs / single, x => x <= 1.5 && errors.length === 0, `x, errors: ${errors.length}`),
+    target('contention: 4 processes ensurePackage wall time vs 1 process', '<= 1.3x, 1 download per tarball, 0 errors',
+      median(ensure.wall) / median(ensure.single),
+      x => x <= 1.3 && downloads.min === 1 && downloads.max === 1 && errors.length === 0,
+      `x, downloads per tarball: ${downloads.min}-${downloads.max}, errors: ${errors.length}`),
+    target('warm ensurePackage vs cold', '<= 5%', median(ensure.warm) / median(ensure.singleInChild) * 100, x => x <= 5, '%'),
+    target('addFilesFromTarball vs pnpm 10', '>= 1.5x', ratio(median(tar.cas), median(tar.pnpm)), x => x >= 1.5),
     target('lock overhead (locks on vs off)', '<= 10%', (median(cold.cas) / median(cold.casNoLock) - 1) * 100, x => x <= 10, '%'),
     target('large file peak RSS growth', '<= 64 MiB', (large.rssGrowth as number) / 1024 / 1024, x => x <= 64, ' MiB'),
+    target('import, hardlink, vs pnpm importer', '>= 1.2x', ratio(median(imp.hardlink.cas), median(imp.hardlink.pnpm)), x => x >= 1.2),
+    target('import, copy, vs pnpm importer', '>= 1.2x', ratio(median(imp.copy.cas), median(imp.copy.pnpm)), x => x >= 1.2),
+    target('import skip of complete targets', '>= 20,000 packages/s', skipPerSec, x => x >= 20_000, ' packages/s'),
   ]
   const report: Report = {
     date: new Date().toISOString(),
@@ -187,6 +353,16 @@ async function timed (fn: () => unknown): Promise<number> {
   const start = performance.now()
   await fn()
   return performance.now() - start
+}
+
+function tarballDir (corpus: string, count: number): string {
+  return path.join(here, '..', '.bench-tmp', `tarballs-${path.basename(corpus)}-${count}`)
+}
+
+/** A child's errors, plus one if it did not finish every package. */
+function childErrors (child: Record<string, unknown>, expected: number): string[] {
+  const errors = (child.errors as string[] | undefined) ?? [`child failed: ${String(child.failure)}`]
+  return child.packages === expected ? errors : [...errors, `a child finished ${String(child.packages)} of ${expected} packages`]
 }
 
 function median (values: number[]): number {

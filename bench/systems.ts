@@ -7,7 +7,10 @@ import { openStore, type FileInfo, type PackageIndex } from '../lib/index.js'
 const require = createRequire(import.meta.url)
 // Peers, loaded from their published packages (dev dependencies): pnpm 10's store library and npm's cacache.
 const pnpmCafs = require('@pnpm/store.cafs') as {
-  createCafs: (dir: string) => { addFilesFromDir: (dir: string) => { filesIndex: Record<string, PnpmFile> } }
+  createCafs: (dir: string) => {
+    addFilesFromDir: (dir: string) => { filesIndex: Record<string, PnpmFile> }
+    addFilesFromTarball: (tarball: Buffer, readManifest?: boolean) => { filesIndex: Record<string, PnpmFile> }
+  }
   checkPkgFilesIntegrity: (dir: string, index: { files: Record<string, PnpmFile> }) => { passed: boolean }
 }
 const cacache = require('cacache') as {
@@ -97,4 +100,38 @@ export async function cacachePut (cacheDir: string, files: Array<{ path: string,
 
 export async function cacacheVerify (cacheDir: string): Promise<number> {
   return (await cacache.verify(cacheDir)).verifiedContent
+}
+
+/**
+ * cas-store: addFilesFromTarball of every tarball (read from disk, checked against its integrity as it streams
+ * through the parser), `jobs` packages in flight, as an installer would run them.
+ */
+export async function casAddTarballs (
+  storeDir: string, tarballs: Array<{ path: string, integrity: string }>, jobs = 4,
+): Promise<number> {
+  const store = await openStore(storeDir)
+  let files = 0
+  let next = 0
+  try {
+    await Promise.all(Array.from({ length: jobs }, async () => {
+      while (next < tarballs.length) {
+        const tarball = tarballs[next++]!
+        const index = await store.addFilesFromTarball(fs.readFileSync(tarball.path), { integrity: tarball.integrity })
+        files += index.files.size
+      }
+    }))
+  } finally {
+    await store.close()
+  }
+  return files
+}
+
+/** pnpm 10: createCafs(root).addFilesFromTarball of every tarball (synchronous: gunzip, parse, write each file). */
+export function pnpmAddTarballs (storeRoot: string, tarballs: Array<{ path: string }>): number {
+  const cafs = pnpmCafs.createCafs(storeRoot)
+  let files = 0
+  for (const tarball of tarballs) {
+    files += Object.keys(cafs.addFilesFromTarball(fs.readFileSync(tarball.path), true).filesIndex).length
+  }
+  return files
 }

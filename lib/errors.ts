@@ -27,10 +27,12 @@ export class IntegrityError extends CasError {
   readonly expected: string
   readonly actual: string
 
-  constructor (expected: string, actual: string, what = 'content') {
+  /** `expected`/`actual`: hex sha512 for content, SRI strings (`sha512-…`) for a package tarball. */
+  constructor (expected: string, actual: string, what = 'content', outcome = 'nothing was stored') {
+    const shown = (value: string): string => /^[0-9a-f]{128}$/.test(value) ? `sha512 ${value.slice(0, 16)}…` : value
     super('ERR_CAS_INTEGRITY',
-      `The ${what} hashes to sha512 ${actual.slice(0, 16)}…, not the expected ${expected.slice(0, 16)}…; ` +
-      'nothing was stored. The source is corrupt or the expected digest is wrong: fetch it again or fix the digest.')
+      `The ${what} hashes to ${shown(actual)}, not the expected ${shown(expected)}; ${outcome}. ` +
+      'The source is corrupt or the expected digest is wrong: fetch it again or fix the digest.')
     this.expected = expected
     this.actual = actual
   }
@@ -187,8 +189,8 @@ export class FetchError extends CasError {
   readonly status: number | undefined
 
   constructor (code: 'ERR_CAS_FETCH_STATUS' | 'ERR_CAS_FETCH_NETWORK' | 'ERR_CAS_FETCH_TIMEOUT', url: string,
-    detail: string, status?: number, cause?: unknown) {
-    super(code, `Downloading ${url} failed: ${detail}. The partial download is kept; retry to resume it.`, { cause })
+    detail: string, status?: number, cause?: unknown, advice = 'The partial download is kept; retry to resume it.') {
+    super(code, `Downloading ${url} failed: ${detail}. ${advice}`, { cause })
     this.url = url
     this.status = status
   }
@@ -261,5 +263,54 @@ export class IndexLostError extends CasError {
 export class InterruptedError extends CasError {
   constructor (what: string) {
     super('ERR_CAS_INTERRUPTED', `${what} was interrupted before it could finish; nothing is half done. Run it again.`)
+  }
+}
+
+/**
+ * A package cannot be imported because files its index names are missing from the store or corrupt (found before
+ * the import, or removed while it ran). Nothing was left at the target. The installer should fetch the package
+ * again (its index is stale), e.g. after `cas verify --fix` removed damaged content.
+ */
+export class MissingContentError extends CasError {
+  /** The package's file names (as the index names them) whose content is missing or corrupt. */
+  readonly files: string[]
+
+  constructor (files: string[]) {
+    const shown = files.slice(0, 5).map(f => JSON.stringify(f)).join(', ') +
+      (files.length > 5 ? `, and ${files.length - 5} more` : '')
+    super('ERR_CAS_MISSING_CONTENT',
+      `The store lacks the content of ${files.length} file(s) of this package (missing or corrupt): ${shown}. ` +
+      'Nothing was imported. Fetch the package again (re-add its tarball) and retry.')
+    this.files = files
+  }
+}
+
+/** An explicitly requested import method (`clone`, `hardlink`) cannot work between this store and the target. */
+export class ImportMethodError extends CasError {
+  readonly method: string
+  /** The errno code that proved it (EXDEV, ENOTSUP, EPERM…). */
+  readonly reason: string
+
+  constructor (method: string, reason: string, why: string, cause?: unknown) {
+    super('ERR_CAS_IMPORT_METHOD',
+      `Cannot import by ${method}: ${why} (${reason}). Use method 'auto', which falls back to what works, or 'copy'.`,
+      { cause })
+    this.method = method
+    this.reason = reason
+  }
+}
+
+/**
+ * Two file names of one package cannot both exist in one folder: one names a file the other uses as a folder
+ * (`a` and `a/b`), or they differ only in case on a case-insensitive file system.
+ */
+export class NameCollisionError extends CasError {
+  readonly names: string[]
+
+  constructor (names: string[], detail: string) {
+    super('ERR_CAS_NAME_COLLISION',
+      `The package's file names ${names.map(n => JSON.stringify(n)).join(' and ')} collide: ${detail}. ` +
+      'The package index is malformed, or the target file system cannot hold this package; nothing was imported.')
+    this.names = names
   }
 }

@@ -13,6 +13,10 @@ export {
 } from './add/limits.js'
 export { MAX_DIR_VISITS } from './add/addFilesFromDir.js'
 export type { FetchFileOptions, FetchFileResult, FetchProgress } from './fetch/fetchFile.js'
+export type { ImportPackageOptions, ImportPackageResult } from './import/importPackage.js'
+export type { ImportMethod, ImportMethodOption } from './import/importMethod.js'
+export type { EnsurePackageOptions, EnsurePackageResult } from './ensure/ensurePackage.js'
+export type { AddFilesFromTarballOptions } from './add/addFilesFromTarball.js'
 export type { LockHolder, WaitInfo, WaitOptions } from './lock/lockWait.js'
 export { REPORT_WAIT_AFTER_MS } from './lock/stripeLocks.js'
 export { assertDigestHex, hexToSri, isDigestHex, sriToHex, toDigestHex } from './digest/sri.js'
@@ -40,6 +44,7 @@ export {
   IndexReadOnlyError, IntegrityError, InterruptedError, InvalidArgumentError, LockTimeoutError, NotAFileError,
   PruneRefusedError, StoreClosedError, UnsafePathError,
 } from './errors.js'
+export { ImportMethodError, MissingContentError, NameCollisionError } from './errors.js'
 export {
   FileChangedError, IndexLostError, LockFileError, ReadOnlyStoreError, TempFileLostError, TooManyEntriesError,
 } from './errors.js'

@@ -1,10 +1,12 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { addFilesFromDir } from './add/addFilesFromDir.js'
-import { addFilesFromTarball } from './add/addFilesFromTarball.js'
+import { addFilesFromTarball, type AddFilesFromTarballOptions } from './add/addFilesFromTarball.js'
 import type { AddLimits } from './add/limits.js'
 import { ensureDir, type EnsureDirOptions } from './dir/ensureDir.js'
+import { ensurePackage, type EnsurePackageOptions, type EnsurePackageResult } from './ensure/ensurePackage.js'
 import { fetchFile, type FetchFileOptions, type FetchFileResult } from './fetch/fetchFile.js'
+import { importPackage, type ImportPackageOptions, type ImportPackageResult } from './import/importPackage.js'
 import { createStoreContext, type StoreContext } from './context.js'
 import { FileAccessError, InvalidArgumentError, ReadOnlyStoreError, StoreClosedError } from './errors.js'
 import { contentPathFor } from './layout/contentPath.js'
@@ -158,6 +160,17 @@ export class Store {
   }
 
   /**
+   * Materializes the package `index` at `targetDir` (clone, hard link or copy), whole or not at all: built in a temp
+   * folder of this call's own and renamed into place, verified first, names checked. Concurrent importers of one
+   * target all succeed; a complete target is kept (`imported: false`) unless `force`. See `lib/import/`.
+   */
+  async importPackage (
+    index: PackageIndex, targetDir: string, options?: ImportPackageOptions,
+  ): Promise<ImportPackageResult> {
+    return await importPackage(this.#open(), index, targetDir, options)
+  }
+
+  /**
    * Adds every file under `dir` (symlinks followed only inside it) and returns the package index. A file changed
    * between the walk and its read fails with `ERR_CAS_FILE_CHANGED`; `options.maxEntries` bounds the file count.
    */
@@ -167,10 +180,22 @@ export class Store {
 
   /**
    * Adds the files of a `.tgz` or `.tar` (Buffer or stream) and returns the package index, in bounded memory.
-   * Past `options` (`AddLimits`: size, entries, expansion ratio) it fails with `ERR_CAS_BAD_TARBALL`.
+   * Past `options` (`AddLimits`: size, entries, expansion ratio) it fails with `ERR_CAS_BAD_TARBALL`. With
+   * `integrity`, the tarball is hashed as it streams and a mismatch fails with `ERR_CAS_INTEGRITY` (write no index).
    */
-  async addFilesFromTarball (tarball: Buffer | AsyncIterable<unknown>, options?: AddLimits): Promise<PackageIndex> {
+  async addFilesFromTarball (
+    tarball: Buffer | AsyncIterable<unknown>, options?: AddFilesFromTarballOptions,
+  ): Promise<PackageIndex> {
     return await addFilesFromTarball(this.#writable('add files'), tarball, options)
+  }
+
+  /**
+   * Makes sure a package (a lockfile entry: integrity, pkgId, tarball URL or fetcher) is in the store with its
+   * index, and returns the index. Already stored: at once, no lock. Otherwise one process (and one task) fetches,
+   * adds and indexes it while the others wait; the tarball is checked against `integrity` as it streams.
+   */
+  async ensurePackage (options: EnsurePackageOptions): Promise<EnsurePackageResult> {
+    return await ensurePackage(this.#writable('add a package'), this.#openIndexes(), options)
   }
 
   /**

@@ -1,5 +1,6 @@
 import { Parser, type ReadEntry } from 'tar'
 import type { StoreContext } from '../context.js'
+import { integrityHasher } from '../digest/tarballIntegrity.js'
 import { BadTarballError, CasError, InvalidArgumentError, UnsafePathError } from '../errors.js'
 import type { EnsureFileResult, PackageIndex } from '../types.js'
 import { SYNC_IO_LIMIT } from '../util/hash.js'
@@ -13,6 +14,16 @@ const FEED_SLICE = 16 * 1024
 /** Small entries read into memory and waiting for their writes, at most (bytes, and count). */
 const MAX_BUFFERED_BYTES = 32 * 1024 * 1024
 const MAX_BUFFERED_ENTRIES = 64
+
+/** Options of {@link addFilesFromTarball}: the limits of every add verb, and the tarball's expected integrity. */
+export interface AddFilesFromTarballOptions extends AddLimits {
+  /**
+   * The tarball's SRI (as a lockfile has it). Its bytes are hashed as they stream into the parser, with no second
+   * pass; a mismatch fails with `ERR_CAS_INTEGRITY` and no index is returned. The strongest algorithm the string
+   * names is checked (sha512; sha384, sha256 or sha1 in old lockfiles).
+   */
+  integrity?: string
+}
 
 /**
  * Adds the regular files of a tarball (gzipped or plain; detected from its first bytes) and returns the package
@@ -28,14 +39,17 @@ const MAX_BUFFERED_ENTRIES = 64
  * as pnpm does. Directories, links and devices are skipped. An entry whose name is absolute or climbs out with
  * `..` rejects the whole tarball with `ERR_CAS_UNSAFE_PATH`: such a tarball is malformed or hostile. File modes
  * come from the tar headers. When a name appears twice, the later entry wins, as it would on extraction.
+ * With `integrity`, the bytes given (the .tgz as downloaded) must hash to it; a tarball that is also unreadable
+ * fails with `ERR_CAS_BAD_TARBALL`, which says more.
  */
 export async function addFilesFromTarball (
-  ctx: StoreContext, tarball: Buffer | AsyncIterable<unknown>, options: AddLimits = {},
+  ctx: StoreContext, tarball: Buffer | AsyncIterable<unknown>, options: AddFilesFromTarballOptions = {},
 ): Promise<PackageIndex> {
   if (!Buffer.isBuffer(tarball) &&
       (tarball == null || typeof (tarball as AsyncIterable<unknown>)[Symbol.asyncIterator] !== 'function')) {
     throw new InvalidArgumentError('addFilesFromTarball: pass a Buffer or a readable stream of a .tgz or .tar')
   }
+  const hasher = options.integrity === undefined ? undefined : integrityHasher(options.integrity)
   const index: PackageIndex = { algo: 'sha512', files: new Map() }
   const latest = new Map<string, number>()
   const budget = new TarballBudget(options)
@@ -119,11 +133,14 @@ export async function addFilesFromTarball (
   }
   try {
     if (Buffer.isBuffer(tarball)) {
+      hasher?.update(tarball)
       await feed(tarball)
     } else {
       for await (const chunk of tarball) {
         if (stop.error !== undefined) break
-        await feed(toBuffer(chunk))
+        const bytes = toBuffer(chunk)
+        hasher?.update(bytes)
+        await feed(bytes)
       }
     }
     if (stop.error === undefined) {
@@ -139,6 +156,8 @@ export async function addFilesFromTarball (
     if (failure instanceof CasError) throw failure
     throw new BadTarballError((failure as Error).message ?? String(failure), failure)
   }
+  hasher?.verify('tarball', 'no package index may be written for it (files already added are named by their own ' +
+    'hash and harmless; `cas prune` reclaims them)')
   return await addPackageMeta(ctx, index)
 }
 

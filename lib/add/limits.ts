@@ -39,9 +39,14 @@ export class TarballBudget {
     this.#maxRatio = limits.maxRatio ?? DEFAULT_MAX_RATIO
   }
 
-  /** Counts compressed (input) bytes handed to the parser. */
+  /**
+   * Counts compressed (input) bytes handed to the parser. Input past `maxUnpackedBytes` (plus the tar headers and
+   * padding of the entries so far) is refused too: a tarball is never much larger than what it unpacks to, and a
+   * stream of zeros (`/dev/zero`) unpacks to nothing, forever.
+   */
   fed (bytes: number): void {
     this.#compressed += bytes
+    if (this.#compressed > this.#maxBytes + 1024 * (this.#entries + 2)) this.#tooBig(this.#compressed)
   }
 
   /** Counts one more entry, with its declared size (refused before a byte of it is read). */

@@ -4,6 +4,7 @@ import { helpText, parseCommandArgs, type CommandSpec } from './args.js'
 import type { CliContext } from './context.js'
 import * as add from './commands/add.js'
 import * as cat from './commands/cat.js'
+import * as importCmd from './commands/import.js'
 import * as prune from './commands/prune.js'
 import * as stat from './commands/stat.js'
 import * as verify from './commands/verify.js'
@@ -14,7 +15,7 @@ interface Command {
   run: (values: Record<string, unknown>, positionals: string[], ctx: CliContext) => Promise<number>
 }
 
-const COMMANDS: Record<string, Command> = { verify, add, cat, stat, prune }
+const COMMANDS: Record<string, Command> = { verify, add, cat, stat, prune, import: importCmd }
 
 function overview (): string {
   const lines = ['Usage: cas <command> [options]', '', 'Maintain a content-addressable store shared with pnpm (v11, or v10 read-only), safely while installs run.', '', 'Commands:']

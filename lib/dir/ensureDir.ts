@@ -20,7 +20,8 @@ export type EnsureDirOptions = WaitOptions
  * folder that belongs to this call alone. The completion marker is written last and the folder renamed into
  * place, so the entry is never seen half-filled. A `fill` that throws leaves nothing at the final path; a killed
  * filler leaves only its temp folder, which the next filler (holding the lock, so no filler of that key is alive)
- * removes. The lock file (one per key, next to the entry) is reused forever, so lock files grow only with entries.
+ * removes. The lock file (next to the entry) exists only while someone holds or waits for the key: its holder
+ * removes it on release (see `withKeyLock`).
  */
 export async function ensureDir (
   ctx: StoreContext, key: string, fill: (dir: string) => Promise<void> | void, options: EnsureDirOptions = {},

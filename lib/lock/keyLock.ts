@@ -1,9 +1,20 @@
 import fs from 'node:fs'
 import os from 'node:os'
+import path from 'node:path'
+import { errorCode } from '../util/fs.js'
 import { openLockFile, tryFlock, unlockFd } from './flock.js'
 import { flockHolder, waitForLock, type LockHolder, type WaitOptions } from './lockWait.js'
 
 export type { LockHolder, WaitInfo, WaitOptions } from './lockWait.js'
+
+/** How a key lock is polled: the longest pause between two tries (ms). Internal. */
+export interface PollOptions {
+  /**
+   * Default 100 ms, for work that takes seconds (a clone, a large download). Work of tens of milliseconds (one
+   * package) polls faster, or waiters would spend longer noticing the release than the holder spent working.
+   */
+  pollMaxMs?: number
+}
 
 /**
  * Runs `fn` holding an exclusive lock on `lockFile`, for work that takes long (a git clone, a download): one
@@ -11,23 +22,83 @@ export type { LockHolder, WaitInfo, WaitOptions } from './lockWait.js'
  * process exclude each other through flock as separate processes do. The holder writes its pid, host and start
  * time into the lock file, so a waiter can say who it waits for. Waiting polls with LOCK_NB on timers: no thread
  * of libuv's pool is ever parked on it. The kernel drops the lock if the holder dies.
+ *
+ * The lock file exists only while the lock is wanted: the holder unlinks it, still holding the lock, before it lets
+ * go. A waiter that then gets the flock finds its descriptor no longer names the file at `lockFile` (or finds no
+ * file) and starts over on the current one, so the unlink never lets two holders in (see {@link lockFileAt}). A
+ * holder killed by SIGKILL leaves its file behind, unlocked; the next taker reuses it and removes it.
  */
 export async function withKeyLock<T> (
-  lockFile: string, key: string, fn: () => Promise<T>, options: WaitOptions = {},
+  lockFile: string, key: string, fn: () => Promise<T>, options: WaitOptions & PollOptions = {},
 ): Promise<T> {
-  const fd = openLockFile(lockFile)
+  const fd = await acquire(lockFile, key, options)
   try {
-    await acquire(fd, lockFile, key, options)
     recordHolder(fd)
     return await fn()
   } finally {
+    release(lockFile, fd)
+  }
+}
+
+/** Opens `lockFile` and waits for its flock; returns the descriptor once it holds the lock on the current file. */
+async function acquire (lockFile: string, key: string, options: WaitOptions & PollOptions): Promise<number> {
+  const started = Date.now()
+  for (;;) {
+    const fd = openCreatingDir(lockFile)
+    try {
+      // The holder's own record says when it started; /proc/locks names it even before it has written that record.
+      const holder = (): LockHolder | undefined => readHolder(lockFile) ?? flockHolder(lockFile)
+      await waitForLock(() => tryFlock(fd), { key, holder, started, maxBackoffMs: options.pollMaxMs }, options)
+    } catch (err) {
+      unlockFd(fd)
+      throw err
+    }
+    if (lockFileAt(lockFile, fd)) return fd
+    // The holder we waited for removed the file as it let go: our lock is on an orphan. Start over.
     unlockFd(fd)
   }
 }
 
-async function acquire (fd: number, lockFile: string, key: string, options: WaitOptions): Promise<void> {
-  // The holder's own record says when it started; /proc/locks names it even before it has written that record.
-  await waitForLock(() => tryFlock(fd), { key, holder: () => readHolder(lockFile) ?? flockHolder(lockFile) }, options)
+/**
+ * True when `fd` is the file now at `lockFile`. Why this makes removal safe: a holder unlinks its file only while
+ * it holds the lock, so the file at the path is never replaced while someone holds it; a lock taken on an unlinked
+ * file (a waiter that opened it before the unlink) is recognised here and dropped. The inode cannot be reused
+ * for a new file meanwhile, because our open descriptor keeps the old one alive.
+ */
+function lockFileAt (lockFile: string, fd: number): boolean {
+  const held = fs.fstatSync(fd)
+  try {
+    const current = fs.statSync(lockFile)
+    return current.ino === held.ino && current.dev === held.dev
+  } catch (err) {
+    if (errorCode(err) === 'ENOENT') return false
+    throw err
+  }
+}
+
+/** Unlinks the lock file while still holding its lock, then drops the lock. */
+function release (lockFile: string, fd: number): void {
+  try {
+    fs.unlinkSync(lockFile)
+  } catch (err) {
+    // Removed by hand meanwhile: nothing left to clean. Anything else must not keep the lock held: close anyway.
+    if (errorCode(err) !== 'ENOENT') {
+      unlockFd(fd)
+      throw err
+    }
+  }
+  unlockFd(fd)
+}
+
+function openCreatingDir (lockFile: string): number {
+  try {
+    return openLockFile(lockFile)
+  } catch (err) {
+    if (errorCode(err) !== 'ENOENT') throw err
+    // The folder was removed (a user cleaning up): lock files carry no data, so recreate it.
+    fs.mkdirSync(path.dirname(lockFile), { recursive: true })
+    return openLockFile(lockFile)
+  }
 }
 
 function recordHolder (fd: number): void {
@@ -49,13 +120,48 @@ export function readHolder (lockFile: string): LockHolder | undefined {
 /**
  * Runs `fn` holding the lock on `lockFile` only if nobody holds it right now; returns undefined, without running
  * `fn`, when someone does. For cleanup that must never wait on, or disturb, live work (a fill in progress).
+ * Like {@link withKeyLock} it leaves no lock file behind, so it also removes the file a killed holder left.
  */
 export async function ifKeyLockFree<T> (lockFile: string, fn: () => Promise<T>): Promise<T | undefined> {
-  const fd = openLockFile(lockFile)
-  try {
-    if (!tryFlock(fd)) return undefined
-    return await fn()
-  } finally {
-    unlockFd(fd)
+  for (;;) {
+    const fd = openCreatingDir(lockFile)
+    let locked = false
+    try {
+      locked = tryFlock(fd)
+    } finally {
+      if (!locked) unlockFd(fd)
+    }
+    if (!locked) return undefined
+    if (!lockFileAt(lockFile, fd)) {
+      unlockFd(fd)
+      continue
+    }
+    try {
+      return await fn()
+    } finally {
+      release(lockFile, fd)
+    }
   }
+}
+
+/**
+ * Removes the lock files in `dir` (named `*.lock`) that nobody holds: those of killed holders whose key nobody
+ * asked for again. Safe at any time, for the same reason the holders' own removal is. Returns how many it removed.
+ */
+export async function removeFreeKeyLocks (dir: string): Promise<number> {
+  let removed = 0
+  let names: string[]
+  try {
+    names = fs.readdirSync(dir)
+  } catch (err) {
+    if (errorCode(err) === 'ENOENT') return 0
+    throw err
+  }
+  for (const name of names) {
+    if (!name.endsWith('.lock')) continue
+    const file = path.join(dir, name)
+    if (!fs.existsSync(file)) continue
+    if (await ifKeyLockFree(file, async () => true) === true) removed++
+  }
+  return removed
 }

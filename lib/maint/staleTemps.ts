@@ -11,23 +11,28 @@ import { readdirOrEmpty } from './walkContent.js'
 /** A leftover of a writer or filler that did not finish (killed, crashed). */
 export interface StaleTemp {
   path: string
-  kind: 'temp-file' | 'fill-dir' | 'stray' | 'owner-record'
+  kind: 'temp-file' | 'fill-dir' | 'lock-file' | 'stray' | 'owner-record'
   ageMs: number
   size: number
 }
 
 /**
  * Temp files and fill folders older than `graceMs` at `now`: `tmp/*` (ensureFile's temps) and
- * `dirs/*.cas-tmpdir-*` (ensureDir fills), and dead writers' owner records (`owners/`). Younger ones may belong
- * to a live writer and are never listed, and neither are temps whose writer's owner record is locked (a live
- * writer, see `write/tempOwner.ts`), whatever their age. Strays under `files/` are found by the content walk
- * instead (see {@link staleStray}).
+ * `dirs/*.cas-tmpdir-*` (ensureDir fills), dead writers' owner records (`owners/`), and key lock files (`*.lock`
+ * in `dirs/`, `partial/`, `locks/packages/`) of killed holders. Younger ones may belong to a live writer and are
+ * never listed, and neither are temps whose writer's owner record is locked (a live writer, see
+ * `write/tempOwner.ts`), whatever their age. Strays under `files/` are found by the content walk instead (see
+ * {@link staleStray}).
  */
 export async function * staleTemps (root: string, graceMs: number, now: number): AsyncGenerator<StaleTemp> {
   for (const [dir, kind, match] of [
     ['tmp', 'temp-file', () => true],
     [DIRS_FOLDER, 'fill-dir', (name: string) => isTempDirName(name)],
     [OWNERS_DIR, 'owner-record', (name: string) => name.endsWith(OWNER_SUFFIX)],
+    // Key lock files left by killed holders (a live holder removes its own on release).
+    [DIRS_FOLDER, 'lock-file', (name: string) => name.endsWith('.lock')],
+    ['partial', 'lock-file', (name: string) => name.endsWith('.lock')],
+    [path.join('locks', 'packages'), 'lock-file', (name: string) => name.endsWith('.lock')],
   ] as const) {
     for (const name of await readdirOrEmpty(path.join(root, dir))) {
       if (!match(name)) continue
@@ -64,6 +69,10 @@ export async function removeTemp (temp: StaleTemp): Promise<boolean> {
   // An owner record is removed holding its lock, so a store of the same thread that takes it meanwhile either
   // keeps it (we find it locked) or sees it gone and makes a new one (TempOwner.hold checks the inode).
   if (temp.kind === 'owner-record') return (await ifKeyLockFree(temp.path, remove)) ?? false
+  // A key lock file is removed only while free, under its own protocol (see withKeyLock), so a live holder keeps it.
+  if (temp.kind === 'lock-file') {
+    return fs.existsSync(temp.path) && (await ifKeyLockFree(temp.path, async () => true) ?? false)
+  }
   if (temp.kind !== 'fill-dir') return await remove()
   return (await ifKeyLockFree(lockFileOfTempDir(temp.path), remove)) ?? false
 }

@@ -24,6 +24,8 @@ export type PausePoint =
   | 'verifier:locked'
   /** Verifier: path lock held, the file was proven wrong, about to remove it. */
   | 'verifier:provenWrong'
+  /** Import: the package verified and its temp folder made; no file materialized yet. */
+  | 'import:staged'
   /** Lock: another task of this process holds the path's mutex; this one queues behind it. */
   | 'lock:queued'
   /** Lock: another process holds the OS lock; this one starts polling for it. */

@@ -61,10 +61,7 @@ export async function checkFile (
     throw new FileAccessError(filePath, err as NodeJS.ErrnoException)
   }
   if (stat === undefined) return MISSING
-  if (policy.full !== true && stat.isFile() && stat.size === size && checkedAt !== undefined &&
-      stat.mtimeMs - checkedAt <= CHECKED_AT_TOLERANCE_MS) {
-    return GOOD_FAST
-  }
+  if (policy.full !== true && trustedByFastPath(stat, size, checkedAt)) return GOOD_FAST
   const { state: first } = readable(await probeContent(filePath, digest, size), filePath)
   if (first === 'good') return GOOD_HASHED
   if (first === 'missing') return MISSING
@@ -89,6 +86,15 @@ export async function checkFile (
       }
     }
   })
+}
+
+/**
+ * The fast path's rule, on a stat already made: a regular file of the right size whose mtime is no more than
+ * {@link CHECKED_AT_TOLERANCE_MS} past `checkedAt` has not been touched since it was known good.
+ */
+export function trustedByFastPath (stat: fs.Stats, size: number, checkedAt: number | undefined): boolean {
+  return stat.isFile() && stat.size === size && checkedAt !== undefined &&
+    stat.mtimeMs - checkedAt <= CHECKED_AT_TOLERANCE_MS
 }
 
 /** The verifier's use of the age rule: a grace of 0 (the install-time verifier's) protects nothing. */

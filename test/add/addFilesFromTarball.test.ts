@@ -83,6 +83,25 @@ describe('addFilesFromTarball', () => {
       await store.close()
     })
 
+    it('refuses an endless stream of zeros (what /dev/zero gives) once it passes maxUnpackedBytes', async () => {
+      const store = await openStore(tempDir())
+      async function * zeros (): AsyncGenerator<Buffer> {
+        for (;;) yield Buffer.alloc(64 * 1024)
+      }
+      await expect(store.addFilesFromTarball(zeros(), { maxUnpackedBytes: 4 * 1024 * 1024 }))
+        .rejects.toMatchObject({ code: 'ERR_CAS_BAD_TARBALL', message: expect.stringMatching(/maxUnpackedBytes/) })
+      await store.close()
+    })
+
+    it('refuses a tarball with more entries than maxEntries, or unpacking past maxUnpackedBytes', async () => {
+      const store = await openStore(tempDir())
+      const tarball = makeTarball(Array.from({ length: 5 }, (_, i) => ({ path: `package/f${i}.js`, body: 'x'.repeat(1000) })))
+      await expect(store.addFilesFromTarball(tarball, { maxEntries: 4 })).rejects.toMatchObject({ code: 'ERR_CAS_TOO_MANY_ENTRIES' })
+      await expect(store.addFilesFromTarball(tarball, { maxUnpackedBytes: 4000 })).rejects.toMatchObject({ code: 'ERR_CAS_BAD_TARBALL' })
+      expect((await store.addFilesFromTarball(tarball, { maxEntries: 5, maxUnpackedBytes: 5000 })).files.size).toBe(5)
+      await store.close()
+    })
+
     it('keeps names relative to the package root', () => {
       expect(packageRelativeName('package/a/b.js')).toBe('a/b.js')
       expect(packageRelativeName('package/./a//b.js')).toBe('a/b.js')

@@ -11,7 +11,7 @@ it('npm run bench --quick --json measures every scenario and reports every targe
   const out = execFileSync(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick', '--json'], { cwd: repo, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
   const report = JSON.parse(out)
   expect(report.corpus.files).toBe(300)
-  expect(report.scenarios.map((s: { name: string }) => s.name)).toHaveLength(7)
+  expect(report.scenarios.map((s: { name: string }) => s.name)).toHaveLength(12)
   for (const scenario of report.scenarios) {
     for (const figure of scenario.figures) expect(figure.ms).toBeGreaterThan(0)
   }
@@ -22,11 +22,19 @@ it('npm run bench --quick --json measures every scenario and reports every targe
     'verify fast path vs pnpm 10',
     'verify slow path vs pnpm 10',
     'whole-store verify vs cacache verify (files/s)',
-    'contention: 4 processes wall time vs 1 process cold add',
+    'contention: 4 processes ensurePackage wall time vs 1 process',
+    'warm ensurePackage vs cold',
+    'addFilesFromTarball vs pnpm 10',
     'lock overhead (locks on vs off)',
     'large file peak RSS growth',
+    'import, hardlink, vs pnpm importer',
+    'import, copy, vs pnpm importer',
+    'import skip of complete targets',
   ])
   for (const t of report.targets) expect(typeof t.met).toBe('boolean')
   const contention = report.scenarios.find((s: { name: string }) => s.name.startsWith('Contention'))
   expect(contention.extra.errors).toEqual([])
+  // Exactly one download per tarball with four processes asking.
+  expect(contention.extra.downloadsPerTarballMin).toBe(1)
+  expect(contention.extra.downloadsPerTarballMax).toBe(1)
 }, 120_000)

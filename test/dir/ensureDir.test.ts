@@ -62,7 +62,8 @@ describe('ensureDir', () => {
     })
     expect(fills(countFile)).toHaveLength(2)
     execFileSync('git', ['-C', path.join(entry, 'repo'), 'fsck'], { stdio: 'pipe' })
-    expect(fs.readdirSync(dirs).sort()).toEqual([path.basename(entry), `${path.basename(entry)}.lock`].sort())
+    // The dead filler's lock file was reused by the next filler, which removed it on release.
+    expect(fs.readdirSync(dirs)).toEqual([path.basename(entry)])
     await store.close()
   })
 

@@ -1,5 +1,6 @@
 import crypto from 'node:crypto'
 import fs from 'node:fs'
+import { readTarballManifest } from '../../add/readTarballManifest.js'
 import { assertPackageIndexKey, packageIndexKey } from '../../pkgIndex/key.js'
 import type { PackageIndex } from '../../types.js'
 import type { CommandSpec } from '../args.js'
@@ -10,9 +11,13 @@ export const spec: CommandSpec = {
   name: 'add',
   positionals: '<dir|tarball>...',
   summary: 'Add the files of folders or package tarballs (.tgz/.tar) to the store and print their digests.\n' +
-    'For a tarball, also write its package index, under --key or "<sha512 of the tarball>\\t<name>@<version>".',
+    'For a tarball, also write its package index, under --key or "<sha512 of the tarball>\\t<name>@<version>".\n' +
+    'With --integrity (a single tarball, as a lockfile pins it), the tarball is checked while it streams and the\n' +
+    'package is added as ensurePackage does: once per store, waiting for any process already adding it.',
   flags: {
     key: { type: 'string', value: 'KEY', help: 'the package index key for a single tarball' },
+    integrity: { type: 'string', value: 'SRI', help: 'the tarball\'s integrity (sha512-…): checked, then the index key' },
+    'pkg-id': { type: 'string', value: 'NAME@VER', help: 'with --integrity: the package id (default: from its package.json)' },
   },
 }
 
@@ -30,6 +35,12 @@ export async function run (values: Record<string, unknown>, positionals: string[
   if (key !== undefined && (positionals.length !== 1 || kinds[0] !== 'tarball')) {
     throw new UsageError('--key goes with exactly one tarball', 'add')
   }
+  const integrity = values.integrity as string | undefined
+  if (integrity !== undefined && (positionals.length !== 1 || kinds[0] !== 'tarball' || key !== undefined)) {
+    throw new UsageError('--integrity goes with exactly one tarball, and without --key (the key is "<integrity>\\t<pkg id>")', 'add')
+  }
+  if (values['pkg-id'] !== undefined && integrity === undefined) throw new UsageError('--pkg-id goes with --integrity', 'add')
+  if (integrity !== undefined) return await addPinned(positionals[0]!, integrity, values, ctx)
   // Checked before anything is added: a bad key found after the add would leave its content behind unindexed.
   if (key !== undefined) {
     try {
@@ -71,6 +82,47 @@ export async function run (values: Record<string, unknown>, positionals: string[
     ctx.stdout.write(`${r.source}: ${r.files.length} files${r.key === undefined ? '' : `, index ${JSON.stringify(r.key)}`}\n`)
     for (const f of r.files) ctx.stdout.write(`${f.digest}  ${f.mode.toString(8).padStart(3, '0')}  ${f.name}\n`)
   }
+  return 0
+}
+
+/** `cas add <tarball> --integrity SRI`: the ensurePackage path, with a line naming the process it waits for. */
+async function addPinned (
+  source: string, integrity: string, values: Record<string, unknown>, ctx: CliContext,
+): Promise<number> {
+  let pkgId = values['pkg-id'] as string | undefined
+  if (pkgId === undefined) {
+    const manifest = await readTarballManifest(source)
+    if (typeof manifest?.name !== 'string' || manifest.name === '' || typeof manifest.version !== 'string' || manifest.version === '') {
+      throw new UsageError(`${source} has no package.json with a name and version; pass --pkg-id`, 'add')
+    }
+    pkgId = `${manifest.name}@${manifest.version}`
+  }
+  const store = await openCliStore(values.store as string | undefined, ctx.env, true, false, ctx.stderr)
+  let result
+  try {
+    let said = false
+    result = await store.ensurePackage({
+      integrity,
+      pkgId,
+      tarball: async () => fs.createReadStream(source),
+      onWait: ({ holder, heldForMs }) => {
+        if (said || values.quiet === true) return
+        said = true
+        const who = holder === undefined ? 'another process' : `pid ${holder.pid} on ${holder.hostname}`
+        ctx.stderr.write(`cas add: waiting for ${pkgId}: ${who} is adding it` +
+          `${heldForMs === undefined ? '' : ` (for ${Math.round(heldForMs / 1000)} s)`}\n`)
+      },
+    })
+  } finally {
+    await store.close()
+  }
+  const files = listFiles(result.index)
+  if (values.json === true) {
+    ctx.stdout.write(JSON.stringify({ root: store.root, added: [{ source, key: result.key, fetched: result.fetched, files }] }, null, 2) + '\n')
+    return 0
+  }
+  ctx.stdout.write(`${source}: ${files.length} files, index ${JSON.stringify(result.key)}${result.fetched ? '' : ' (already in the store)'}\n`)
+  for (const f of files) ctx.stdout.write(`${f.digest}  ${f.mode.toString(8).padStart(3, '0')}  ${f.name}\n`)
   return 0
 }
 

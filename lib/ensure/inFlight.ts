@@ -1,0 +1,69 @@
+import os from 'node:os'
+import type { StoreContext } from '../context.js'
+import { LockTimeoutError } from '../errors.js'
+import type { LockHolder, WaitOptions } from '../lock/keyLock.js'
+
+const REPORT_EVERY_MS = 1000
+
+/** A piece of work under way in this process, that other tasks asking for the same key join. */
+interface Flight<T> {
+  promise: Promise<T>
+  since: number
+}
+
+// One map per open store; a WeakMap so a closed and dropped store takes its map with it.
+const flights = new WeakMap<StoreContext, Map<string, Flight<unknown>>>()
+
+/**
+ * Single flight among the async tasks of one process: the first task asking for `key` runs `work`; tasks asking
+ * while it runs wait for its outcome (success or failure) instead of taking the cross-process lock themselves,
+ * which would make each of them poll it. `joined` tells a caller whether it did the work or waited for it.
+ * A joiner still gets `onWait` reports (naming this process as the holder) and its own `timeoutMs`.
+ */
+export async function singleFlight<T> (
+  ctx: StoreContext, key: string, work: () => Promise<T>, options: WaitOptions = {},
+): Promise<{ value: T, joined: boolean }> {
+  let map = flights.get(ctx)
+  if (map === undefined) {
+    map = new Map()
+    flights.set(ctx, map)
+  }
+  const running = map.get(key) as Flight<T> | undefined
+  if (running !== undefined) return { value: await join(running, key, options), joined: true }
+  const flight: Flight<T> = { promise: work(), since: Date.now() }
+  map.set(key, flight)
+  try {
+    return { value: await flight.promise, joined: false }
+  } finally {
+    if (map.get(key) === flight) map.delete(key)
+  }
+}
+
+async function join<T> (flight: Flight<T>, key: string, options: WaitOptions): Promise<T> {
+  if (options.onWait === undefined && options.timeoutMs === undefined) return await flight.promise
+  const holder: LockHolder = { pid: process.pid, hostname: os.hostname(), since: flight.since }
+  const started = Date.now()
+  let timer: NodeJS.Timeout | undefined
+  const report = (): void => {
+    const now = Date.now()
+    options.onWait?.({ key, holder, heldForMs: now - flight.since, waitedMs: now - started })
+  }
+  const waited = new Promise<never>((_resolve, reject) => {
+    const tick = (): void => {
+      if (options.timeoutMs !== undefined && Date.now() - started >= options.timeoutMs) {
+        reject(new LockTimeoutError(key, holder, Date.now() - started))
+        return
+      }
+      report()
+      timer = setTimeout(tick, options.timeoutMs === undefined
+        ? REPORT_EVERY_MS
+        : Math.min(REPORT_EVERY_MS, Math.max(0, started + options.timeoutMs - Date.now())))
+    }
+    tick()
+  })
+  try {
+    return await Promise.race([flight.promise, waited])
+  } finally {
+    clearTimeout(timer)
+  }
+}

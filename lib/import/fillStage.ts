@@ -1,0 +1,99 @@
+import fs from 'node:fs'
+import { FileAccessError, MissingContentError, NameCollisionError } from '../errors.js'
+import { storedMode } from '../layout/contentPath.js'
+import { errorCode, isFdExhaustion, statOrUndefined } from '../util/fs.js'
+import type { ImportMethod, MethodLadder } from './importMethod.js'
+import { isLargeCopy, materializeFileAsync, materializeFileSync } from './materializeFile.js'
+import type { PackageFile } from './packageFiles.js'
+
+/** Large copies in flight at once per import: enough to overlap I/O, few enough to bound descriptors and memory. */
+const LARGE_COPY_CONCURRENCY = 4
+
+/**
+ * Fills `stage` (a fresh, empty folder this import made) with the package: its folders, then every file by the
+ * ladder's method. Returns the method the files were imported by.
+ *
+ * - A capability failure (EXDEV, ENOTSUP…) steps the ladder down and retries that file; it is remembered, so
+ *   only the first file of the first package on a device ever pays for the probe.
+ * - A store file that vanished since the check (another process's `cas verify --fix` removed it) is collected,
+ *   and the import ends with `ERR_CAS_MISSING_CONTENT` naming every such file, never a raw ENOENT.
+ * - Small files go synchronously, one syscall or two each, without a promise; large copies, EMFILE and EMLINK
+ *   go through graceful-fs, a few at a time (never one promise per file).
+ */
+export async function fillStage (
+  stage: string, dirs: string[], files: PackageFile[], ladder: MethodLadder,
+): Promise<ImportMethod> {
+  const prefix = stage + '/'
+  for (const dir of dirs) fs.mkdirSync(prefix + dir)
+  const missing: string[] = []
+  const later: PackageFile[] = []
+  for (const file of files) {
+    if (isLargeCopy(ladder.current, file.info.size)) later.push(file)
+    else if (!importSync(prefix + file.name, file, ladder, missing)) later.push(file)
+  }
+  let next = 0
+  await Promise.all(Array.from({ length: Math.min(LARGE_COPY_CONCURRENCY, later.length) }, async () => {
+    while (next < later.length) await importAsync(prefix, later[next++]!, ladder, missing)
+  }))
+  if (missing.length > 0) throw new MissingContentError(missing)
+  return ladder.current
+}
+
+/** The chmod a clone or copy needs, or undefined when the store file's own mode (which they carry) is right. */
+function modeToSet (file: PackageFile): number | undefined {
+  const wanted = storedMode(file.info.mode)
+  return file.storeMode === wanted ? undefined : wanted
+}
+
+/** Imports one file synchronously; false when it must be retried asynchronously (EMFILE, EMLINK). */
+function importSync (dest: string, file: PackageFile, ladder: MethodLadder, missing: string[]): boolean {
+  for (;;) {
+    const method = ladder.current
+    try {
+      materializeFileSync(method, file.src, dest, modeToSet(file))
+      ladder.worked(method)
+      return true
+    } catch (err) {
+      if (ladder.stepDown(method, err)) continue // throws ERR_CAS_IMPORT_METHOD when no step is left
+      if (isFdExhaustion(err) || (errorCode(err) === 'EMLINK' && method === 'hardlink')) return false
+      handleFileError(err, dest, file, missing)
+      return true
+    }
+  }
+}
+
+async function importAsync (prefix: string, file: PackageFile, ladder: MethodLadder, missing: string[]): Promise<void> {
+  const dest = prefix + file.name
+  for (;;) {
+    const method = ladder.current
+    try {
+      await materializeFileAsync(method, file.src, dest, modeToSet(file))
+      ladder.worked(method)
+      return
+    } catch (err) {
+      if (ladder.stepDown(method, err)) continue
+      if (errorCode(err) === 'EMLINK' && method === 'hardlink') {
+        // This store file is at the file system's link limit (65,000 on ext4): copy just this one.
+        await materializeFileAsync('copy', file.src, dest, storedMode(file.info.mode))
+        return
+      }
+      handleFileError(err, dest, file, missing)
+      return
+    }
+  }
+}
+
+/** ENOENT of the source: content removed under us (collected). EEXIST: a case-insensitive collision. Else: thrown. */
+function handleFileError (err: unknown, dest: string, file: PackageFile, missing: string[]): void {
+  const code = errorCode(err)
+  if (code === 'ENOENT' && statOrUndefined(file.src) === undefined) {
+    missing.push(file.name)
+    return
+  }
+  if (code === 'EEXIST') {
+    // Our folder is fresh and names are unique, so only a file system that ignores case can cause this.
+    throw new NameCollisionError([file.name],
+      'another file of the package has this name in another case, and this file system ignores case')
+  }
+  throw new FileAccessError(dest, err as NodeJS.ErrnoException)
+}
