@@ -4,10 +4,11 @@ import path from 'node:path'
 import type { StoreContext } from '../context.js'
 import { toDigestHex } from '../digest/sri.js'
 import { FetchError, IntegrityError, InvalidArgumentError } from '../errors.js'
-import { contentPathFor } from '../layout/contentPath.js'
+import { contentPathFor, storedMode } from '../layout/contentPath.js'
 import { withKeyLock, type WaitOptions } from '../lock/keyLock.js'
 import { probeContent } from '../content/probe.js'
 import { closeAsync, createReadStream, errorCode, openAsync, statOrUndefined, writeAllAsync } from '../util/fs.js'
+import { reach } from '../util/hooks.js'
 import { claimExisting } from '../write/claimExisting.js'
 import { finalize } from '../write/finalize.js'
 
@@ -58,17 +59,26 @@ export async function fetchFile (ctx: StoreContext, url: string, options: FetchF
   const filePath = contentPathFor(ctx.root, digest, mode)
   const inStore = await goodSize(filePath, digest)
   // Found in place: claimed like any dedupe hit (see claimExisting), so a prune cannot take it from the caller.
-  if (inStore !== undefined && await claimExisting(ctx, filePath, digest)) return { digest, filePath, size: inStore }
+  if (inStore !== undefined && await claim(ctx, filePath, digest)) return { digest, filePath, size: inStore }
   const partialDir = path.join(ctx.root, 'partial')
   fs.mkdirSync(partialDir, { recursive: true })
   const partial = path.join(partialDir, `${digest}.partial`)
   return await withKeyLock(path.join(partialDir, `${digest}.lock`), url, async () => {
     const done = await goodSize(filePath, digest)
-    if (done !== undefined && await claimExisting(ctx, filePath, digest)) return { digest, filePath, size: done }
+    if (done !== undefined && await claim(ctx, filePath, digest)) return { digest, filePath, size: done }
     const size = await download(url, partial, digest, options)
+    // The partial was created 0o644 (and may come from a caller with another mode): give it the stored mode now,
+    // as ensureFile's temp files have, so `-exec` content is executable.
+    fs.chmodSync(partial, storedMode(mode))
     await finalize(ctx, partial, filePath, digest, size)
     return { digest, filePath, size }
   }, options)
+}
+
+/** A hit: claim the content found in place (see `claimExisting`); false when it vanished meanwhile. */
+async function claim (ctx: StoreContext, filePath: string, digest: string): Promise<boolean> {
+  await reach(ctx.hooks, 'writer:deduped', filePath)
+  return await claimExisting(ctx, filePath, digest)
 }
 
 /** The size of the file at `file` if it holds content hashing to `digest`, else undefined (download it). */

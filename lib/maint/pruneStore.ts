@@ -91,6 +91,7 @@ export async function pruneStore (
       report.removed.bytes += entry.stat.size
       continue
     }
+    await reach(ctx.hooks, 'prune:candidate', entry.path)
     const removed = await ctx.lock.withLock(entry.path, stripeOfDigest(entry.digest), async () => {
       const stat = statOrUndefined(entry.path)
       if (stat === undefined || !stat.isFile()) return false

@@ -7,6 +7,7 @@ import type { FileInfo } from '../types.js'
 import type { AbortSignalLike } from '../util/abortSignal.js'
 import { DEFAULT_GRACE_MS } from '../util/age.js'
 import { statOrUndefined } from '../util/fs.js'
+import { reach } from '../util/hooks.js'
 import { checkFile, type CheckPolicy, type FileVerdict } from '../verify/checkFile.js'
 import { contentKey } from './contentKey.js'
 import { indexContent } from './indexContent.js'
@@ -237,7 +238,10 @@ async function checkPackages (scan: Scan): Promise<void> {
       const filePath = contentPathFor(ctx.root, info.digest, info.mode)
       // A verdict may come from another package checked minutes ago: before a repair acts on "missing", look
       // again. A writer may have put the file back since; then there is nothing to repair.
-      if (fix && verdict.status === 'missing' && statOrUndefined(filePath) !== undefined) continue
+      if (fix && verdict.status === 'missing') {
+        await reach(ctx.hooks, 'verify:missing', filePath)
+        if (statOrUndefined(filePath) !== undefined) continue
+      }
       const problem = verdict.status === 'missing' ? 'missing' : 'corrupt'
       const action = verdict.removed ? 'removed' : verdict.young === true ? 'kept: younger than grace' : 'none'
       if (problem === 'missing' || verdict.removed) lostFiles = true

@@ -10,10 +10,14 @@ export type PausePoint =
   | 'writer:tempWritten'
   /** Writer: path lock held, about to rename the temp file into place. */
   | 'writer:locked'
-  /** Writer: found its content already in the store, not yet claimed under the path lock. */
+  /** Writer (ensureFile, fetchFile): found its content already in the store, not yet claimed under the path lock. */
   | 'writer:deduped'
+  /** Prune: the walk found the content unreferenced and old; path lock not yet taken (nothing re-checked yet). */
+  | 'prune:candidate'
   /** Prune: path lock held, the content proven unreferenced and old, about to remove it. */
   | 'prune:locked'
+  /** Verify with fix: a package's file has a "missing" verdict; about to look at the path again before repairing. */
+  | 'verify:missing'
   /** Verifier: lock-free check found the file suspect (wrong size or hash); path lock not yet taken. */
   | 'verifier:suspect'
   /** Verifier: path lock held, about to re-stat and re-check. */

@@ -6,6 +6,7 @@ import { openStore } from '../../lib/index.js'
 import { runFixture } from '../helpers/child.js'
 import { sha512Hex } from '../helpers/content.js'
 import { tempDir } from '../helpers/tmp.js'
+import { requireTool } from '../helpers/tools.js'
 
 function makePackage (): string {
   const pkg = tempDir('cas-pkg-')
@@ -85,6 +86,7 @@ describe('addFilesFromDir', () => {
     // Root reads anything: when we are root, the child runs as root without the capabilities that bypass file
     // permissions (setpriv drops them from its bounding set), so a mode-000 file really is unreadable to it.
     const wrapper = process.getuid?.() === 0 ? ['setpriv', '--bounding-set', '-dac_override,-dac_read_search'] : []
+    if (wrapper.length > 0) requireTool('setpriv', 'util-linux', [...wrapper.slice(1), 'true'], 'root must drop its file-permission bypass')
     const child = runFixture('addDir.ts', [dir, pkg], {}, wrapper)
     const report = JSON.parse(await child.line(l => l.startsWith('{')))
     expect(report).toMatchObject({ code: 'ERR_CAS_FILE_ACCESS', path: path.join(fs.realpathSync(pkg), 'lib', 'a.js') })

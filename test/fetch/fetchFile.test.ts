@@ -3,6 +3,7 @@ import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { hexToSri, openStore } from '../../lib/index.js'
 import { runFixture } from '../helpers/child.js'
+import { gate } from '../helpers/gate.js'
 import { contentOf, sha512Hex } from '../helpers/content.js'
 import { startServer, type TestServer } from '../helpers/server.js'
 import { listFiles, tempDir } from '../helpers/tmp.js'
@@ -122,6 +123,145 @@ describe('fetchFile', () => {
     const result = await store.fetchFile(server.url, { digest: sha512Hex(body) })
     expect(fs.readFileSync(result.filePath).equals(body)).toBe(true)
     expect(server.served.at(-1)!.status).toBe(206)
+    await store.close()
+  })
+})
+
+describe('fetchFile finds the content already stored', () => {
+  const GRACE = 10 * 60_000
+
+  it('claims it (like a writer\'s dedupe hit): a prune that removes it first makes fetchFile download it after all', async () => {
+    const body = contentOf('fetch-claim', 1, 20_000)
+    const digest = sha512Hex(body)
+    const server = await serve(body)
+    const dir = tempDir()
+    const pruner = await openStore(dir, { _now: () => Date.now() + 2 * GRACE })
+    const { filePath } = await pruner.ensureFile(body, { mode: 0o644 }) // left behind by an uninstalled package
+    const parked = gate()
+    const store = await openStore(dir, { _hooks: { 'writer:deduped': parked.wait } })
+
+    const fetching = store.fetchFile(server.url, { digest })
+    // It hashed the file in place and is about to claim it; one that answers "in the store" unclaimed is the bug.
+    expect(await Promise.race([parked.reached.then(() => 'parked'), fetching.then(() => 'returned unclaimed')])).toBe('parked')
+    const pruned = await pruner.pruneStore({ graceMs: GRACE, allowNoIndexes: true })
+    expect(pruned.removed.count).toBe(1)
+    parked.open()
+
+    expect(await fetching).toEqual({ digest, filePath, size: body.length })
+    expect(fs.readFileSync(filePath).equals(body)).toBe(true)
+    expect(server.served).toHaveLength(1)
+    await store.close()
+    await pruner.close()
+  })
+
+  it('and the claim keeps a later prune off it, though the content is old and unreferenced', async () => {
+    const body = contentOf('fetch-claim', 2, 20_000)
+    const server = await serve(body)
+    let now = Date.now
+    const store = await openStore(tempDir(), { _now: () => now() })
+    const { filePath } = await store.ensureFile(body, { mode: 0o644 })
+    const seededAt = fs.statSync(filePath).ctimeMs
+    // File timestamps tick at the kernel's clock granularity (a few ms): let one tick pass so the claim shows.
+    while (Date.now() < seededAt + 50) await new Promise(resolve => setImmediate(resolve))
+    await store.fetchFile(server.url, { digest: sha512Hex(body) })
+    expect(server.served).toHaveLength(0)
+    now = () => seededAt + GRACE + 25
+    const pruned = await store.pruneStore({ graceMs: GRACE, allowNoIndexes: true })
+    expect(pruned).toMatchObject({ removed: { count: 0 }, keptYoung: 1 })
+    expect(fs.readFileSync(filePath).equals(body)).toBe(true)
+    await store.close()
+  })
+})
+
+describe('fetchFile in one process', () => {
+  it('two calls at once: one downloads, the other waits for the key lock, then claims what it finds', async () => {
+    const body = contentOf('fetch-twice', 1, 50_000)
+    const digest = sha512Hex(body)
+    const server = await serve(body)
+    const claims: boolean[] = [] // for each claim: was the content there to claim?
+    const store = await openStore(tempDir(), { _hooks: { 'writer:deduped': ({ path: p }) => { claims.push(fs.existsSync(p)) } } })
+    const progress: Array<number | undefined> = []
+    const [a, b] = await Promise.all([
+      store.fetchFile(server.url, { digest, onProgress: p => progress.push(p.total) }),
+      store.fetchFile(server.url, { digest, onProgress: p => progress.push(p.total) }),
+    ])
+    expect(a).toEqual(b)
+    expect(server.served).toHaveLength(1)
+    expect(claims).toEqual([true]) // the waiter found the file under the key lock and claimed it
+    expect(progress.length).toBeGreaterThan(0)
+    expect(progress.every(total => total === body.length)).toBe(true) // from Content-Length
+    await store.close()
+  })
+
+  it('mode picks the content path: executable content goes to -exec', async () => {
+    const body = Buffer.from('#!/bin/sh\necho fetched\n')
+    const server = await serve(body)
+    const store = await openStore(tempDir())
+    const result = await store.fetchFile(server.url, { digest: sha512Hex(body), mode: 0o755 })
+    expect(result.filePath).toBe(store.filePathFor(sha512Hex(body), 0o755))
+    expect(result.filePath).toMatch(/-exec$/)
+    expect(fs.statSync(result.filePath).mode & 0o111).not.toBe(0)
+    await expect(store.fetchFile(server.url, {})).rejects.toThrow('fetchFile: pass the expected `digest` or `integrity`')
+    await store.close()
+  })
+})
+
+describe('fetchFile resumes a partial left in the store (in this process)', () => {
+  type Opened = Awaited<ReturnType<typeof openStore>>
+  async function withPartial (body: Buffer, partialBytes: Buffer): Promise<{ store: Opened, partial: string }> {
+    const store = await openStore(tempDir())
+    const partial = path.join(store.root, 'partial', `${sha512Hex(body)}.partial`)
+    fs.mkdirSync(path.dirname(partial), { recursive: true })
+    fs.writeFileSync(partial, partialBytes)
+    return { store, partial }
+  }
+
+  it('a right first half: asks for the rest (206), appends, reports the whole size and where it resumed', async () => {
+    const body = contentOf('resume-here', 1, 300_000)
+    const server = await serve(body)
+    const { store, partial } = await withPartial(body, body.subarray(0, 100_000))
+    const progress: Array<{ received: number, total: number | undefined, resumedFrom: number }> = []
+    const result = await store.fetchFile(server.url, { digest: sha512Hex(body), onProgress: p => progress.push(p) })
+    expect(fs.readFileSync(result.filePath).equals(body)).toBe(true)
+    expect(server.served.map(r => [r.range, r.status, r.sent])).toEqual([['bytes=100000-', 206, 200_000]])
+    expect(progress.every(p => p.total === body.length && p.resumedFrom === 100_000)).toBe(true)
+    expect(progress.at(-1)!.received).toBe(body.length)
+    expect(fs.existsSync(partial)).toBe(false)
+    await store.close()
+  })
+
+  it('a server that ignores Range (200): starts over from byte 0', async () => {
+    const body = contentOf('resume-here', 2, 200_000)
+    const server = await serve(body)
+    server.honourRange = false
+    const { store } = await withPartial(body, body.subarray(0, 50_000))
+    const progress: number[] = []
+    const onProgress = (p: { resumedFrom: number }): void => { progress.push(p.resumedFrom) }
+    const result = await store.fetchFile(server.url, { digest: sha512Hex(body), onProgress })
+    expect(fs.readFileSync(result.filePath).equals(body)).toBe(true)
+    expect(server.served.map(r => [r.range, r.status, r.sent])).toEqual([['bytes=50000-', 200, body.length]])
+    expect(progress.every(from => from === 0)).toBe(true)
+    await store.close()
+  })
+
+  it('a partial that is already whole: the server says 416, and the partial is used as it is', async () => {
+    const body = contentOf('resume-here', 3, 100_000)
+    const server = await serve(body)
+    const { store } = await withPartial(body, body)
+    const result = await store.fetchFile(server.url, { digest: sha512Hex(body) })
+    expect(result.size).toBe(body.length)
+    expect(fs.readFileSync(result.filePath).equals(body)).toBe(true)
+    expect(server.served.map(r => [r.status, r.sent])).toEqual([[416, 0]])
+    await store.close()
+  })
+
+  it('a whole-length partial with wrong bytes: 416, then the whole file again from byte 0', async () => {
+    const body = contentOf('resume-here', 4, 100_000)
+    const server = await serve(body)
+    const { store } = await withPartial(body, Buffer.alloc(body.length, 9))
+    const result = await store.fetchFile(server.url, { digest: sha512Hex(body) })
+    expect(fs.readFileSync(result.filePath).equals(body)).toBe(true)
+    expect(server.served.map(r => [r.range, r.status])).toEqual([['bytes=100000-', 416], [undefined, 200]])
     await store.close()
   })
 })

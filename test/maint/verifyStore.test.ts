@@ -123,3 +123,133 @@ describe('verifyStore', () => {
     await store.close()
   })
 })
+
+describe('verifyStore with fix acts only on what it has just seen', () => {
+  it('looks again at a missing file before repairing: a writer put it back meanwhile, the index stays', async () => {
+    const { store: seeding, indexes } = await seeded()
+    const root = seeding.root
+    await seeding.close()
+    const cInfo = indexes.c!.files.get('c.js')!
+    const cPath = path.join(root, 'files', cInfo.digest.slice(0, 2), cInfo.digest.slice(2))
+    fs.rmSync(cPath)
+    const writer = await openStore(root)
+    let putBack = 0
+    const store = await openStore(root, {
+      _hooks: {
+        'verify:missing': async ({ path: file }) => {
+          expect(file).toBe(cPath)
+          await writer.ensureFile(Buffer.from('c'), { mode: 0o644 }) // an install restores the file
+          putBack++
+        },
+      },
+    })
+    const report = await store.verifyStore({ fix: true, graceMs: 0 })
+    expect(putBack).toBe(1)
+    expect(report).toMatchObject({ healthy: true, problems: [], deletedIndexes: [], supersededIndexes: [] })
+    expect(await store.readPackageIndex(key('c'))).toBeDefined()
+    await store.close()
+    await writer.close()
+  })
+
+  it('never deletes an index an install rewrote after the scan read it (the revision check): superseded', async () => {
+    const { store: seeding, indexes } = await seeded()
+    const root = seeding.root
+    const target = corrupt(seeding, indexes.c!, 'c.js')
+    await seeding.close()
+    const installer = await openStore(root)
+    // The install re-adds the package: a new index (another checkedAt), written while verify is proving c.js wrong.
+    const renewed: PackageIndex = { algo: 'sha512', files: new Map([['c.js', { ...indexes.c!.files.get('c.js')!, checkedAt: 1 }]]) }
+    const store = await openStore(root, {
+      _hooks: { 'verifier:provenWrong': async () => { await installer.writePackageIndex(key('c'), renewed) } },
+    })
+    const report = await store.verifyStore({ fix: true, graceMs: 0 })
+    expect(report.problems.map(p => [p.key, p.file, p.action])).toEqual([[key('c'), 'c.js', 'removed']])
+    expect(report).toMatchObject({ deletedIndexes: [], supersededIndexes: [key('c')], healthy: true })
+    expect(fs.existsSync(target)).toBe(false)
+    expect((await store.readPackageIndex(key('c')))?.files.get('c.js')?.checkedAt).toBe(1)
+    await store.close()
+    await installer.close()
+  })
+
+  it('the same for a missing file: the index rewritten before the repair is left alone', async () => {
+    const { store: seeding, indexes } = await seeded()
+    const root = seeding.root
+    await seeding.close()
+    const cInfo = indexes.c!.files.get('c.js')!
+    fs.rmSync(path.join(root, 'files', cInfo.digest.slice(0, 2), cInfo.digest.slice(2)))
+    const installer = await openStore(root)
+    const renewed: PackageIndex = { algo: 'sha512', files: new Map([['c.js', { ...cInfo, checkedAt: 1 }]]) }
+    const store = await openStore(root, {
+      _hooks: { 'verify:missing': async () => { await installer.writePackageIndex(key('c'), renewed) } },
+    })
+    const report = await store.verifyStore({ fix: true, graceMs: 0 })
+    expect(report.problems.map(p => [p.key, p.file, p.problem])).toEqual([[key('c'), 'c.js', 'missing']])
+    expect(report).toMatchObject({ deletedIndexes: [], supersededIndexes: [key('c')] })
+    expect((await store.readPackageIndex(key('c')))?.files.get('c.js')?.checkedAt).toBe(1)
+    await store.close()
+    await installer.close()
+  })
+})
+
+describe('verifyStore: reporting and options', () => {
+  it('problems come sorted by package key, then file name', async () => {
+    const { store, indexes } = await seeded()
+    for (const [pkg, file] of [['b', 'b.js'], ['a', 'a.js'], ['b', 'README.md']] as const) {
+      const info = indexes[pkg]!.files.get(file)!
+      fs.rmSync(store.filePathFor(info.digest, info.mode), { force: true })
+    }
+    const report = await store.verifyStore({ jobs: 3 })
+    const expected = [[key('a'), 'README.md'], [key('a'), 'a.js'], [key('b'), 'README.md'], [key('b'), 'b.js']]
+      .sort((x, y) => x[0]! < y[0]! ? -1 : x[0]! > y[0]! ? 1 : x[1]! < y[1]! ? -1 : 1)
+    expect(report.problems.map(p => [p.key, p.file])).toEqual(expected)
+    await store.close()
+  })
+
+  it('progress: packages done (unreadable ones included) out of the total, and files checked', async () => {
+    const { store } = await seeded()
+    insertRawRow(store.root, key('broken'), Buffer.from([0xc1]))
+    const seen: Array<{ packagesDone: number, packagesTotal: number | undefined, filesChecked: number }> = []
+    await store.verifyStore({ jobs: 1, onProgress: p => seen.push({ ...p }) })
+    expect(seen.map(p => p.packagesDone)).toEqual([1, 2, 3, 4])
+    expect(seen.every(p => p.packagesTotal === 4)).toBe(true)
+    expect(seen.at(-1)!.filesChecked).toBe(4)
+    await store.close()
+  })
+
+  it('the default grace period (10 minutes) keeps a just-corrupted file; full reads files the fast path trusts', async () => {
+    const { store, indexes } = await seeded()
+    const info = indexes.c!.files.get('c.js')!
+    const target = store.filePathFor(info.digest, info.mode)
+    const mtime = fs.statSync(target).mtime
+    fs.writeFileSync(target, '!') // same size, mtime put back: only a read can tell
+    fs.utimesSync(target, mtime, mtime)
+    expect(await store.verifyStore({ fix: true })).toMatchObject({ problems: [], healthy: true })
+    const full = await store.verifyStore({ fix: true, full: true })
+    expect(full).toMatchObject({ full: true, healthy: false, deletedIndexes: [] })
+    expect(full.problems.map(p => [p.file, p.action])).toEqual([['c.js', 'kept: younger than grace']])
+    expect(fs.existsSync(target)).toBe(true)
+    await store.close()
+  })
+
+  it('strays in files/: only files older than the grace period are reported', async () => {
+    const { store } = await seeded()
+    const stray = path.join(store.root, 'files', 'ab', 'not-a-digest-name')
+    fs.mkdirSync(path.join(store.root, 'files', 'ab', 'a-stray-folder'), { recursive: true })
+    fs.writeFileSync(stray, 'x')
+    expect((await store.verifyStore({ graceMs: 60_000 })).staleTemps).toEqual([])
+    expect((await store.verifyStore({ graceMs: 0 })).staleTemps.map(t => [path.basename(t.path), t.kind])).toEqual([['not-a-digest-name', 'stray']])
+    await store.close()
+  })
+
+  it('an index whose sideEffects cannot be understood is reported, and deleted by fix', async () => {
+    const { store } = await seeded()
+    const odd = { algo: 'sha512' as const, files: new Map(), sideEffects: 'not a map' as never }
+    await store.writePackageIndex(key('odd'), odd)
+    const report = await store.verifyStore({ graceMs: 0 })
+    expect(report.unreadableIndexes).toEqual([{ key: key('odd'), error: 'cannot be understood: its sideEffects is not a map', deleted: false }])
+    const fixed = await store.verifyStore({ fix: true, graceMs: 0 })
+    expect(fixed.unreadableIndexes).toEqual([{ key: key('odd'), error: expect.any(String), deleted: true }])
+    expect(await store.readPackageIndex(key('odd'))).toBeUndefined()
+    await store.close()
+  })
+})

@@ -68,3 +68,27 @@ it('prune has proven the content old under the lock when the writer claims it: t
   await pruner.close()
   await writer.close()
 })
+
+it('the writer claims the content after prune\'s walk judged it old, before prune locks it: prune re-checks and keeps it', async () => {
+  const pruneParked = gate()
+  let now = Date.now
+  const pruner = await openStore(tempDir(), { _hooks: { 'prune:candidate': pruneParked.wait }, _now: () => now() })
+  const writer = await openStore(pruner.root)
+  const { filePath } = await writer.ensureFile(data, { mode: 0o644 })
+  const seededAt = fs.statSync(filePath).ctimeMs
+  // File timestamps tick at the kernel's clock granularity (a few ms): let one tick pass so the claim shows.
+  while (Date.now() < seededAt + 50) await new Promise(resolve => setImmediate(resolve))
+
+  // Prune judges at a moment when the seeded file is past the grace period and the claim to come is not.
+  now = () => seededAt + GRACE + 25
+  const pruning = pruner.pruneStore({ graceMs: GRACE, allowNoIndexes: true })
+  await pruneParked.reached // the walk's stat says: unreferenced and old; the path lock is not taken yet
+  await writer.ensureFile(data, { mode: 0o644 }) // a dedupe hit, claimed; its index row is not written yet
+  expect(fs.statSync(filePath).ctimeMs).toBeGreaterThan(seededAt + 25)
+  pruneParked.open()
+
+  expect(await pruning).toMatchObject({ removed: { count: 0 }, keptYoung: 1 })
+  expect(fs.readFileSync(filePath).equals(data)).toBe(true)
+  await pruner.close()
+  await writer.close()
+})

@@ -34,7 +34,9 @@ describe('checkPkgFilesIntegrity', () => {
     const mtime = fs.statSync(file).mtime
     fs.writeFileSync(file, 'ORIGINAL')
     fs.utimesSync(file, mtime, mtime)
+    const trustedAt = info.checkedAt
     expect(await store.checkPkgFilesIntegrity(index)).toMatchObject({ passed: true })
+    expect(info.checkedAt).toBe(trustedAt) // not read, so not renewed
     // Once checkedAt is old, the same file is read, found wrong and removed.
     info.checkedAt = fs.statSync(file).mtimeMs - 101
     expect(await store.checkPkgFilesIntegrity(index)).toEqual({ passed: false, missing: [], corrupt: ['a.js'], removed: ['a.js'] })
@@ -118,9 +120,36 @@ describe('checkPkgFilesIntegrity', () => {
       await expect(store.checkPkgFilesIntegrity({ files: null } as never)).rejects.toMatchObject({ code: 'ERR_CAS_INVALID_ARGUMENT' })
       await expect(store.checkPkgFilesIntegrity({ algo: 'md5' as never, files: {} })).rejects.toMatchObject({ code: 'ERR_CAS_INVALID_ARGUMENT' })
       const digest = sha512('x')
-      for (const bad of [{ digest, mode: 0o644 }, { digest, mode: 0o644, size: -1 }, { digest, size: 1 }]) {
-        await expect(store.checkPkgFilesIntegrity({ files: { f: bad as never } })).rejects.toMatchObject({ code: 'ERR_CAS_INVALID_ARGUMENT' })
+      const bads = [
+        { digest, mode: 0o644 }, { digest, mode: 0o644, size: -1 }, { digest, size: 1 }, { digest, size: 1, mode: -1 },
+      ]
+      for (const bad of bads) {
+        await expect(store.checkPkgFilesIntegrity({ files: { f: bad as never } }))
+          .rejects.toThrow(expect.objectContaining({ code: 'ERR_CAS_INVALID_ARGUMENT', message: expect.stringMatching(/"f" needs a non-negative integer size and mode/) }))
       }
+      await store.close()
+    })
+
+    it('rejects an index that is not one, or names no digest, with a message saying what is wrong', async () => {
+      const store = await openStore(tempDir())
+      for (const bad of [null, undefined, {}, { files: 'a.js' }]) {
+        await expect(store.checkPkgFilesIntegrity(bad as never))
+          .rejects.toThrow(expect.objectContaining({ code: 'ERR_CAS_INVALID_ARGUMENT', message: expect.stringMatching(/must have a `files` Map or object/) }))
+      }
+      await expect(store.checkPkgFilesIntegrity({ algo: 'md5' as never, files: {} }))
+        .rejects.toThrow(expect.objectContaining({ message: expect.stringMatching(/unsupported algo "md5"; only sha512/) }))
+      await expect(store.checkPkgFilesIntegrity({ files: { f: null as never } })).rejects.toMatchObject({ code: 'ERR_CAS_BAD_DIGEST' })
+      await store.close()
+    })
+
+    it('accepts what is valid at the edges: no algo, an empty file (size 0), mode 0', async () => {
+      const { store, index } = await storeWith({ empty: '' })
+      const info = index.files.get('empty')!
+      expect(info.size).toBe(0)
+      const check = async (empty: FileInfo): Promise<unknown> =>
+        await store.checkPkgFilesIntegrity({ files: { empty } })
+      expect(await check({ ...info, checkedAt: 0 })).toMatchObject({ passed: true })
+      expect(await check({ ...info, mode: 0, checkedAt: 0 })).toMatchObject({ passed: true })
       await store.close()
     })
 
