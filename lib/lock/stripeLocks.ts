@@ -1,5 +1,6 @@
 import fs from 'node:fs'
 import path from 'node:path'
+import fsExt from 'fs-ext'
 import { LockFileError, StoreClosedError } from '../errors.js'
 import { errorCode, isFdExhaustion } from '../util/fs.js'
 import { openLockFile, tryFlock, unlockFd } from './flock.js'
@@ -16,12 +17,29 @@ export const STRIPE_COUNT = 256
 export const REPORT_WAIT_AFTER_MS = 2000
 
 interface Stripe {
-  /** Open only while this process holds or polls for the stripe's OS lock. */
+  /** Open while this process holds or polls for the stripe's OS lock, and for a short while after (idle). */
   fd: number | undefined
+  /** When the descriptor was last unlocked and kept open (idle), or undefined while it is in use or closed. */
+  idleSince: number | undefined
   /** Tasks of this process currently inside a path lock on this stripe. The OS lock is held while > 0. */
   holders: number
   /** Set while one task of this process polls for the OS lock; the others wait on it instead of polling too. */
   acquiring: Promise<void> | undefined
+}
+
+/**
+ * An unlocked stripe descriptor is kept open this long (ms) after its last use, so a burst of writes pays
+ * flock/unlock per file instead of open/flock/close. Then it is closed: idle descriptors must never be what a
+ * process waiting for a free descriptor (graceful-fs's EMFILE queue, our own opens) waits for forever.
+ */
+export const IDLE_CLOSE_MS = 100
+
+/** Options of {@link StripeLocks}. */
+export interface StripeLockOptions {
+  /** How long an unlocked descriptor stays open (default {@link IDLE_CLOSE_MS}). */
+  idleCloseMs?: number
+  /** Test-only: called after idle descriptors were closed by the timer. */
+  onIdleClosed?: () => void
 }
 
 /** Called when the OS lock is held by another process and this one starts to poll. */
@@ -46,13 +64,25 @@ export class StripeLocks {
   readonly #dir: string
   readonly #stripes: Stripe[] = []
   readonly #wait: WaitOptions
+  readonly #idleCloseMs: number
+  readonly #onIdleClosed: (() => void) | undefined
+  #idleTimer: NodeJS.Timeout | undefined
   #closed = false
 
   /** `wait`: told who holds a stripe once a wait passes `REPORT_WAIT_AFTER_MS`; give up after its `timeoutMs`. */
-  constructor (locksDir: string, wait: WaitOptions = {}) {
+  constructor (locksDir: string, wait: WaitOptions = {}, options: StripeLockOptions = {}) {
     this.#dir = locksDir
     this.#wait = wait
-    for (let i = 0; i < STRIPE_COUNT; i++) this.#stripes.push({ fd: undefined, holders: 0, acquiring: undefined })
+    this.#idleCloseMs = options.idleCloseMs ?? IDLE_CLOSE_MS
+    this.#onIdleClosed = options.onIdleClosed
+    for (let i = 0; i < STRIPE_COUNT; i++) {
+      this.#stripes.push({ fd: undefined, idleSince: undefined, holders: 0, acquiring: undefined })
+    }
+  }
+
+  /** Descriptors open right now, in use or idle (for tests: they must all be given back when idle). */
+  get openDescriptors (): number {
+    return this.#stripes.filter(s => s.fd !== undefined).length
   }
 
   /**
@@ -81,6 +111,15 @@ export class StripeLocks {
         return
       } finally {
         stripe.acquiring = undefined
+        // Gave up (a timeout, the store closed): the descriptor it polled with is idle now, not lost.
+        if (stripe.holders === 0 && stripe.fd !== undefined && stripe.idleSince === undefined) {
+          if (this.#closed) {
+            unlockFd(stripe.fd)
+            stripe.fd = undefined
+          } else {
+            this.#markIdle(stripe)
+          }
+        }
       }
     }
   }
@@ -105,6 +144,7 @@ export class StripeLocks {
     }
     unlockFd(fd) // nobody here holds or polls this stripe: do not keep its descriptor
     stripe.fd = undefined
+    stripe.idleSince = undefined
     return false
   }
 
@@ -113,23 +153,62 @@ export class StripeLocks {
     const stripe = this.#stripes[index]!
     if (stripe.holders <= 0) throw new Error(`cas-store internal error: stripe ${index} released more than taken`)
     if (--stripe.holders === 0 && stripe.fd !== undefined) {
-      // Closing the descriptor drops the flock. It is not kept open for the next lock: an idle cache of up to 256
-      // lock files could hold every descriptor a process has left, and then tasks waiting for one (ours, and
-      // graceful-fs's EMFILE queue) would wait forever. The open costs one syscall per lock; correctness first.
+      // Unlock, and keep the descriptor for the next lock of this stripe (open/close cost more than the flock
+      // itself). Kept only briefly: the idle timer closes it, and so does any open that meets EMFILE, so idle
+      // descriptors can never be what a process out of descriptors waits for.
+      if (this.#closed) {
+        unlockFd(stripe.fd) // the store closed while this task held the lock: nothing is kept now
+        stripe.fd = undefined
+        return
+      }
+      fsExt.flockSync(stripe.fd, 'un')
+      this.#markIdle(stripe)
+    }
+  }
+
+  #markIdle (stripe: Stripe): void {
+    stripe.idleSince = Date.now()
+    this.#scheduleIdleClose()
+  }
+
+  /** Closes every unlocked descriptor kept open (all of them when `olderThanMs` is 0); returns how many. */
+  closeIdle (olderThanMs = 0): number {
+    const now = Date.now()
+    let closed = 0
+    for (const stripe of this.#stripes) {
+      if (stripe.fd === undefined || stripe.idleSince === undefined || stripe.holders > 0) continue
+      if (stripe.acquiring !== undefined || now - stripe.idleSince < olderThanMs) continue
       unlockFd(stripe.fd)
       stripe.fd = undefined
+      stripe.idleSince = undefined
+      closed++
     }
+    return closed
+  }
+
+  #scheduleIdleClose (): void {
+    if (this.#idleTimer !== undefined || this.#closed) return
+    this.#idleTimer = setTimeout(() => {
+      this.#idleTimer = undefined
+      this.closeIdle(this.#idleCloseMs)
+      if (this.#stripes.some(s => s.idleSince !== undefined)) this.#scheduleIdleClose()
+      else this.#onIdleClosed?.()
+    }, this.#idleCloseMs)
+    this.#idleTimer.unref() // never what keeps a process alive
   }
 
   /** Closes every lock file; the kernel drops any OS lock still held with it. */
   close (): void {
     this.#closed = true
+    clearTimeout(this.#idleTimer)
+    this.#idleTimer = undefined
     for (const stripe of this.#stripes) {
       // A stripe still held by a task (a verifier hashing under the lock) keeps its descriptor, and so its OS
       // lock, until that task releases it: closing it now would let another process in mid-critical-section.
       if (stripe.fd !== undefined && stripe.holders === 0) {
         fs.closeSync(stripe.fd)
         stripe.fd = undefined
+        stripe.idleSince = undefined
       }
     }
   }
@@ -154,23 +233,42 @@ export class StripeLocks {
     }, this.#wait)
   }
 
+  /** Opens a lock file; out of descriptors, first gives back the idle ones this store keeps, then tries again. */
+  #open (file: string): number {
+    try {
+      return openLockFile(file)
+    } catch (err) {
+      if (!isFdExhaustion(err) || this.closeIdle() === 0) throw err
+      return openLockFile(file)
+    }
+  }
+
   #file (index: number): string {
     return path.join(this.#dir, index.toString(16).padStart(2, '0'))
   }
 
   /** The stripe's lock file descriptor, opened on first use; undefined while the process is out of descriptors. */
   #fd (stripe: Stripe, index: number): number | undefined {
+    if (stripe.fd !== undefined && stripe.idleSince !== undefined) {
+      stripe.idleSince = undefined
+      // A kept descriptor must still name the lock file other processes open: if `locks/` was deleted meanwhile,
+      // locking the old inode would exclude nobody. One fstat, cheaper than the open it saves.
+      if (fs.fstatSync(stripe.fd).nlink === 0) {
+        unlockFd(stripe.fd)
+        stripe.fd = undefined
+      }
+    }
     if (stripe.fd === undefined) {
       const file = this.#file(index)
       try {
-        stripe.fd = openLockFile(file)
+        stripe.fd = this.#open(file)
       } catch (err) {
         if (isFdExhaustion(err)) return undefined
         if (errorCode(err) !== 'ENOENT') throw new LockFileError(file, err as NodeJS.ErrnoException)
         // The locks folder was removed under us (a user cleaning up); lock files carry no data, so recreate it.
         try {
           fs.mkdirSync(this.#dir, { recursive: true })
-          stripe.fd = openLockFile(file)
+          stripe.fd = this.#open(file)
         } catch (again) {
           throw new LockFileError(file, again as NodeJS.ErrnoException)
         }
