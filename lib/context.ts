@@ -2,7 +2,9 @@ import path from 'node:path'
 import type { WaitOptions } from './lock/lockWait.js'
 import { PathLock } from './lock/pathLock.js'
 import type { RemoteTier } from './remote/remoteTier.js'
+import type { StoreThreads } from './threads/storeThreads.js'
 import type { TestHooks } from './util/hooks.js'
+import type { LockedStep } from './write/handOff.js'
 import { TempOwner } from './write/tempOwner.js'
 
 /**
@@ -27,6 +29,13 @@ export interface StoreContext {
   readonly tempOwner?: TempOwner
   /** Opened read-only: the verifier reports corrupt content and never removes it. */
   readonly readOnly?: boolean
+  /**
+   * Set only in a store thread's context: the writer's locked steps are recorded here for the calling thread to
+   * run (`write/handOff.ts`), because store threads take no OS lock.
+   */
+  readonly handOff?: LockedStep[]
+  /** Worker threads for bulk adds (a folder, a tarball), started on first use; undefined with `threads: 0`. */
+  readonly threads?: StoreThreads
 }
 
 /** How {@link createStoreContext} sets a store up. */

@@ -32,6 +32,9 @@ import type {
 } from './types.js'
 import { asBufferOrStream } from './util/bytes.js'
 import type { TestHooks } from './util/hooks.js'
+import { defaultThreads, ThreadPool } from './threads/threadPool.js'
+import { siblingModule } from './threads/threadStores.js'
+import { StoreThreads } from './threads/storeThreads.js'
 import { checkPkgFilesIntegrity } from './verify/checkPkgFilesIntegrity.js'
 import { ensureFile } from './write/ensureFile.js'
 
@@ -72,6 +75,12 @@ export interface StoreOptions {
    * server; an upload abandoned at close). Default: a process warning.
    */
   onRemoteError?: RemoteErrorHandler
+  /**
+   * Worker threads for bulk adds (`addFilesFromDir` of a folder of 64 files or more, `addFilesFromTarball` of a
+   * tarball in memory of 16 KiB or more). Default: one per core, at most 4; none on a single core. 0: none, all
+   * work on the calling thread. Threads start on first use, never keep the process alive, and end with `close()`.
+   */
+  threads?: number
   /** @internal Test-only pause points (see `lib/util/hooks.ts`). */
   _hooks?: TestHooks
   /** @internal Test-only clock that grace periods are judged by (prune, verify, the verifier); default `Date.now`. */
@@ -276,6 +285,7 @@ export class Store {
       // close() reports through onRemoteError; the store closes regardless.
     }
     try {
+      await this.#ctx.threads?.close()
       await this.#indexes.close()
     } finally {
       this.#ctx.tempOwner?.release()
@@ -331,8 +341,21 @@ export async function openStore (dir: string, options: StoreOptions = {}): Promi
     : isLostIndex(root)
       ? new LostIndex(root)
       : await IndexDb.open(root, { busyTimeoutMs: busyTimeoutOf(options), durable: options.fsync === true })
+  const threads = storeThreads(root, options)
   const tier = remote === undefined ? undefined : new RemoteTier(ctx, indexes, remote, options.onRemoteError)
-  return new Store(tier === undefined ? ctx : { ...ctx, remote: tier }, indexes)
+  const withTier = tier === undefined ? ctx : { ...ctx, remote: tier }
+  return new Store(threads === undefined ? withTier : { ...withTier, threads }, indexes)
+}
+
+/** The store's thread pool (not started yet), or undefined for `threads: 0` and on a single core. */
+function storeThreads (root: string, options: StoreOptions): StoreThreads | undefined {
+  const count = options.threads ?? defaultThreads()
+  if (!Number.isInteger(count) || count < 0) {
+    throw new InvalidArgumentError(`openStore: threads must be a whole number >= 0, got ${String(options.threads)}`)
+  }
+  if (count === 0) return undefined
+  const pool = new ThreadPool(count, siblingModule(import.meta.url, 'threads/threadStores'))
+  return new StoreThreads(pool, { root, fsync: options.fsync === true })
 }
 
 /** Opens a store for reading only: creates nothing, takes no lock (no write can race a reader that never removes). */

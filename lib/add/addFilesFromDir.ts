@@ -2,13 +2,25 @@ import fs from 'node:fs'
 import path from 'node:path'
 import type { StoreContext } from '../context.js'
 import { FileAccessError, FileChangedError, InvalidArgumentError, TooManyEntriesError } from '../errors.js'
+import { siblingModule } from '../threads/threadStores.js'
 import type { PackageIndex } from '../types.js'
-import { createReadStream, errorCode } from '../util/fs.js'
-import { SYNC_IO_LIMIT } from '../util/hash.js'
+import { errorCode } from '../util/fs.js'
 import { reach, type TestHooks } from '../util/hooks.js'
+import { completeStep, dropSteps } from '../write/completeStep.js'
 import { ensureFile } from '../write/ensureFile.js'
+import type { AddedInThread } from './addInThread.js'
 import { addPackageMeta } from './addPackageMeta.js'
 import { DEFAULT_MAX_ENTRIES, type AddLimits } from './limits.js'
+import { openApproved, type Approved } from './openApproved.js'
+
+/**
+ * A folder with at least this many files is added by the store's threads (when it has some). Below it, the
+ * hand-off (a message each way, a copy of the list) costs more than a second core saves.
+ */
+export const THREAD_MIN_FILES = 64
+/** Files per thread task: big enough that a message costs little per file, small enough to share work evenly. */
+const THREAD_CHUNK_FILES = 128
+const THREAD_JOBS = siblingModule(import.meta.url, 'addInThread')
 
 /**
  * How many times one real directory is walked when links inside the package reach it under several names. Each
@@ -16,15 +28,6 @@ import { DEFAULT_MAX_ENTRIES, type AddLimits } from './limits.js'
  * few links per level fan out exponentially (17 files became 262,125 index entries).
  */
 export const MAX_DIR_VISITS = 4
-
-/** A file the walk approved: where it is, and which inode it was then. */
-interface Approved {
-  realPath: string
-  dev: number
-  ino: number
-}
-
-const OPEN_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0) | (fs.constants.O_NONBLOCK ?? 0)
 
 /**
  * Adds every regular file under `dir` to the store and returns the package index (names `/`-separated, relative
@@ -51,12 +54,50 @@ export async function addFilesFromDir (ctx: StoreContext, dir: string, options: 
   await collect(walk, root, '', new Set([root]))
   await reach(ctx.hooks, 'add:walked', root)
   const index: PackageIndex = { algo: 'sha512', files: new Map() }
-  for (const [name, approved] of files) {
-    const { content, mode } = openApproved(approved)
-    const added = await ensureFile(ctx, content, { mode })
-    index.files.set(name, { digest: added.digest, mode: mode & 0o777, size: added.size, checkedAt: added.checkedAt })
+  const inThreads = await addInThreads(ctx, [...files.values()])
+  let i = 0
+  try {
+    for (const [name, approved] of files) {
+      const fromThread = inThreads?.[i]
+      if (inThreads !== undefined) inThreads[i] = null // its temp is this loop's now: not dropped on failure
+      i++
+      // A thread's file is finished here (its rename or claim, under this thread's lock). A file a thread could
+      // not add, or whose claimed content vanished before the claim, is added here: its error (the file changed,
+      // a lock timed out) is then the real one, thrown from this thread.
+      const added = fromThread != null && await completeStep(ctx, fromThread.step)
+        ? fromThread
+        : await addHere(ctx, approved)
+      const { digest, size, checkedAt } = added
+      index.files.set(name, { digest, mode: added.mode & 0o777, size, checkedAt })
+    }
+  } catch (err) {
+    dropSteps((inThreads ?? []).flatMap(added => added === null ? [] : [added.step]))
+    throw err
   }
   return await addPackageMeta(ctx, index)
+}
+
+async function addHere (ctx: StoreContext, approved: Approved): Promise<Omit<AddedInThread, 'step'>> {
+  const { content, mode } = openApproved(approved)
+  const added = await ensureFile(ctx, content, { mode })
+  return { digest: added.digest, size: added.size, checkedAt: added.checkedAt, mode }
+}
+
+/**
+ * The files added by the store's threads, in order (null where a thread failed); undefined when the store has
+ * no threads or the folder is too small to be worth them. A task that fails as a whole (its thread died, the
+ * store closed) leaves its files to the calling thread.
+ */
+async function addInThreads (ctx: StoreContext, files: Approved[]): Promise<Array<AddedInThread | null> | undefined> {
+  const threads = ctx.threads
+  if (threads === undefined || files.length < THREAD_MIN_FILES) return undefined
+  const tasks: Array<Promise<Array<AddedInThread | null>>> = []
+  for (let from = 0; from < files.length; from += THREAD_CHUNK_FILES) {
+    const chunk = files.slice(from, from + THREAD_CHUNK_FILES)
+    tasks.push(threads.run<Array<AddedInThread | null>>(THREAD_JOBS, 'addApprovedFiles', { files: chunk })
+      .catch(() => chunk.map(() => null)))
+  }
+  return (await Promise.all(tasks)).flat()
 }
 
 interface Walk {
@@ -128,48 +169,5 @@ function lstatFile (file: string): fs.Stats {
   } catch (err) {
     if (errorCode(err) === 'ENOENT') throw new FileChangedError(file, 'it was removed')
     throw new FileAccessError(file, err as NodeJS.ErrnoException)
-  }
-}
-
-/**
- * Opens the file the walk approved and checks that the descriptor is that file: a regular file, same device and
- * inode, really at the approved path. Returns its bytes (small) or a stream over the descriptor (large), and the
- * mode of the file actually opened.
- */
-function openApproved (file: Approved): { content: Buffer | AsyncIterable<unknown>, mode: number } {
-  let fd: number
-  try {
-    fd = fs.openSync(file.realPath, OPEN_FLAGS)
-  } catch (err) {
-    const code = errorCode(err)
-    if (code === 'ELOOP') throw new FileChangedError(file.realPath, 'it became a symbolic link')
-    if (code === 'ENOENT') throw new FileChangedError(file.realPath, 'it was removed')
-    throw new FileAccessError(file.realPath, err as NodeJS.ErrnoException)
-  }
-  try {
-    const stat = fs.fstatSync(fd)
-    if (!stat.isFile()) throw new FileChangedError(file.realPath, 'it is no longer a regular file')
-    if (stat.dev !== file.dev || stat.ino !== file.ino) throw new FileChangedError(file.realPath, 'another file took its place')
-    const where = openedPath(fd)
-    if (where !== undefined && where !== file.realPath) throw new FileChangedError(file.realPath, `it is reached through a link, at ${where}`)
-    // Large files are streamed from this very descriptor; small ones are read from it now.
-    if (stat.size > SYNC_IO_LIMIT) return { content: createReadStream('', { fd }), mode: stat.mode }
-    const content = fs.readFileSync(fd)
-    fs.closeSync(fd)
-    return { content, mode: stat.mode }
-  } catch (err) {
-    fs.closeSync(fd)
-    if (err instanceof FileChangedError) throw err
-    throw new FileAccessError(file.realPath, err as NodeJS.ErrnoException)
-  }
-}
-
-/** Where the kernel says an open descriptor's file is (Linux); undefined where that cannot be asked. */
-function openedPath (fd: number): string | undefined {
-  if (process.platform !== 'linux') return undefined
-  try {
-    return fs.readlinkSync(`/proc/self/fd/${fd}`)
-  } catch {
-    return undefined
   }
 }

@@ -1,11 +1,33 @@
 import fs from 'node:fs'
-import fsExt from 'fs-ext'
+import { createRequire } from 'node:module'
+import { workerData } from 'node:worker_threads'
 
 /*
  * The OS half of every lock in cas-store: flock(2) taken with LOCK_NB and retried on timers. A blocking flock
  * would have to run on one of libuv's 4 threads for as long as another process holds the lock, stalling every
  * other fs call of the process; LOCK_NB returns at once. The kernel drops a lock when its holder dies.
  */
+
+type FlockFlags = 'sh' | 'ex' | 'shnb' | 'exnb' | 'un'
+let fsExt: { flockSync: (fd: number, flags: FlockFlags) => void } | undefined
+
+/**
+ * flock(2) through fs-ext, the one place the addon is loaded, on first use. Never in a store thread (see
+ * `threads/threadPool.ts`): fs-ext keeps V8 handles in static variables, and loading it in a second thread of a
+ * process crashes the process (SIGSEGV in its init, seen with two threads). Store threads therefore take no OS
+ * lock at all; they hand their locked steps to the calling thread (`write/handOff.ts`), and this check turns a
+ * mistake into an error instead of a crash.
+ */
+export function flockSync (fd: number, flags: FlockFlags): void {
+  if (fsExt === undefined) {
+    if ((workerData as { casStoreThread?: boolean } | null)?.casStoreThread === true) {
+      throw new Error('cas-store internal error: a store thread tried to take an OS lock; ' +
+        'its locked steps must be handed to the calling thread')
+    }
+    fsExt = createRequire(import.meta.url)('fs-ext') as typeof fsExt
+  }
+  fsExt!.flockSync(fd, flags)
+}
 
 /** Opens (creating) a lock file for reading and writing. */
 export function openLockFile (file: string): number {
@@ -15,7 +37,7 @@ export function openLockFile (file: string): number {
 /** Tries to take an exclusive flock on `fd` without waiting; false if another open file description holds it. */
 export function tryFlock (fd: number): boolean {
   try {
-    fsExt.flockSync(fd, 'exnb')
+    flockSync(fd, 'exnb')
     return true
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code

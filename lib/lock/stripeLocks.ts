@@ -1,9 +1,8 @@
 import fs from 'node:fs'
 import path from 'node:path'
-import fsExt from 'fs-ext'
 import { LockFileError, StoreClosedError } from '../errors.js'
 import { errorCode, isFdExhaustion } from '../util/fs.js'
-import { openLockFile, tryFlock, unlockFd } from './flock.js'
+import { flockSync, openLockFile, tryFlock, unlockFd } from './flock.js'
 import { flockHolder, waitForLock, type WaitOptions } from './lockWait.js'
 
 /**
@@ -161,7 +160,7 @@ export class StripeLocks {
         stripe.fd = undefined
         return
       }
-      fsExt.flockSync(stripe.fd, 'un')
+      flockSync(stripe.fd, 'un')
       this.#markIdle(stripe)
     }
   }

@@ -15,6 +15,10 @@ import { errorCode, statOrUndefined } from '../util/fs.js'
  * the file first (we see it gone) or it sees a fresh ctime and keeps the file.
  */
 export async function claimExisting (ctx: StoreContext, filePath: string, digest: string): Promise<boolean> {
+  if (ctx.handOff !== undefined) { // a store thread: the calling thread claims it (`handOff.ts`)
+    ctx.handOff.push({ kind: 'claim', target: filePath, digest })
+    return true
+  }
   const stripe = stripeOfDigest(digest)
   const release = ctx.lock.tryAcquireSync(filePath, stripe) ?? await ctx.lock.acquire(filePath, stripe)
   try {

@@ -21,6 +21,10 @@ import { reach } from '../util/hooks.js'
 export async function finalize (
   ctx: StoreContext, temp: string, target: string, digest: string, size: number,
 ): Promise<void> {
+  if (ctx.handOff !== undefined) { // a store thread: the calling thread renames it (`handOff.ts`)
+    ctx.handOff.push({ kind: 'rename', temp, target, digest, size })
+    return
+  }
   const stripe = stripeOfDigest(digest)
   // Uncontended (the common case), the lock is taken synchronously and, with no pause point installed, the
   // rename below runs without a single await. Either way the critical section is the same.

@@ -1,8 +1,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
-import fsExt from 'fs-ext'
 import { FileAccessError } from '../errors.js'
-import { backoff, openLockFile, tryFlock, unlockFd } from '../lock/flock.js'
+import { backoff, flockSync, openLockFile, tryFlock, unlockFd } from '../lock/flock.js'
 import { errorCode } from '../util/fs.js'
 import { OWNER_SUFFIX, ownerId, ownerIdOfTemp } from './tempName.js'
 
@@ -19,8 +18,12 @@ export class TempOwner {
   readonly #file: string
   #fd: number | undefined
 
-  constructor (root: string) {
-    this.#file = path.join(root, OWNERS_DIR, ownerId() + OWNER_SUFFIX)
+  /**
+   * `id`: whose temp files the record vouches for; this thread's by default. A store holds its threads' records
+   * for them (see `threads/storeThreads.ts`): they take no OS lock themselves.
+   */
+  constructor (root: string, id = ownerId()) {
+    this.#file = path.join(root, OWNERS_DIR, id + OWNER_SUFFIX)
   }
 
   /** True once the record is held (then {@link hold} has nothing to do: no promise on the write path). */
@@ -67,7 +70,7 @@ export class TempOwner {
 
 function tryShared (fd: number): boolean {
   try {
-    fsExt.flockSync(fd, 'shnb')
+    flockSync(fd, 'shnb')
     return true
   } catch (err) {
     const code = errorCode(err)

@@ -1,0 +1,56 @@
+import fs from 'node:fs'
+import { FileAccessError, FileChangedError } from '../errors.js'
+import { createReadStream, errorCode } from '../util/fs.js'
+import { SYNC_IO_LIMIT } from '../util/hash.js'
+
+/** A file the walk approved: where it is, and which inode it was then. */
+export interface Approved {
+  realPath: string
+  dev: number
+  ino: number
+}
+
+const OPEN_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0) | (fs.constants.O_NONBLOCK ?? 0)
+
+/**
+ * Opens the file the walk approved and checks that the descriptor is that file: a regular file, same device and
+ * inode, really at the approved path. Returns its bytes (small) or a stream over the descriptor (large), and the
+ * mode of the file actually opened.
+ */
+export function openApproved (file: Approved): { content: Buffer | AsyncIterable<unknown>, mode: number } {
+  let fd: number
+  try {
+    fd = fs.openSync(file.realPath, OPEN_FLAGS)
+  } catch (err) {
+    const code = errorCode(err)
+    if (code === 'ELOOP') throw new FileChangedError(file.realPath, 'it became a symbolic link')
+    if (code === 'ENOENT') throw new FileChangedError(file.realPath, 'it was removed')
+    throw new FileAccessError(file.realPath, err as NodeJS.ErrnoException)
+  }
+  try {
+    const stat = fs.fstatSync(fd)
+    if (!stat.isFile()) throw new FileChangedError(file.realPath, 'it is no longer a regular file')
+    if (stat.dev !== file.dev || stat.ino !== file.ino) throw new FileChangedError(file.realPath, 'another file took its place')
+    const where = openedPath(fd)
+    if (where !== undefined && where !== file.realPath) throw new FileChangedError(file.realPath, `it is reached through a link, at ${where}`)
+    // Large files are streamed from this very descriptor; small ones are read from it now.
+    if (stat.size > SYNC_IO_LIMIT) return { content: createReadStream('', { fd }), mode: stat.mode }
+    const content = fs.readFileSync(fd)
+    fs.closeSync(fd)
+    return { content, mode: stat.mode }
+  } catch (err) {
+    fs.closeSync(fd)
+    if (err instanceof FileChangedError) throw err
+    throw new FileAccessError(file.realPath, err as NodeJS.ErrnoException)
+  }
+}
+
+/** Where the kernel says an open descriptor's file is (Linux); undefined where that cannot be asked. */
+function openedPath (fd: number): string | undefined {
+  if (process.platform !== 'linux') return undefined
+  try {
+    return fs.readlinkSync(`/proc/self/fd/${fd}`)
+  } catch {
+    return undefined
+  }
+}

@@ -1,0 +1,43 @@
+import { TempOwner } from '../write/tempOwner.js'
+import type { ThreadPool } from './threadPool.js'
+import { siblingModule } from './threadStores.js'
+import type { ThreadStoreSpec } from './types.js'
+
+const THREAD_STORES = siblingModule(import.meta.url, 'threadStores')
+
+/**
+ * A store's threads, as the calling thread uses them for bulk adds. Before the first task it holds each thread's
+ * temp-owner record (`write/tempOwner.ts`) on the thread's behalf: store threads take no OS lock, yet `cas prune`
+ * must see their temp files as live work. The records are dropped when the store closes, after the threads end.
+ */
+export class StoreThreads {
+  readonly #pool: ThreadPool
+  readonly #spec: ThreadStoreSpec
+  #owners: Promise<TempOwner[]> | undefined
+
+  constructor (pool: ThreadPool, spec: ThreadStoreSpec) {
+    this.#pool = pool
+    this.#spec = spec
+  }
+
+  /** Runs `fn({ store, ...payload })` of `module` in a thread (see `ThreadPool.run`). */
+  async run<T>(module: URL, fn: string, payload: Record<string, unknown>): Promise<T> {
+    this.#owners ??= this.#holdOwners()
+    await this.#owners
+    return await this.#pool.run<T>(module, fn, { store: this.#spec, ...payload })
+  }
+
+  /** Ends the threads, then drops their owner records. */
+  async close (): Promise<void> {
+    await this.#pool.close()
+    const owners = await this.#owners?.catch(() => [])
+    for (const owner of owners ?? []) owner.release()
+  }
+
+  async #holdOwners (): Promise<TempOwner[]> {
+    const ids = await this.#pool.runOnEach<string>(THREAD_STORES, 'threadOwnerId', undefined)
+    const owners = ids.map(id => new TempOwner(this.#spec.root, id))
+    for (const owner of owners) await owner.hold()
+    return owners
+  }
+}

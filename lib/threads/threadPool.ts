@@ -1,0 +1,223 @@
+import { createRequire } from 'node:module'
+import os from 'node:os'
+import { pathToFileURL } from 'node:url'
+import { Worker } from 'node:worker_threads'
+import { StoreClosedError } from '../errors.js'
+
+/** The most threads a store starts, whatever `threads` asks (more only add memory and lock contention). */
+export const MAX_THREADS = 8
+
+/**
+ * The default thread count: one per core the process may use (at most 4), none on a single core, where a thread
+ * only adds start-up time and message passing on the same CPU.
+ */
+export function defaultThreads (): number {
+  const cores = os.availableParallelism()
+  return cores > 1 ? Math.min(cores, 4) : 0
+}
+
+interface Task {
+  /** Set for a task that must run on this very thread ({@link ThreadPool.runOnEach}). */
+  thread?: Thread
+  module: string
+  fn: string
+  payload: unknown
+  resolve: (value: unknown) => void
+  reject: (err: Error) => void
+}
+
+interface Thread {
+  worker: Worker
+  busy: Task | undefined
+  /** Set once the thread has been told to close its stores: no more tasks go to it. */
+  closing: boolean
+}
+
+/** A thread's answer to one task. */
+type Reply = { ok: true, value: unknown } | { ok: false, message: string } | { closed: true }
+
+/**
+ * What a thread runs: a tiny CommonJS script (a worker's `eval` code needs no file and no loader), which loads
+ * the task's module and calls the named export. When this library runs from its TypeScript sources (tests, the
+ * CLI through tsx), the thread registers tsx first: a worker thread is a fresh isolate and inherits no loader.
+ * Built (`dist/`), the modules are plain JavaScript and nothing is registered.
+ */
+const THREAD_SCRIPT = `
+const { parentPort, workerData } = require('node:worker_threads')
+const ready = workerData.tsx === undefined ? Promise.resolve() : import(workerData.tsx).then(m => m.register())
+const modules = new Map()
+const load = url => {
+  let m = modules.get(url)
+  if (m === undefined) { m = ready.then(() => import(url)); modules.set(url, m) }
+  return m
+}
+parentPort.on('message', async msg => {
+  if (msg.close !== undefined) {
+    try { await (await load(msg.close)).closeThreadStores() } catch {}
+    parentPort.postMessage({ closed: true })
+    return
+  }
+  try {
+    const value = await (await load(msg.module))[msg.fn](msg.payload)
+    parentPort.postMessage({ ok: true, value })
+  } catch (err) {
+    parentPort.postMessage({ ok: false, message: String(err && err.stack || err) })
+  }
+})
+`
+
+/** The tsx loader to register in threads when running from `.ts` sources; undefined when built. */
+function tsxLoader (): string | undefined {
+  if (!import.meta.url.endsWith('.ts')) return undefined
+  const api = createRequire(import.meta.url).resolve('tsx/esm/api')
+  return pathToFileURL(api.replace(/\.cjs$/, '.mjs')).href
+}
+
+/**
+ * A few worker threads for a store's bulk work (adding a folder's files, a tarball), so an add uses more than one
+ * core: for the small files of a package the cost is syscalls, and synchronous fs calls spread over threads are
+ * the fast way to make many of them (two threads do ~1.5x one on a 2-core machine).
+ *
+ * A task names a module and an exported function; the thread imports the module (once) and calls the function,
+ * so the work in a thread is the very code the calling thread would run, not a copy of it. What the functions
+ * share with the calling thread is only what crosses a thread boundary: the OS locks. Each thread opens its own
+ * lock descriptors, and flock belongs to the open file description, so threads exclude each other (and the
+ * calling thread, and other processes) exactly as processes do.
+ *
+ * Why a small pool of our own rather than piscina or tinypool: one kind of use (a batch in, a plain answer out),
+ * no routing, no idle timeout to tune; what matters is that threads start only when first needed, never keep the
+ * process alive while idle (each is `unref`'d whenever it has no task), close their stores' lock descriptors
+ * before they end (a terminated thread's descriptors would otherwise stay open in the process), and that a
+ * thread that dies fails only its own task, which the caller then does itself.
+ */
+export class ThreadPool {
+  readonly #size: number
+  readonly #threads: Thread[] = []
+  readonly #queue: Task[] = []
+  readonly #closeModule: string
+  #started = false
+  #closed = false
+
+  /**
+   * `size`: threads to start on first use (1 to {@link MAX_THREADS}). `closeModule`: the module whose
+   * `closeThreadStores` export each thread runs before it ends.
+   */
+  constructor (size: number, closeModule: URL) {
+    this.#size = Math.max(1, Math.min(MAX_THREADS, Math.floor(size)))
+    this.#closeModule = closeModule.href
+  }
+
+  /** Threads this pool runs once started. */
+  get size (): number {
+    return this.#size
+  }
+
+  /** Threads running now (0 until the first task, and after close). */
+  get running (): number {
+    return this.#threads.length
+  }
+
+  /**
+   * Runs `fn(payload)`, exported by `module`, in a thread; resolves with its return value (structured-cloned).
+   * Rejects when the function throws (with its message: the error's class does not cross the boundary, so callers
+   * redo failed work on their own thread to report the real error), when the thread dies, or when the pool closes.
+   */
+  async run<T>(module: URL, fn: string, payload: unknown): Promise<T> {
+    if (this.#closed) throw new StoreClosedError()
+    this.#start()
+    return await new Promise<T>((resolve, reject) => {
+      this.#queue.push({ module: module.href, fn, payload, resolve: resolve as (value: unknown) => void, reject })
+      this.#dispatch()
+    })
+  }
+
+  /** Runs `fn(payload)` once on every thread (starting them); resolves with their answers in thread order. */
+  async runOnEach<T>(module: URL, fn: string, payload: unknown): Promise<T[]> {
+    if (this.#closed) throw new StoreClosedError()
+    this.#start()
+    const answers = this.#threads.map(async thread => await new Promise<T>((resolve, reject) => {
+      const task = { thread, module: module.href, fn, payload, resolve: resolve as (value: unknown) => void, reject }
+      this.#queue.push(task)
+    }))
+    this.#dispatch()
+    return await Promise.all(answers)
+  }
+
+  /** Lets every thread close its stores, then ends it; queued and running tasks are rejected. */
+  async close (): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    for (const task of this.#queue.splice(0)) task.reject(new StoreClosedError())
+    await Promise.all(this.#threads.map(async thread => {
+      thread.closing = true
+      thread.busy?.reject(new StoreClosedError())
+      thread.busy = undefined
+      thread.worker.ref()
+      const closed = new Promise<void>(resolve => {
+        thread.worker.once('message', () => resolve())
+        thread.worker.once('exit', () => resolve())
+      })
+      thread.worker.postMessage({ close: this.#closeModule })
+      await closed
+      await thread.worker.terminate()
+    }))
+    this.#threads.length = 0
+  }
+
+  #start (): void {
+    if (this.#started) return
+    this.#started = true
+    const tsx = tsxLoader()
+    for (let i = 0; i < this.#size; i++) this.#spawn(tsx)
+  }
+
+  #spawn (tsx: string | undefined): void {
+    // `casStoreThread` marks the thread as one that must never take an OS lock (see `lock/flock.ts`).
+    const worker = new Worker(THREAD_SCRIPT, { eval: true, workerData: { tsx, casStoreThread: true } })
+    const thread: Thread = { worker, busy: undefined, closing: false }
+    worker.on('message', (reply: Reply) => {
+      if ('closed' in reply) return
+      const task = thread.busy
+      thread.busy = undefined
+      if (task !== undefined) {
+        if (reply.ok) task.resolve(reply.value)
+        else task.reject(new Error(`a store thread failed: ${reply.message}`))
+      }
+      this.#dispatch()
+    })
+    // A thread that dies (out of memory, a bug) is dropped; its task fails and the caller does it itself.
+    const drop = (err: Error): void => {
+      const at = this.#threads.indexOf(thread)
+      if (at >= 0) this.#threads.splice(at, 1)
+      thread.busy?.reject(err)
+      thread.busy = undefined
+      // Tasks bound to it fail with it; so does everything once no thread is left.
+      for (let i = this.#queue.length - 1; i >= 0; i--) {
+        const task = this.#queue[i]!
+        if (task.thread === thread || this.#threads.length === 0) {
+          this.#queue.splice(i, 1)
+          task.reject(err)
+        }
+      }
+    }
+    worker.on('error', drop)
+    worker.on('exit', code => { if (!thread.closing) drop(new Error(`a store thread exited (code ${code})`)) })
+    // After the listeners: a 'message' listener references the port again.
+    worker.unref()
+    this.#threads.push(thread)
+  }
+
+  #dispatch (): void {
+    for (const thread of this.#threads) {
+      if (this.#queue.length === 0) break
+      if (thread.busy !== undefined || thread.closing) continue
+      const at = this.#queue.findIndex(task => task.thread === undefined || task.thread === thread)
+      if (at < 0) continue
+      const task = this.#queue.splice(at, 1)[0]!
+      thread.busy = task
+      thread.worker.ref()
+      thread.worker.postMessage({ module: task.module, fn: task.fn, payload: task.payload })
+    }
+    for (const thread of this.#threads) if (thread.busy === undefined) thread.worker.unref()
+  }
+}
