@@ -9,6 +9,7 @@ import { DEFAULT_GRACE_MS } from '../util/age.js'
 import { statOrUndefined } from '../util/fs.js'
 import { reach } from '../util/hooks.js'
 import { checkFile, type CheckPolicy, type FileVerdict } from '../verify/checkFile.js'
+import { checkFiles, type FileToCheck } from '../verify/checkFiles.js'
 import { contentKey } from './contentKey.js'
 import { indexContent } from './indexContent.js'
 import { removeTemp, staleStray, staleTemps, type StaleTemp } from './staleTemps.js'
@@ -184,27 +185,62 @@ interface Scan {
 async function checkPackages (scan: Scan): Promise<void> {
   const { ctx, indexes, options, policy, verdicts, report } = scan
   const fix = report.fix
-  const inflight = new Map<string, Promise<true | FileVerdict>>()
+  const requested = Number.isFinite(options.jobs) ? Math.floor(options.jobs!) : os.availableParallelism() * 2
+  const jobs = Math.min(MAX_VERIFY_JOBS, Math.max(1, requested))
+  // --jobs 1 means one file at a time, on this thread; more lets the store's threads hash in parallel.
+  const threads = jobs > 1
+  // Files being checked right now: each settles once its verdict is in `verdicts` (or fails with the check's error).
+  const inflight = new Map<string, Promise<unknown>>()
+
+  const record = (key: string, v: FileVerdict): true | FileVerdict => {
+    report.filesChecked++
+    if (v.status === 'good' && !v.rehashed) report.filesTrusted++
+    const verdict = v.status === 'good' ? true : v
+    verdicts.set(key, verdict)
+    progress() // per file too: one package can hold tens of thousands
+    return verdict
+  }
 
   // A file shared by many packages is checked once and its verdict reported for each.
-  const verdictOf = async (info: FileInfo): Promise<true | FileVerdict> => {
-    const exec = isExecutable(info.mode)
-    const key = contentKey(info.digest, exec)
-    const known = verdicts.get(key) ?? inflight.get(key)
-    if (known !== undefined) return await known
+  const verdictOf = async (key: string, info: FileInfo): Promise<true | FileVerdict> => {
+    const known = verdicts.get(key)
+    if (known !== undefined) return known
+    const waiting = inflight.get(key)
+    if (waiting !== undefined) {
+      await waiting
+      const settled = verdicts.get(key)
+      if (settled !== undefined) return settled
+    }
     const file = contentPathFor(ctx.root, info.digest, info.mode)
     const checking = checkFile(ctx, file, info.digest, info.size, info.checkedAt, policy)
-      .then(v => {
-        report.filesChecked++
-        if (v.status === 'good' && !v.rehashed) report.filesTrusted++
-        const verdict = v.status === 'good' ? true : v
-        verdicts.set(key, verdict)
-        progress() // per file too: one package can hold tens of thousands
-        return verdict
-      })
+      .then(v => record(key, v))
       .finally(() => inflight.delete(key))
     inflight.set(key, checking)
     return await checking
+  }
+
+  // The files of one package that no package has had checked yet are checked together (`checkFiles`: the stat
+  // fast path without a promise per file, the rest hashed on the store's threads). They are registered as in
+  // flight under one promise, so a package checked meanwhile waits for these verdicts instead of checking again.
+  const checkAtOnce = async (
+    content: Array<[string, FileInfo]>, fileKeys: Array<string | undefined>,
+  ): Promise<void> => {
+    const keys: string[] = []
+    const files: FileToCheck[] = []
+    const taken = new Set<string>()
+    for (let i = 0; i < content.length; i++) {
+      const key = fileKeys[i]
+      if (key === undefined || verdicts.has(key) || inflight.has(key) || taken.has(key)) continue
+      const { digest, mode, size, checkedAt } = content[i]![1]
+      taken.add(key)
+      keys.push(key)
+      files.push({ path: contentPathFor(ctx.root, digest, mode), digest, size, checkedAt })
+    }
+    if (files.length === 0) return
+    const batch = checkFiles(ctx, files, policy, { threads, onVerdict: (at, v) => { record(keys[at]!, v) } })
+      .finally(() => { for (const key of keys) inflight.delete(key) })
+    for (const key of keys) inflight.set(key, batch)
+    await batch
   }
 
   // With fix, an index is deleted only if it is still the one this scan read (`revision`): an install may have
@@ -230,10 +266,16 @@ async function checkPackages (scan: Scan): Promise<void> {
       report.unreadableIndexes.push({ key, error: `cannot be understood: ${(err as Error).message}`, deleted })
       return
     }
+    // Each file's content key is computed once: at 50k files, even a regex per file shows in the fast check.
+    const fileKeys = content.map(([, info]) =>
+      isDigestHex(info.digest) ? contentKey(info.digest, isExecutable(info.mode)) : undefined)
+    await checkAtOnce(content, fileKeys)
     let lostFiles = false
-    for (const [file, info] of content) {
-      if (!isDigestHex(info.digest)) continue // normalized on read; kept as a guard
-      const verdict = await verdictOf(info)
+    for (let i = 0; i < content.length; i++) {
+      const fileKey = fileKeys[i]
+      if (fileKey === undefined) continue // digests are normalized on read; kept as a guard
+      const [file, info] = content[i]!
+      const verdict = verdicts.get(fileKey) ?? await verdictOf(fileKey, info)
       if (verdict === true) continue
       const filePath = contentPathFor(ctx.root, info.digest, info.mode)
       // A verdict may come from another package checked minutes ago: before a repair acts on "missing", look
@@ -261,8 +303,6 @@ async function checkPackages (scan: Scan): Promise<void> {
     })
   }
   const entries = indexes.list()[Symbol.asyncIterator]()
-  const requested = Number.isFinite(options.jobs) ? Math.floor(options.jobs!) : os.availableParallelism() * 2
-  const jobs = Math.min(MAX_VERIFY_JOBS, Math.max(1, requested))
   let lastYield = Date.now()
   await Promise.all(Array.from({ length: jobs }, async () => {
     for (;;) {
@@ -288,7 +328,9 @@ async function checkPackages (scan: Scan): Promise<void> {
 
 /** Phase 2: walks `files/`; stale strays are listed (removed with fix), unreferenced content is counted. */
 async function sweepContent ({ ctx, options, policy, verdicts, report }: Scan): Promise<void> {
-  for await (const entry of walkContent(ctx.root)) {
+  // Content this scan verified good is neither a stray nor an orphan: its name is enough, no stat needed.
+  const verified = (digest: string, exec: boolean): boolean => verdicts.get(contentKey(digest, exec)) === true
+  for await (const entry of walkContent(ctx.root, verified)) {
     if (options.signal?.aborted === true) {
       report.interrupted = true
       return

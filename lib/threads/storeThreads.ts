@@ -27,6 +27,14 @@ export class StoreThreads {
     return await this.#pool.run<T>(module, fn, { store: this.#spec, ...payload })
   }
 
+  /**
+   * Runs a task that creates no file (the verifier's hashing): no owner record is held for it, so it starts
+   * without that round trip. Same answers and failures as {@link run}.
+   */
+  async runReading<T>(module: URL, fn: string, payload: Record<string, unknown>): Promise<T> {
+    return await this.#pool.run<T>(module, fn, { store: this.#spec, ...payload })
+  }
+
   /** Ends the threads, then drops their owner records. */
   async close (): Promise<void> {
     await this.#pool.close()

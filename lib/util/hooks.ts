@@ -20,6 +20,8 @@ export type PausePoint =
   | 'verify:missing'
   /** Verifier: lock-free check found the file suspect (wrong size or hash); path lock not yet taken. */
   | 'verifier:suspect'
+  /** Verifier: files to hash are about to be handed to the store's threads (path: the first of them). */
+  | 'verifier:toThreads'
   /** Verifier: path lock held, about to re-stat and re-check. */
   | 'verifier:locked'
   /** Verifier: path lock held, the file was proven wrong, about to remove it. */

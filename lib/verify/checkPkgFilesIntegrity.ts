@@ -3,11 +3,13 @@ import { assertDigestHex } from '../digest/sri.js'
 import { InvalidArgumentError } from '../errors.js'
 import { contentPathFor } from '../layout/contentPath.js'
 import type { CheckOptions, FileInfo, IntegrityResult, PackageIndexInput } from '../types.js'
-import { checkFile } from './checkFile.js'
+import { checkFiles, type FileToCheck } from './checkFiles.js'
 
 /**
- * Checks that every file of a package index is in the store with the right content. Files are checked one after
- * another, so this call never holds more than one path lock at a time (see `checkFile` for the per-file rules).
+ * Checks that every file of a package index is in the store with the right content (`checkFiles`: one stat per
+ * file, the files to re-hash hashed lock-free on the store's threads when there are enough of them, and every file
+ * not proven good judged by `checkFile` on this thread, one after another, so this call never holds more than one
+ * path lock at a time).
  *
  * Side effect, on purpose: a file whose content was re-read and found good gets its `checkedAt` renewed in the
  * given index (in place), so a caller that saves the index back turns the next check into the stat-only fast path.
@@ -26,6 +28,9 @@ export async function checkPkgFilesIntegrity (
   const entries: Iterable<[string, FileInfo]> = index.files instanceof Map
     ? index.files.entries()
     : Object.entries(index.files)
+  const names: string[] = []
+  const infos: FileInfo[] = []
+  const files: FileToCheck[] = []
   for (const [name, info] of entries) {
     const digest = assertDigestHex(info?.digest)
     if (!Number.isSafeInteger(info.size) || info.size < 0 || !Number.isInteger(info.mode) || info.mode < 0) {
@@ -33,10 +38,17 @@ export async function checkPkgFilesIntegrity (
     }
     const filePath = contentPathFor(ctx.root, digest, info.mode)
     if (verifiedFiles?.has(filePath) === true) continue
-    const verdict = await checkFile(ctx, filePath, digest, info.size, info.checkedAt)
+    names.push(name)
+    infos.push(info)
+    files.push({ path: filePath, digest, size: info.size, checkedAt: info.checkedAt })
+  }
+  const verdicts = await checkFiles(ctx, files, {}, { threads: true })
+  for (let i = 0; i < verdicts.length; i++) {
+    const verdict = verdicts[i]!
+    const name = names[i]!
     if (verdict.status === 'good') {
-      if (verdict.rehashed) info.checkedAt = Date.now()
-      verifiedFiles?.add(filePath)
+      if (verdict.rehashed) infos[i]!.checkedAt = Date.now()
+      verifiedFiles?.add(files[i]!.path)
       continue
     }
     result.passed = false
