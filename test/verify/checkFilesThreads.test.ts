@@ -1,0 +1,171 @@
+// The verifier with the store's threads (lib/verify/checkFiles.ts): the same verdicts as without them; a thread
+// only ever proves a file good, every other file is judged (and removed) by checkFile on the calling thread under
+// the path lock; a thread that dies or a store closed meanwhile leaves the files to the calling thread.
+import fs from 'node:fs'
+import { describe, expect, it } from 'vitest'
+import { createStoreContext } from '../../lib/context.js'
+import { openStore, packageIndexKey, type FileInfo, type Store, type VerifyReport } from '../../lib/index.js'
+import { StoreThreads } from '../../lib/threads/storeThreads.js'
+import { ThreadPool } from '../../lib/threads/threadPool.js'
+import { checkFiles, type FileToCheck } from '../../lib/verify/checkFiles.js'
+import { runFixture } from '../helpers/child.js'
+import { contentOf } from '../helpers/content.js'
+import { gate } from '../helpers/gate.js'
+import { tempDir } from '../helpers/tmp.js'
+
+const COUNT = 150 // files to re-hash: above MIN_THREAD_BATCH (64), and more than one task of 128
+
+/** Fills `store` with COUNT files (checkedAt 0: each must be re-hashed); returns the index's files. */
+async function filled (store: Store, seed: string): Promise<Map<string, FileInfo>> {
+  const files = new Map<string, FileInfo>()
+  for (let i = 0; i < COUNT; i++) {
+    const mode = i % 9 === 0 ? 0o755 : 0o644
+    const added = await store.ensureFile(contentOf(seed, i, 100 + (i * 37) % 3000), { mode })
+    files.set(`f${i}.js`, { digest: added.digest, mode, size: added.size, checkedAt: 0 })
+  }
+  return files
+}
+
+/** Damages the same files in any store filled with the same seed: two corrupt (one resized), one missing. */
+function damage (store: Store, files: Map<string, FileInfo>): void {
+  const at = (name: string): string => store.filePathFor(files.get(name)!.digest, files.get(name)!.mode)
+  fs.writeFileSync(at('f7.js'), Buffer.alloc(files.get('f7.js')!.size, '!')) // same size: only a hash can tell
+  fs.writeFileSync(at('f40.js'), 'shorter')
+  fs.rmSync(at('f99.js'))
+}
+
+const verdictsOf = (r: VerifyReport): unknown => ({
+  problems: r.problems.map(p => [p.file, p.problem, p.action]),
+  filesChecked: r.filesChecked,
+  filesTrusted: r.filesTrusted,
+  orphans: r.orphans,
+  deletedIndexes: r.deletedIndexes.length,
+})
+
+describe('threaded hashing gives the verdicts of --jobs 1 (one file at a time, no threads)', () => {
+  it('verifyStore --full and --fix: the same problems, the same repairs, the threads used only where allowed', async () => {
+    const reports: Record<string, unknown> = {}
+    for (const [name, threads, jobs] of [['threads', 2, undefined], ['jobs 1', 2, 1], ['no threads', 0, undefined]] as const) {
+      const toThreads: string[] = []
+      const store = await openStore(tempDir(), { threads, _hooks: { 'verifier:toThreads': ({ path }) => { toThreads.push(path) } } })
+      const files = await filled(store, 'same')
+      await store.writePackageIndex(packageIndexKey('sha512-AAAA', 'pkg@1.0.0'), { algo: 'sha512', files })
+      await store.ensureFile(Buffer.from('nobody references me'), { mode: 0o644 })
+      damage(store, files)
+      const options = jobs === undefined ? {} : { jobs }
+      const full = await store.verifyStore({ full: true, ...options })
+      const fixed = await store.verifyStore({ full: true, fix: true, graceMs: 0, ...options })
+      reports[name] = { full: verdictsOf(full), fixed: verdictsOf(fixed) }
+      expect({ name, usedThreads: toThreads.length > 0 }).toEqual({ name, usedThreads: name === 'threads' })
+      await store.close()
+    }
+    expect(reports.threads).toEqual(reports['no threads'])
+    expect(reports['jobs 1']).toEqual(reports['no threads'])
+    expect((reports.threads as { full: { problems: unknown } }).full.problems).toEqual([
+      ['f40.js', 'corrupt', 'none'], ['f7.js', 'corrupt', 'none'], ['f99.js', 'missing', 'none']])
+    expect((reports.threads as { fixed: { problems: unknown } }).fixed.problems).toEqual([
+      ['f40.js', 'corrupt', 'removed'], ['f7.js', 'corrupt', 'removed'], ['f99.js', 'missing', 'none']])
+  })
+
+  it('checkPkgFilesIntegrity: the same result, corrupt files removed, checkedAt renewed for the good ones', async () => {
+    const results: unknown[] = []
+    for (const threads of [2, 0]) {
+      const toThreads: string[] = []
+      const store = await openStore(tempDir(), { threads, _hooks: { 'verifier:toThreads': ({ path }) => { toThreads.push(path) } } })
+      const files = await filled(store, 'same')
+      damage(store, files)
+      const result = await store.checkPkgFilesIntegrity({ algo: 'sha512', files })
+      const renewed = [...files].filter(([, info]) => (info.checkedAt ?? 0) > 0).length
+      const left = [...files.values()].filter(info => fs.existsSync(store.filePathFor(info.digest, info.mode))).length
+      results.push({ result, renewed, left })
+      expect(toThreads.length > 0).toBe(threads > 0)
+      await store.close()
+    }
+    expect(results[0]).toEqual(results[1])
+    expect(results[0]).toEqual({
+      result: { passed: false, missing: ['f99.js'], corrupt: ['f7.js', 'f40.js'], removed: ['f7.js', 'f40.js'] },
+      renewed: COUNT - 3,
+      left: COUNT - 3,
+    })
+  })
+})
+
+it('a corrupt file the threads found is removed only after the locked re-check: a writer\'s fix in between survives', async () => {
+  const handedOver = gate()
+  const suspect = gate()
+  const dir = tempDir()
+  const store = await openStore(dir, { threads: 2, _hooks: { 'verifier:toThreads': handedOver.wait, 'verifier:suspect': suspect.wait } })
+  const writer = await openStore(dir, { threads: 0 })
+  const files = await filled(store, 'race')
+  const info = files.get('f5.js')!
+  const target = store.filePathFor(info.digest, info.mode)
+  const good = fs.readFileSync(target)
+  fs.writeFileSync(target, Buffer.alloc(info.size, 9)) // wrong when the threads read it
+
+  const verifying = store.checkPkgFilesIntegrity({ algo: 'sha512', files })
+  const decidedEarly = verifying.then(() => { throw new Error('the verifier decided without the threads or the lock') })
+  await Promise.race([handedOver.reached, decidedEarly])
+  handedOver.open() // the threads hash; f5 is not good when they read it
+  await Promise.race([suspect.reached, decidedEarly]) // the calling thread looked again: still wrong, lock not taken
+  await writer.ensureFile(good, { mode: info.mode }) // a writer replaces it, renaming under the path lock
+  suspect.open()
+
+  expect(await verifying).toEqual({ passed: true, missing: [], corrupt: [], removed: [] })
+  expect(fs.readFileSync(target).equals(good)).toBe(true)
+  await writer.close()
+  await store.close()
+})
+
+/** A pool whose every task runs `die` in its thread: the thread exits under the task. */
+class DyingPool extends ThreadPool {
+  tasks = 0
+  override async run<T>(_module: URL, _fn: string, payload: unknown): Promise<T> {
+    this.tasks++
+    return await super.run<T>(new URL('../fixtures/threadDies.ts', import.meta.url), 'die', payload)
+  }
+}
+
+it('a thread that dies under its task leaves the files to the calling thread: every verdict still right', async () => {
+  const store = await openStore(tempDir(), { threads: 0 })
+  const files = await filled(store, 'dies')
+  damage(store, files)
+  const pool = new DyingPool(2, new URL('../../lib/threads/threadStores.ts', import.meta.url))
+  const spec = { root: store.root, fsync: false }
+  const ctx = { ...createStoreContext(spec), threads: new StoreThreads(pool, spec) }
+  const list: FileToCheck[] = [...files.values()].map(info =>
+    ({ path: store.filePathFor(info.digest, info.mode), digest: info.digest, size: info.size, checkedAt: 0 }))
+  const verdicts = await checkFiles(ctx, list, {}, { threads: true })
+  expect(pool.tasks).toBeGreaterThan(0) // the files were handed to threads…
+  expect(pool.running).toBe(0) // …which died
+  const names = [...files.keys()]
+  const bad = verdicts.flatMap((v, i) => v.status === 'good' ? [] : [[names[i], v.status, v.removed]])
+  expect(bad).toEqual([['f7.js', 'corrupt', true], ['f40.js', 'corrupt', true], ['f99.js', 'missing', false]])
+  expect(verdicts.filter(v => v.status === 'good' && v.rehashed)).toHaveLength(COUNT - 3)
+  await ctx.threads.close()
+  ctx.lock.close()
+  await store.close()
+})
+
+it('a store closed before its threads answer leaves the files to the calling thread', async () => {
+  let store: Store | undefined
+  const closing: Array<Promise<void>> = []
+  store = await openStore(tempDir(), {
+    threads: 2,
+    _hooks: { 'verifier:toThreads': async () => { closing.push(store!.close()); await closing[0] } },
+  })
+  const files = await filled(store, 'closed')
+  fs.rmSync(store.filePathFor(files.get('f3.js')!.digest, files.get('f3.js')!.mode))
+  const result = await store.checkPkgFilesIntegrity({ algo: 'sha512', files })
+  expect(closing).toHaveLength(1)
+  expect(result).toEqual({ passed: false, missing: ['f3.js'], corrupt: [], removed: [] })
+  expect([...files.values()].filter(info => (info.checkedAt ?? 0) > 0)).toHaveLength(COUNT - 1) // hashed here, renewed
+  store = undefined
+})
+
+it('idle threads never keep a process alive: a script that verifies on threads and never closes its store exits', async () => {
+  // If a thread stayed referenced after its task, this child would never exit and the test would time out.
+  const child = runFixture('idleVerifyThreads.ts', [tempDir()])
+  const exit = await child.exited
+  expect({ exit, out: child.lines.at(-1), stderr: child.stderr() }).toEqual(
+    { exit: { code: 0, signal: null }, out: '{"passed":true,"checked":100}', stderr: '' })
+})
