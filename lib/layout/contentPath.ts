@@ -16,9 +16,16 @@ export function storedMode (mode: number): number {
  * and cas-store can share one store. The digest is validated first, so nothing but hex ever reaches the path.
  */
 export function contentPathFor (root: string, digestHex: string, mode: number): string {
-  assertDigestHex(digestHex)
-  const name = digestHex.slice(2) + (isExecutable(mode) ? '-exec' : '')
-  return path.join(root, 'files', digestHex.slice(0, 2), name)
+  return contentPathOfCheckedDigest(root, assertDigestHex(digestHex), isExecutable(mode))
+}
+
+/**
+ * {@link contentPathFor} for a digest the caller has just checked with `isDigestHex` (a scan of 50k files pays
+ * for each regex test and each `path.join`). `root` must be absolute and normalized, as a store's root is.
+ */
+export function contentPathOfCheckedDigest (root: string, digestHex: string, exec: boolean): string {
+  return root + path.sep + 'files' + path.sep + digestHex.slice(0, 2) + path.sep + digestHex.slice(2) +
+    (exec ? '-exec' : '')
 }
 
 /** The lock stripe (0..255) that guards a content path: the first byte of its digest. */

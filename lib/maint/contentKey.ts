@@ -6,3 +6,11 @@
 export function contentKey (digest: string, exec: boolean): string {
   return exec ? digest.slice(0, 32) + 'x' : digest.slice(0, 32)
 }
+
+/**
+ * {@link contentKey} of the content file named `name` in bucket folder `bucket` (`files/<bucket>/<name>`), without
+ * rebuilding its digest: the bucket is the digest's first 2 hex characters, the name starts with the next 126.
+ */
+export function contentKeyOfName (bucket: string, name: string, exec: boolean): string {
+  return exec ? bucket + name.slice(0, 30) + 'x' : bucket + name.slice(0, 30)
+}

@@ -1,7 +1,7 @@
 import os from 'node:os'
 import type { StoreContext } from '../context.js'
 import { isDigestHex } from '../digest/sri.js'
-import { contentPathFor, isExecutable } from '../layout/contentPath.js'
+import { contentPathFor, contentPathOfCheckedDigest, isExecutable } from '../layout/contentPath.js'
 import type { IndexBackend, PackageIndexEntry } from '../pkgIndex/backend.js'
 import type { FileInfo } from '../types.js'
 import type { AbortSignalLike } from '../util/abortSignal.js'
@@ -10,7 +10,7 @@ import { statOrUndefined } from '../util/fs.js'
 import { reach } from '../util/hooks.js'
 import { checkFile, type CheckPolicy, type FileVerdict } from '../verify/checkFile.js'
 import { checkFiles, type FileToCheck } from '../verify/checkFiles.js'
-import { contentKey } from './contentKey.js'
+import { contentKey, contentKeyOfName } from './contentKey.js'
 import { indexContent } from './indexContent.js'
 import { removeTemp, staleStray, staleTemps, type StaleTemp } from './staleTemps.js'
 import { walkContent } from './walkContent.js'
@@ -126,6 +126,7 @@ export async function verifyStore (
     options,
     policy: { full: options.full === true, remove: fix, graceMs },
     verdicts: new Map(),
+    goodIn: new Uint32Array(256),
     report: {
       root: ctx.root,
       format: indexes.format,
@@ -178,12 +179,14 @@ interface Scan {
    * distinct files (compact keys), never by the number of references.
    */
   verdicts: Map<string, true | FileVerdict>
+  /** Files verified good, per bucket folder (`files/<2 hex>`, by its number). */
+  goodIn: Uint32Array
   report: VerifyReport
 }
 
 /** Phase 1: reads each index a page at a time and checks the files it names, `jobs` packages at once. */
 async function checkPackages (scan: Scan): Promise<void> {
-  const { ctx, indexes, options, policy, verdicts, report } = scan
+  const { ctx, indexes, options, policy, verdicts, goodIn, report } = scan
   const fix = report.fix
   const requested = Number.isFinite(options.jobs) ? Math.floor(options.jobs!) : os.availableParallelism() * 2
   const jobs = Math.min(MAX_VERIFY_JOBS, Math.max(1, requested))
@@ -194,7 +197,10 @@ async function checkPackages (scan: Scan): Promise<void> {
 
   const record = (key: string, v: FileVerdict): true | FileVerdict => {
     report.filesChecked++
-    if (v.status === 'good' && !v.rehashed) report.filesTrusted++
+    if (v.status === 'good') {
+      if (!v.rehashed) report.filesTrusted++
+      goodIn[parseInt(key.slice(0, 2), 16)]!++
+    }
     const verdict = v.status === 'good' ? true : v
     verdicts.set(key, verdict)
     progress() // per file too: one package can hold tens of thousands
@@ -227,20 +233,23 @@ async function checkPackages (scan: Scan): Promise<void> {
   ): Promise<void> => {
     const keys: string[] = []
     const files: FileToCheck[] = []
-    const taken = new Set<string>()
+    let settled!: () => void
+    const batch = new Promise<void>(resolve => { settled = resolve })
     for (let i = 0; i < content.length; i++) {
       const key = fileKeys[i]
-      if (key === undefined || verdicts.has(key) || inflight.has(key) || taken.has(key)) continue
-      const { digest, mode, size, checkedAt } = content[i]![1]
-      taken.add(key)
+      if (key === undefined || verdicts.has(key) || inflight.has(key)) continue
+      inflight.set(key, batch) // before any await: a package checked meanwhile waits for this verdict
+      const { digest, size, checkedAt } = content[i]![1]
       keys.push(key)
-      files.push({ path: contentPathFor(ctx.root, digest, mode), digest, size, checkedAt })
+      files.push({ path: contentPathOfCheckedDigest(ctx.root, digest, key.length > 32), digest, size, checkedAt })
     }
     if (files.length === 0) return
-    const batch = checkFiles(ctx, files, policy, { threads, onVerdict: (at, v) => { record(keys[at]!, v) } })
-      .finally(() => { for (const key of keys) inflight.delete(key) })
-    for (const key of keys) inflight.set(key, batch)
-    await batch
+    try {
+      await checkFiles(ctx, files, policy, { threads, onVerdict: (at, v) => { record(keys[at]!, v) } })
+    } finally {
+      for (const key of keys) inflight.delete(key)
+      settled()
+    }
   }
 
   // With fix, an index is deleted only if it is still the one this scan read (`revision`): an install may have
@@ -277,7 +286,7 @@ async function checkPackages (scan: Scan): Promise<void> {
       const [file, info] = content[i]!
       const verdict = verdicts.get(fileKey) ?? await verdictOf(fileKey, info)
       if (verdict === true) continue
-      const filePath = contentPathFor(ctx.root, info.digest, info.mode)
+      const filePath = contentPathOfCheckedDigest(ctx.root, info.digest, fileKey.length > 32)
       // A verdict may come from another package checked minutes ago: before a repair acts on "missing", look
       // again. A writer may have put the file back since; then there is nothing to repair.
       if (fix && verdict.status === 'missing') {
@@ -327,10 +336,15 @@ async function checkPackages (scan: Scan): Promise<void> {
 }
 
 /** Phase 2: walks `files/`; stale strays are listed (removed with fix), unreferenced content is counted. */
-async function sweepContent ({ ctx, options, policy, verdicts, report }: Scan): Promise<void> {
-  // Content this scan verified good is neither a stray nor an orphan: its name is enough, no stat needed.
-  const verified = (digest: string, exec: boolean): boolean => verdicts.get(contentKey(digest, exec)) === true
-  for await (const entry of walkContent(ctx.root, verified)) {
+async function sweepContent ({ ctx, options, policy, verdicts, goodIn, report }: Scan): Promise<void> {
+  // Content this scan verified good is neither a stray nor an orphan: its name is enough, no stat needed. A
+  // bucket listing exactly as many names as it holds verified files holds nothing else (they were all there when
+  // verified), so its names are not even looked at. Only a verified file removed meanwhile by another process
+  // (prune after an index was deleted) could hide a stray in its place until the next scan.
+  const verified = (bucket: string, name: string, exec: boolean): boolean =>
+    verdicts.get(contentKeyOfName(bucket, name, exec)) === true
+  const onlyVerified = (bucket: string, names: number): boolean => goodIn[parseInt(bucket, 16)] === names
+  for await (const entry of walkContent(ctx.root, verified, onlyVerified)) {
     if (options.signal?.aborted === true) {
       report.interrupted = true
       return

@@ -16,12 +16,14 @@ const CONTENT_NAME = /^([0-9a-f]{126})(-exec)?$/
 
 /**
  * Walks `<root>/files/` one bucket folder at a time (never the whole listing in memory), yielding every entry
- * with its lstat, except content names for which `skip(digest, exec)` says the caller knows them already (no
- * lstat is made for those: a scan of 50k files costs 50k fewer syscalls). Names that are not `<126 hex>[-exec]`
+ * with its lstat, except content names for which `skip(bucket, name, exec)` says the caller knows them already (no
+ * lstat is made for those: a scan of 50k files costs 50k fewer syscalls), and except whole buckets for which
+ * `skipBucket(bucket, names)` says so from the number of names listed. Names that are not `<126 hex>[-exec]`
  * are strays: temp files of writers that died (pnpm writes its temps next to their targets) or foreign files.
  */
 export async function * walkContent (
-  root: string, skip?: (digest: string, exec: boolean) => boolean,
+  root: string, skip?: (bucket: string, name: string, exec: boolean) => boolean,
+  skipBucket?: (bucket: string, names: number) => boolean,
 ): AsyncGenerator<ContentEntry> {
   const filesDir = path.join(root, 'files')
   // Synchronous listing and lstat, one bucket at a time: a bucket is a few hundred names, and an async call per
@@ -29,11 +31,10 @@ export async function * walkContent (
   for (const bucket of readdirOrEmptySync(filesDir)) {
     if (!/^[0-9a-f]{2}$/.test(bucket)) continue
     const dir = path.join(filesDir, bucket)
-    for (const name of readdirOrEmptySync(dir)) {
-      if (skip !== undefined) {
-        const known = CONTENT_NAME.exec(name)
-        if (known !== null && skip(bucket + known[1], known[2] !== undefined)) continue
-      }
+    const names = readdirOrEmptySync(dir)
+    if (skipBucket?.(bucket, names.length) === true) continue
+    for (const name of names) {
+      if (skip !== undefined && CONTENT_NAME.test(name) && skip(bucket, name, name.length > 126)) continue
       const file = path.join(dir, name)
       let stat: fs.Stats
       try {

@@ -20,6 +20,11 @@ export class StoreThreads {
     this.#spec = spec
   }
 
+  /** Threads the pool runs once started. */
+  get size (): number {
+    return this.#pool.size
+  }
+
   /** Runs `fn({ store, ...payload })` of `module` in a thread (see `ThreadPool.run`). */
   async run<T>(module: URL, fn: string, payload: Record<string, unknown>): Promise<T> {
     this.#owners ??= this.#holdOwners()

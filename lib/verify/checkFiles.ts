@@ -2,7 +2,7 @@ import type { StoreContext } from '../context.js'
 import { siblingModule } from '../threads/threadStores.js'
 import { reach } from '../util/hooks.js'
 import { checkFile, fastVerdict, GOOD_HASHED, type CheckPolicy, type FileVerdict } from './checkFile.js'
-import { HASHED_GOOD, type HashTask } from './hashInThread.js'
+import { hashFiles, HASHED_GOOD, type HashTask } from './hashInThread.js'
 
 /** One content file to verify, with what its index says about it. */
 export interface FileToCheck {
@@ -26,8 +26,11 @@ export interface CheckFilesOptions {
  */
 export const MIN_THREAD_BATCH = 64
 
-/** Files per task sent to a thread: enough that a message costs little per file, few enough to share work out. */
-const CHUNK = 128
+/** Files per chunk: a message then costs little per file, and the work still spreads evenly. */
+const CHUNK = 64
+
+/** Chunks handed to each thread at a time: one it works on, one waiting, so it never waits for this thread. */
+const PER_THREAD = 2
 
 const HASH_MODULE = siblingModule(import.meta.url, 'hashInThread')
 
@@ -35,10 +38,11 @@ const HASH_MODULE = siblingModule(import.meta.url, 'hashInThread')
  * Verdicts for many content files at once (in the order of `files`), by exactly {@link checkFile}'s rules, faster:
  * 1. the fast path (one synchronous stat, no promise) settles every file untouched since it was known good, and
  *    every missing one;
- * 2. with `threads`, the files left are hashed lock-free by the store's threads, handed over 128 at a time while
- *    the stat pass goes on; a thread can only prove a file good (`hashInThread.ts`);
+ * 2. with `threads` and enough of them, the files left are hashed lock-free in chunks: by the store's threads as
+ *    the stat pass finds them, and, once it is done, by this thread too (while the threads start, and beside
+ *    them). A hash only ever proves a file good (`hashInThread.ts`);
  * 3. every file not proven good by then goes through {@link checkFile} on this thread, one after another: it looks
- *    again, and removes nothing unless proven wrong under the path lock. So does every file of a task that failed
+ *    again, and removes nothing unless proven wrong under the path lock. So does every file of a chunk that failed
  *    (a thread that died, a store closed meanwhile): the threads only ever save work, they never decide.
  */
 export async function checkFiles (
@@ -49,35 +53,33 @@ export async function checkFiles (
     verdicts[at] = verdict
     options.onVerdict?.(at, verdict)
   }
-  const threads = options.threads ? ctx.threads : undefined
   const left: number[] = []
-  const asked: Array<Promise<void>> = []
+  const hashing = options.threads && ctx.threads !== undefined ? new Hashing(ctx, files, settle) : undefined
   let pending: number[] = []
-  const ask = async (chunk: number[]): Promise<void> => {
-    if (asked.length === 0) await reach(ctx.hooks, 'verifier:toThreads', files[chunk[0]!]!.path)
-    asked.push(hashInThreads(ctx, files, chunk).then(answers => {
-      for (let k = 0; k < chunk.length; k++) if (answers[k] === HASHED_GOOD) settle(chunk[k]!, GOOD_HASHED)
-    }, () => {})) // not answered: this thread checks those files below
-  }
   for (let i = 0; i < files.length; i++) {
     const f = files[i]!
-    const fast = fastVerdict(f.path, f.size, f.checkedAt, policy)
+    // A file never checked (or re-hashed anyway) goes to hashing without a stat here: a stat could only find it
+    // missing, which a failed hash leaves to checkFile to say.
+    const neverTrusted = hashing !== undefined && (policy.full === true || !((f.checkedAt ?? 0) > 0))
+    const fast = neverTrusted ? undefined : fastVerdict(f.path, f.size, f.checkedAt, policy)
     if (fast !== undefined) {
       settle(i, fast)
       continue
     }
     left.push(i)
-    if (threads === undefined) continue
+    if (hashing === undefined) continue
     pending.push(i)
     if (pending.length === CHUNK) {
-      await ask(pending)
+      await hashing.add(pending)
       pending = []
-      // Let the event loop hand out the next task to a thread that has answered, while the stat pass goes on.
-      await new Promise(resolve => setImmediate(resolve))
+      // Let the event loop read the threads' answers and hand them more, while the stat pass goes on.
+      if (hashing.started) await new Promise(resolve => setImmediate(resolve))
     }
   }
-  if (pending.length > 0 && (asked.length > 0 || pending.length >= MIN_THREAD_BATCH)) await ask(pending)
-  await Promise.all(asked)
+  if (hashing !== undefined && pending.length > 0 && (hashing.started || pending.length >= MIN_THREAD_BATCH)) {
+    await hashing.add(pending)
+  }
+  await hashing?.finish()
   for (const i of left) {
     if (verdicts[i] !== undefined) continue
     const f = files[i]!
@@ -86,14 +88,71 @@ export async function checkFiles (
   return verdicts as FileVerdict[]
 }
 
-/** The threads' answers for the files at `chunk` (one byte each); rejects when no thread could answer. */
-async function hashInThreads (ctx: StoreContext, files: FileToCheck[], chunk: number[]): Promise<Uint8Array> {
-  const task: HashTask = { paths: [], digests: [], sizes: [] }
-  for (const i of chunk) {
-    const f = files[i]!
-    task.paths.push(f.path)
-    task.digests.push(f.digest)
-    task.sizes.push(f.size)
+/** The chunks of one {@link checkFiles} call: handed to the store's threads, or hashed here when they lag. */
+class Hashing {
+  readonly #ctx: StoreContext
+  readonly #files: FileToCheck[]
+  readonly #settle: (at: number, verdict: FileVerdict) => void
+  readonly #queue: number[][] = []
+  readonly #limit: number
+  #sent = 0
+  #answered: Promise<void>[] = []
+  started = false
+
+  constructor (ctx: StoreContext, files: FileToCheck[], settle: (at: number, verdict: FileVerdict) => void) {
+    this.#ctx = ctx
+    this.#files = files
+    this.#settle = settle
+    this.#limit = ctx.threads!.size * PER_THREAD
   }
-  return await ctx.threads!.runReading<Uint8Array>(HASH_MODULE, 'hashFiles', { ...task })
+
+  /** Queues a chunk of file indexes, and hands chunks to the threads as far as they have room. */
+  async add (chunk: number[]): Promise<void> {
+    if (!this.started) {
+      this.started = true
+      await reach(this.#ctx.hooks, 'verifier:toThreads', this.#files[chunk[0]!]!.path)
+    }
+    this.#queue.push(chunk)
+    this.#pump()
+  }
+
+  /** Hashes what the threads have not taken, here, a chunk at a time; resolves once every chunk is answered. */
+  async finish (): Promise<void> {
+    for (;;) {
+      const chunk = this.#queue.pop()
+      if (chunk === undefined) break
+      this.#answer(chunk, hashFiles(this.#task(chunk)))
+      // Let the threads' answers in (and hand them the next chunks) between two chunks hashed here.
+      await new Promise(resolve => setImmediate(resolve))
+    }
+    while (this.#answered.length > 0) await Promise.all(this.#answered.splice(0))
+  }
+
+  #pump (): void {
+    while (this.#sent < this.#limit && this.#queue.length > 0) {
+      const chunk = this.#queue.shift()!
+      this.#sent++
+      this.#answered.push(this.#ctx.threads!.runReading<Uint8Array>(HASH_MODULE, 'hashFiles', { ...this.#task(chunk) })
+        .then(answers => { this.#answer(chunk, answers) }, () => {}) // not answered: checkFile judges those files
+        .finally(() => {
+          this.#sent--
+          this.#pump()
+        }))
+    }
+  }
+
+  #answer (chunk: number[], answers: Uint8Array): void {
+    for (let k = 0; k < chunk.length; k++) if (answers[k] === HASHED_GOOD) this.#settle(chunk[k]!, GOOD_HASHED)
+  }
+
+  #task (chunk: number[]): HashTask {
+    const task: HashTask = { paths: [], digests: [], sizes: [] }
+    for (const i of chunk) {
+      const f = this.#files[i]!
+      task.paths.push(f.path)
+      task.digests.push(f.digest)
+      task.sizes.push(f.size)
+    }
+    return task
+  }
 }
