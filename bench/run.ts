@@ -1,6 +1,6 @@
 // The benchmark harness:
 //   npm run bench [-- --json] [--corpus DIR] [--files N] [--packages N] [--runs N] [--large-mb N] [--work DIR]
-//                 [--quick]
+//                 [--quick] [--store-packages N] [--store-files-per-package N]
 // Every system is measured on the same corpus in the same run; results are ratios, never absolute promises.
 import { execSync, spawn } from 'node:child_process'
 import fs from 'node:fs'
@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util'
 import { generateCorpus, listCorpus } from './corpus.js'
 import { formatMarkdown, type Figure, type Report, type Scenario, type Target } from './report.js'
 import { openStore } from '../lib/index.js'
+import { buildPackageStore, casVerifyStore, statLoop } from './storeVerify.js'
 import { remoteScenarios } from './remote.js'
 import { cacachePut, cacacheVerify, casAdd, casAddTarballs, casVerify, pnpmAdd, pnpmAddTarballs, pnpmVerify, rawAdd, rawStat } from './systems.js'
 import { packCorpus, startRegistry } from './tarballs.js'
@@ -28,6 +29,8 @@ const { values: args } = parseArgs({
     json: { type: 'boolean', default: false },
     quick: { type: 'boolean', default: false },
     work: { type: 'string' },
+    'store-packages': { type: 'string', default: '300' },
+    'store-files-per-package': { type: 'string', default: '166' },
   },
 })
 const quick = args.quick === true
@@ -112,6 +115,35 @@ async function main (): Promise<void> {
     name: 'Verify, slow path (checkedAt 0: every file re-hashed)',
     figures: [figure('cas-store', median(ver.casSlow)), figure('pnpm 10 store.cafs', median(ver.pnpmSlow)),
       figure('cacache 20 verify (whole cache)', cacacheVerifyMs)],
+    extra: { 'vs pnpm 10, per run': perRun(ver.pnpmSlow, ver.casSlow) },
+  })
+
+  const storePackages = quick ? 10 : Number(args['store-packages'])
+  const perPackage = quick ? 20 : Number(args['store-files-per-package'])
+  progress(`whole-store verify: building a store of ${storePackages} packages x ${perPackage} files`)
+  const pkgStore = freshDir('packages')
+  const storePaths = await buildPackageStore(openStore, pkgStore, storePackages, perPackage, Number(args.seed))
+  const storeBytes = storePaths.reduce((sum, p) => sum + fs.statSync(p).size, 0)
+  const whole = { fast: [] as number[], stat: [] as number[], full: [] as number[], fullJobs1: [] as number[] }
+  for (let r = 0; r < runs; r++) {
+    whole.fast.push(await timed(async () => { await casVerifyStore(openStore, pkgStore) }))
+    whole.stat.push(await timed(() => { statLoop(storePaths) }))
+    whole.full.push(await timed(async () => { await casVerifyStore(openStore, pkgStore, { full: true }) }))
+    const jobs1 = { full: true, jobs: 1 }
+    whole.fullJobs1.push(await timed(async () => { await casVerifyStore(openStore, pkgStore, jobs1) }))
+  }
+  fs.rmSync(pkgStore, { recursive: true, force: true })
+  const storeFigure = (system: string, ms: number): Figure => figure(system, ms, storePaths.length, storeBytes)
+  scenarios.push({
+    name: `Whole-store verify (\`cas verify\`, ${storePackages} packages, ${storePaths.length} files)`,
+    figures: [storeFigure('cas verify (fast check)', median(whole.fast)),
+      storeFigure('bare statSync loop, same paths', median(whole.stat)),
+      storeFigure('cas verify --full', median(whole.full)),
+      storeFigure('cas verify --full --jobs 1', median(whole.fullJobs1))],
+    extra: {
+      'fast check vs stat loop, per run': perRun(whole.stat, whole.fast),
+      '--full vs --full --jobs 1, per run': perRun(whole.fullJobs1, whole.full),
+    },
   })
 
   // 5-7. Packages: the corpus packed as ~500 tarballs (24 files each) and served by a local HTTP registry.
@@ -306,7 +338,9 @@ async function main (): Promise<void> {
     target('cold add vs raw temp+rename floor', '>= 0.7x', ratio(median(cold.cas), median(cold.raw)), x => x >= 0.7),
     target('warm re-add vs pnpm 10', '>= 2x', ratio(median(warm.cas), median(warm.pnpm)), x => x >= 2),
     target('verify fast path vs pnpm 10', '>= 1.0x', ratio(median(ver.casFast), median(ver.pnpmFast)), x => x >= 1),
-    target('verify slow path vs pnpm 10', '>= 1.0x', ratio(median(ver.casSlow), median(ver.pnpmSlow)), x => x >= 1),
+    target('verify slow path vs pnpm 10', '>= 1.5x', ratio(median(ver.casSlow), median(ver.pnpmSlow)), x => x >= 1.5),
+    target('cas verify (fast check) vs bare stat loop', '>= 0.5x', ratio(median(whole.fast), median(whole.stat)), x => x >= 0.5),
+    target('cas verify --full vs its own --jobs 1', '>= 1.6x', ratio(median(whole.full), median(whole.fullJobs1)), x => x >= 1.6),
     target('whole-store verify vs cacache verify (files/s)', '>= 50x', ratio(median(ver.casSlow), cacacheVerifyMs), x => x >= 50),
     target('contention: 4 processes ensurePackage wall time vs 1 process', '<= 1.3x, 1 download per tarball, 0 errors',
       median(ensure.wall) / median(ensure.single),
@@ -369,6 +403,11 @@ function tarballDir (corpus: string, count: number): string {
 function childErrors (child: Record<string, unknown>, expected: number): string[] {
   const errors = (child.errors as string[] | undefined) ?? [`child failed: ${String(child.failure)}`]
   return child.packages === expected ? errors : [...errors, `a child finished ${String(child.packages)} of ${expected} packages`]
+}
+
+/** Run-by-run ratios `slower[i] / faster[i]`, for the spread: "1.52x, 1.41x, 1.60x". */
+function perRun (slower: number[], faster: number[]): string {
+  return faster.map((ms, i) => `${(slower[i]! / ms).toFixed(2)}x`).join(', ')
 }
 
 function median (values: number[]): number {

@@ -58,8 +58,9 @@ export async function checkFiles (
   let pending: number[] = []
   for (let i = 0; i < files.length; i++) {
     const f = files[i]!
-    // A file never checked (or re-hashed anyway) goes to hashing without a stat here: a stat could only find it
-    // missing, which a failed hash leaves to checkFile to say.
+    // A file never checked (checkedAt 0 or none) or re-hashed anyway (--full) goes to hashing without a stat here:
+    // the stat could only find it missing, which a failed hash leaves to checkFile to say. (With checkedAt 0 the
+    // fast path would also trust a file last changed in the first 100 ms of 1970: that one is hashed instead.)
     const neverTrusted = hashing !== undefined && (policy.full === true || !((f.checkedAt ?? 0) > 0))
     const fast = neverTrusted ? undefined : fastVerdict(f.path, f.size, f.checkedAt, policy)
     if (fast !== undefined) {

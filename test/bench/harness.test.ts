@@ -11,7 +11,7 @@ it('npm run bench --quick --json measures every scenario and reports every targe
   const out = execFileSync(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick', '--json'], { cwd: repo, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
   const report = JSON.parse(out)
   expect(report.corpus.files).toBe(300)
-  expect(report.scenarios.map((s: { name: string }) => s.name)).toHaveLength(14)
+  expect(report.scenarios.map((s: { name: string }) => s.name)).toHaveLength(15)
   for (const scenario of report.scenarios) {
     for (const figure of scenario.figures) expect(figure.ms).toBeGreaterThan(0)
   }
@@ -21,6 +21,8 @@ it('npm run bench --quick --json measures every scenario and reports every targe
     'warm re-add vs pnpm 10',
     'verify fast path vs pnpm 10',
     'verify slow path vs pnpm 10',
+    'cas verify (fast check) vs bare stat loop',
+    'cas verify --full vs its own --jobs 1',
     'whole-store verify vs cacache verify (files/s)',
     'contention: 4 processes ensurePackage wall time vs 1 process',
     'warm ensurePackage vs cold',
