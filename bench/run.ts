@@ -300,10 +300,10 @@ async function main (): Promise<void> {
       cpuBound: imp.skipCpu.map(ms => Math.round(importPkgs.length / (ms / 1000))).join('/') + ' packages per CPU-second',
     },
   })
+  const packed = tarballDir(corpus, files.length)
   const remote = want('remote')
     ? await remoteScenarios({
-      files, packages, tarballDir: tarballDir(corpus, files.length), freshDir, runChild, timed, progress, figure,
-      target,
+      files, packages, tarballDir: packed, freshDir, runChild, timed, progress, figure, target,
     })
     : { scenarios: [], targets: [] }
   scenarios.push(...remote.scenarios)
