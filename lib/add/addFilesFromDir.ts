@@ -55,6 +55,7 @@ export async function addFilesFromDir (ctx: StoreContext, dir: string, options: 
   await reach(ctx.hooks, 'add:walked', root)
   const index: PackageIndex = { algo: 'sha512', files: new Map() }
   const inThreads = await addInThreads(ctx, [...files.values()])
+  if (inThreads !== undefined) await reach(ctx.hooks, 'add:handedOff', root)
   let i = 0
   try {
     for (const [name, approved] of files) {
@@ -64,9 +65,13 @@ export async function addFilesFromDir (ctx: StoreContext, dir: string, options: 
       // A thread's file is finished here (its rename or claim, under this thread's lock). A file a thread could
       // not add, or whose claimed content vanished before the claim, is added here: its error (the file changed,
       // a lock timed out) is then the real one, thrown from this thread.
-      const added = fromThread != null && await completeStep(ctx, fromThread.step)
-        ? fromThread
-        : await addHere(ctx, approved)
+      let added
+      if (fromThread != null && await completeStep(ctx, fromThread.step)) {
+        added = fromThread
+      } else {
+        if (inThreads !== undefined) await reach(ctx.hooks, 'add:redoneHere', approved.realPath)
+        added = await addHere(ctx, approved)
+      }
       const { digest, size, checkedAt } = added
       index.files.set(name, { digest, mode: added.mode & 0o777, size, checkedAt })
     }
