@@ -31,7 +31,7 @@ export const THREAD_MIN_TARBALL_BYTES = 16 * 1024
  * cost is their big files' bytes, not per-file syscalls, so they gain little from a second core anyway.
  */
 export const THREAD_MAX_TARBALL_BYTES = 8 * 1024 * 1024
-const THREAD_JOBS = siblingModule(import.meta.url, 'addInThread')
+const THREAD_JOBS = siblingModule(import.meta.url, 'addTarballInThread')
 
 /** Options of {@link addFilesFromTarball}: the limits of every add verb, and the tarball's expected integrity. */
 export interface AddFilesFromTarballOptions extends AddLimits {

@@ -20,6 +20,20 @@ export class StoreThreads {
     this.#spec = spec
   }
 
+  /** Threads this store runs once started. */
+  get size (): number {
+    return this.#pool.size
+  }
+
+  /**
+   * Starts the threads, if they are not running yet, and has each load `module` (which must export `ready`), so
+   * that a task about to come does not wait for a thread to boot. Fire and forget: failures surface in `run`.
+   */
+  prepare (module: URL): void {
+    this.#owners ??= this.#holdOwners()
+    this.#owners.then(async () => await this.#pool.runOnEach(module, 'ready', undefined)).catch(() => {})
+  }
+
   /** Runs `fn({ store, ...payload })` of `module` in a thread (see `ThreadPool.run`). */
   async run<T>(module: URL, fn: string, payload: Record<string, unknown>): Promise<T> {
     this.#owners ??= this.#holdOwners()

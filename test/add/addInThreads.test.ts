@@ -113,9 +113,10 @@ describe('bulk adds on threads', () => {
     const store = await openStore(tempDir(), { threads: 2, _hooks: { 'add:handedOff': handedOff.wait } })
     const adding = store.addFilesFromDir(src)
     await handedOff.reached
-    // Every file is written to a temp file by now, and none is at its content path: only this thread renames.
+    // The first task's files (a quarter of them: 2 threads, 2 tasks each) are written to temp files by now, and
+    // none is at its content path: only this thread renames, and it has not started.
     expect(listFiles(path.join(store.root, 'files'))).toEqual([])
-    expect(listFiles(path.join(store.root, 'tmp'))).toHaveLength(101)
+    expect(listFiles(path.join(store.root, 'tmp')).length).toBeGreaterThanOrEqual(26)
     handedOff.open()
     const index = await adding
     expect(listFiles(path.join(store.root, 'files')).length).toBe(new Set([...index.files.values()].map(f => f.digest)).size)

@@ -17,14 +17,15 @@ it('prune --grace 0 leaves a threaded add\'s temp files alone; the add then comp
   const store = await openStore(dir, { threads: 2, _hooks: { 'add:handedOff': handedOff.wait } })
   const adding = store.addFilesFromDir(src)
   await handedOff.reached
+  // At least the first task's files (a quarter: 2 threads, 2 tasks each) wait in temp files for their renames.
   const temps = listFiles(path.join(store.root, 'tmp'))
-  expect(temps).toHaveLength(100)
+  expect(temps.length).toBeGreaterThanOrEqual(25)
 
   const pruner = await openStore(dir, { threads: 0 }) // another store instance, as another process would be
   const report = await pruner.pruneStore({ graceMs: 0, allowNoIndexes: true })
   await pruner.close()
   expect(report.tempsRemoved).toBe(0)
-  expect(listFiles(path.join(store.root, 'tmp'))).toEqual(temps)
+  expect(listFiles(path.join(store.root, 'tmp'))).toEqual(expect.arrayContaining(temps))
 
   handedOff.open()
   const index = await adding
