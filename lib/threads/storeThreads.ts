@@ -1,4 +1,4 @@
-import { TempOwner } from '../write/tempOwner.js'
+import { TempOwner } from '../lock/tempOwner.js'
 import type { ThreadPool } from './threadPool.js'
 import { siblingModule } from './threadStores.js'
 import type { ThreadStoreSpec } from './types.js'
