@@ -4,7 +4,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { createRequire } from 'node:module'
-import { hexToSri, openStore, type FileInfo, type PackageIndex, type Store } from '../lib/index.js'
+import { hexToSri, openStore, type FileInfo, type PackageIndex, type Store } from './cas.js'
 
 const require = createRequire(import.meta.url)
 interface PnpmImportOptions { filesMap: Record<string, string>, force: boolean, resolvedFrom: string }

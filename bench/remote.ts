@@ -4,7 +4,7 @@
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
-import { openStore } from '../lib/index.js'
+import { openStore } from './cas.js'
 import { startNginx } from '../test/helpers/nginx.js'
 import type { Figure, Scenario, Target } from './report.js'
 import { startRegistry, type BenchPackage } from './tarballs.js'

@@ -4,7 +4,7 @@
 // Functions take `openStore` from the caller, so the harness decides what is measured (the sources or dist/).
 import crypto from 'node:crypto'
 import fs from 'node:fs'
-import type { openStore as OpenStore, PackageIndex } from '../lib/index.js'
+import type { openStore as OpenStore, PackageIndex } from './cas.js'
 import { corpusSizes } from './corpus.js'
 
 type Open = typeof OpenStore

@@ -2,7 +2,7 @@ import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { createRequire } from 'node:module'
-import { openStore, type FileInfo, type PackageIndex } from '../lib/index.js'
+import { openStore, type FileInfo, type PackageIndex } from './cas.js'
 
 const require = createRequire(import.meta.url)
 // Peers, loaded from their published packages (dev dependencies): pnpm 10's store library and npm's cacache.

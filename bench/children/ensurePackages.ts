@@ -2,7 +2,7 @@
 // store; prints { ms, cpuMs, packages, fetched, errors }. `ms` runs from before openStore to after the last package.
 //   ensurePackages.ts <storeDir> <list.json> [jobs] [noverify]
 import fs from 'node:fs'
-import { openStore } from '../../lib/index.js'
+import { openStore } from '../cas.js'
 
 const [storeDir, listFile, jobs, mode] = process.argv.slice(2)
 const list = JSON.parse(fs.readFileSync(listFile!, 'utf8')) as Array<{ pkgId: string, integrity: string, url: string }>

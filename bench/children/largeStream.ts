@@ -1,6 +1,6 @@
 // Benchmark child: streams `size` bytes (64 KiB chunks, generated on the fly) through ensureFile; prints
 // { ms, size, rssGrowth } with the peak RSS growth over the baseline measured just before.
-import { openStore } from '../../lib/index.js'
+import { openStore } from '../cas.js'
 
 const [storeDir, sizeArg] = process.argv.slice(2)
 const size = Number(sizeArg)

@@ -3,7 +3,7 @@
 // { ms, packages, errors, remoteErrors, stats }. ms covers the installs and the close.
 //   remoteFill.ts <storeDir> <list.json> <remote url | -> <upload: true|false> <jobs>
 import fs from 'node:fs'
-import { openStore } from '../../lib/index.js'
+import { openStore } from '../cas.js'
 
 const [storeDir, listFile, remote, upload, jobs] = process.argv.slice(2)
 const list = JSON.parse(fs.readFileSync(listFile!, 'utf8')) as Array<{ integrity: string, pkgId: string, url: string }>

@@ -8,8 +8,9 @@ import { ensureFile } from '../write/ensureFile.js'
 import { addPackageMeta } from './addPackageMeta.js'
 import { TarballBudget, type AddLimits } from './limits.js'
 import { asBufferOrStream } from '../util/bytes.js'
+import { reach } from '../util/hooks.js'
 import { completeStep, dropSteps } from '../write/completeStep.js'
-import type { LockedStep } from '../write/handOff.js'
+import type { LockedStep } from '../context.js'
 import { siblingModule } from '../threads/threadStores.js'
 
 const REGULAR_FILE_TYPES = new Set(['File', 'OldFile', 'ContiguousFile'])
@@ -30,7 +31,7 @@ export const THREAD_MIN_TARBALL_BYTES = 16 * 1024
  * cost is their big files' bytes, not per-file syscalls, so they gain little from a second core anyway.
  */
 export const THREAD_MAX_TARBALL_BYTES = 8 * 1024 * 1024
-const THREAD_JOBS = siblingModule(import.meta.url, 'addInThread')
+const THREAD_JOBS = siblingModule(import.meta.url, 'addTarballInThread')
 
 /** Options of {@link addFilesFromTarball}: the limits of every add verb, and the tarball's expected integrity. */
 export interface AddFilesFromTarballOptions extends AddLimits {
@@ -68,18 +69,19 @@ export async function addFilesFromTarball (
     throw new InvalidArgumentError('addFilesFromTarball: pass a Buffer or a readable stream of a .tgz or .tar')
   }
   const inThread = Buffer.isBuffer(tarball) ? await unpackInThread(ctx, tarball, options) : undefined
-  return await addPackageMeta(ctx, inThread ?? await unpackTarball(ctx, tarball, options))
+  if (inThread === false) await reach(ctx.hooks, 'add:redoneHere', '<tarball>')
+  return await addPackageMeta(ctx, inThread || await unpackTarball(ctx, tarball, options))
 }
 
 /**
  * A tarball in memory unpacked by one of the store's threads, its renames and claims then done here; undefined
- * when the store has no threads, the tarball is small, or anything failed there. Any failure is redone here: a
- * bad tarball then fails with its real, coded error (an error's class does not cross a thread boundary), and a
- * thread that died or content that vanished before its claim costs only the time.
+ * when the store has no threads or the tarball is too small or too large for them; false when anything failed,
+ * and the caller redoes it: a bad tarball then fails with its real, coded error (an error's class does not cross
+ * a thread boundary), and a thread that died or content that vanished before its claim costs only the time.
  */
 async function unpackInThread (
   ctx: StoreContext, tarball: Buffer, options: AddFilesFromTarballOptions,
-): Promise<PackageIndex | undefined> {
+): Promise<PackageIndex | false | undefined> {
   const size = tarball.length
   if (ctx.threads === undefined || size < THREAD_MIN_TARBALL_BYTES || size > THREAD_MAX_TARBALL_BYTES) {
     return undefined
@@ -91,8 +93,9 @@ async function unpackInThread (
       tarball, options: { integrity, maxEntries, maxUnpackedBytes, maxRatio },
     })
   } catch {
-    return undefined
+    return false
   }
+  await reach(ctx.hooks, 'add:handedOff', '<tarball>')
   let all = true
   for (let i = 0; i < done.steps.length; i++) {
     try {
@@ -102,7 +105,7 @@ async function unpackInThread (
       throw err
     }
   }
-  return all ? done.index : undefined
+  return all ? done.index : false
 }
 
 /**

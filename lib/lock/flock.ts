@@ -15,8 +15,8 @@ let fsExt: { flockSync: (fd: number, flags: FlockFlags) => void } | undefined
  * flock(2) through fs-ext, the one place the addon is loaded, on first use. Never in a store thread (see
  * `threads/threadPool.ts`): fs-ext keeps V8 handles in static variables, and loading it in a second thread of a
  * process crashes the process (SIGSEGV in its init, seen with two threads). Store threads therefore take no OS
- * lock at all; they hand their locked steps to the calling thread (`write/handOff.ts`), and this check turns a
- * mistake into an error instead of a crash.
+ * lock at all; they hand their locked steps to the calling thread (`LockedStep` in `context.ts`), and this
+ * check turns a mistake into an error instead of a crash.
  */
 export function flockSync (fd: number, flags: FlockFlags): void {
   if (fsExt === undefined) {

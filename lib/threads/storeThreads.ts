@@ -1,4 +1,4 @@
-import { TempOwner } from '../write/tempOwner.js'
+import { TempOwner } from '../lock/tempOwner.js'
 import type { ThreadPool } from './threadPool.js'
 import { siblingModule } from './threadStores.js'
 import type { ThreadStoreSpec } from './types.js'
@@ -20,9 +20,18 @@ export class StoreThreads {
     this.#spec = spec
   }
 
-  /** Threads the pool runs once started. */
+  /** Threads this store runs once started. */
   get size (): number {
     return this.#pool.size
+  }
+
+  /**
+   * Starts the threads, if they are not running yet, and has each load `module` (which must export `ready`), so
+   * that a task about to come does not wait for a thread to boot. Fire and forget: failures surface in `run`.
+   */
+  prepare (module: URL): void {
+    this.#owners ??= this.#holdOwners()
+    this.#owners.then(async () => await this.#pool.runOnEach(module, 'ready', undefined)).catch(() => {})
   }
 
   /** Runs `fn({ store, ...payload })` of `module` in a thread (see `ThreadPool.run`). */

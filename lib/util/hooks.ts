@@ -36,6 +36,10 @@ export type PausePoint =
   | 'add:dirApproved'
   /** addFilesFromDir: the folder was walked and every file approved; none has been opened yet. */
   | 'add:walked'
+  /** Bulk add: the store's threads wrote their temp files (or found content stored); none renamed or claimed yet. */
+  | 'add:handedOff'
+  /** Bulk add: a file (or a whole tarball, path '<tarball>') a thread did not add is added on the calling thread. */
+  | 'add:redoneHere'
   /** Remote upload: one content file is on the server (path: its URL). */
   | 'remote:fileUploaded'
   /** Remote upload: every content file of a package is on the server, its index not yet (path: the index URL). */

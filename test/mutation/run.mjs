@@ -14,7 +14,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 
-export const FOLDERS = ['write', 'verify', 'lock', 'maint', 'fetch', 'dir', 'import', 'ensure']
+export const FOLDERS = ['write', 'verify', 'lock', 'maint', 'fetch', 'dir', 'import', 'ensure', 'threads']
 
 const root = path.resolve(import.meta.dirname ?? path.dirname(new URL(import.meta.url).pathname), '..', '..')
 const incrementalDir = path.join(root, 'reports', 'stryker-incremental')

@@ -1,15 +1,14 @@
-import type { PackageIndex } from '../types.js'
 import { taskContext } from '../threads/threadStores.js'
 import type { ThreadStoreSpec } from '../threads/types.js'
 import { dropSteps } from '../write/completeStep.js'
 import { ensureFile } from '../write/ensureFile.js'
-import type { LockedStep } from '../write/handOff.js'
-import { unpackTarball, type AddFilesFromTarballOptions } from './addFilesFromTarball.js'
+import type { LockedStep } from '../context.js'
 import { openApproved, type Approved } from './openApproved.js'
 
 /*
- * The bulk adds as a store thread runs them (see `threads/threadPool.ts`): the same `openApproved`, `ensureFile`
- * and tarball unpacking the calling thread runs, with the writer's locked steps handed back (`write/handOff.ts`).
+ * A folder's files as a store thread adds them (see `threads/threadPool.ts`): the same `openApproved` and
+ * `ensureFile` the calling thread runs, with the writer's locked steps handed back (`LockedStep` in `context.ts`). Kept
+ * apart from the tarball task so a thread that adds folders never loads the tar parser.
  */
 
 /** One file added by a thread, up to its locked step: what the package index needs, and the step. */
@@ -43,21 +42,5 @@ export async function addApprovedFiles (
   return out
 }
 
-/**
- * Unpacks a whole tarball held in memory up to the locked steps; returns its index (without the manifest, which
- * is read back from the store once the files are in place) and the steps. Throws on any failure, after removing
- * its temp files (the calling thread then adds the tarball itself, and fails with the real error).
- */
-export async function addTarballBuffer (
-  payload: { store: ThreadStoreSpec, tarball: Uint8Array, options: AddFilesFromTarballOptions },
-): Promise<{ index: PackageIndex, steps: LockedStep[] }> {
-  const steps: LockedStep[] = []
-  try {
-    const index = await unpackTarball(taskContext(payload.store, steps), Buffer.from(payload.tarball.buffer,
-      payload.tarball.byteOffset, payload.tarball.byteLength), payload.options)
-    return { index, steps }
-  } catch (err) {
-    dropSteps(steps)
-    throw err
-  }
-}
+/** Nothing: running it loads this module in a thread ahead of its first task (see `StoreThreads.prepare`). */
+export function ready (): void {}

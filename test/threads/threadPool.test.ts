@@ -1,0 +1,67 @@
+// The store's thread pool: lazy, shared fairly, never keeping a process alive, surviving a dead thread, and
+// refusing the one thing a store thread must not do (take an OS lock: fs-ext crashes a process loaded twice).
+import path from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { describe, expect, it } from 'vitest'
+import { ThreadPool } from '../../lib/threads/threadPool.js'
+import { runFixture } from '../helpers/child.js'
+import { tempDir } from '../helpers/tmp.js'
+
+const tasks = pathToFileURL(path.join(import.meta.dirname, '..', 'fixtures', 'threadTasks.ts'))
+const closer = pathToFileURL(path.join(import.meta.dirname, '..', '..', 'lib', 'threads', 'threadStores.ts'))
+
+describe('ThreadPool', () => {
+  it('starts no thread until the first task, then runs tasks on every thread', async () => {
+    const pool = new ThreadPool(2, closer)
+    expect(pool.running).toBe(0)
+    const answers = await pool.runOnEach<{ threadId: number }>(tasks, 'echo', 'hi')
+    expect(pool.running).toBe(2)
+    expect(new Set(answers.map(a => a.threadId)).size).toBe(2)
+    const many = await Promise.all(Array.from({ length: 8 }, async (_, i) => await pool.run<{ payload: number }>(tasks, 'echo', i)))
+    expect(many.map(a => a.payload)).toEqual([0, 1, 2, 3, 4, 5, 6, 7])
+    await pool.close()
+    expect(pool.running).toBe(0)
+  }, 60_000)
+
+  it('a task that throws rejects with its message; the thread goes on serving', async () => {
+    const pool = new ThreadPool(1, closer)
+    await expect(pool.run(tasks, 'fail', undefined)).rejects.toThrow(/fails on purpose/)
+    expect(await pool.run<{ payload: string }>(tasks, 'echo', 'after')).toMatchObject({ payload: 'after' })
+    await pool.close()
+  }, 60_000)
+
+  it('a thread that dies fails only its own task; the others keep working, and with none left tasks fail', async () => {
+    const pool = new ThreadPool(2, closer)
+    await pool.runOnEach(tasks, 'echo', 0)
+    await expect(pool.run(tasks, 'die', undefined)).rejects.toThrow(/exited/)
+    expect(pool.running).toBe(1)
+    expect(await pool.run<{ payload: number }>(tasks, 'echo', 5)).toMatchObject({ payload: 5 })
+    await expect(pool.run(tasks, 'die', undefined)).rejects.toThrow(/exited/)
+    expect(pool.running).toBe(0)
+    await pool.close()
+  }, 60_000)
+
+  it('a store thread that tries to take an OS lock gets an error, not a crashed process', async () => {
+    const pool = new ThreadPool(2, closer)
+    const file = path.join(tempDir(), 'x.lock')
+    const tries = await Promise.allSettled([pool.run(tasks, 'takeOsLock', file), pool.run(tasks, 'takeOsLock', file)])
+    for (const attempt of tries) {
+      expect(attempt.status).toBe('rejected')
+      expect(String((attempt as PromiseRejectedResult).reason)).toMatch(/must be handed to the calling thread/)
+    }
+    await pool.close()
+  }, 60_000)
+
+  it('after close, run fails with ERR_CAS_CLOSED', async () => {
+    const pool = new ThreadPool(1, closer)
+    await pool.close()
+    await expect(pool.run(tasks, 'echo', 1)).rejects.toMatchObject({ code: 'ERR_CAS_CLOSED' })
+  })
+
+  it('idle threads never keep a process alive: a store that added with threads and was never closed exits', async () => {
+    const child = runFixture('threadsNoClose.ts', [tempDir()])
+    const line = await child.line(l => l.startsWith('{'))
+    expect(JSON.parse(line)).toMatchObject({ files: 100 })
+    expect(await child.exited).toMatchObject({ code: 0 })
+  }, 60_000)
+})
