@@ -26,7 +26,10 @@ export interface VerifyStoreOptions {
   fix?: boolean
   /** Nothing that changed less than this long ago is removed (default 10 minutes). */
   graceMs?: number
-  /** Packages checked at once (default: twice the CPU count; at most `MAX_VERIFY_JOBS`). */
+  /**
+   * Packages checked at once (default: twice the CPU count; at most `MAX_VERIFY_JOBS`). 1: one file at a time on
+   * the calling thread; more lets the store's threads hash a package's files (see `verify/checkFiles.ts`).
+   */
   jobs?: number
   /** Stop taking new packages when aborted; what was started finishes, and the report says it was interrupted. */
   signal?: AbortSignalLike

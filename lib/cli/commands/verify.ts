@@ -18,7 +18,11 @@ export const spec: CommandSpec = {
   flags: {
     full: { type: 'boolean', help: 're-hash every file (default: trust a file whose mtime is not after its last check)' },
     fix: { type: 'boolean', help: 'repair: remove corrupt content, drop the indexes of broken packages, clean temps' },
-    jobs: { type: 'string', value: 'N', help: `packages checked at once (default ${os.availableParallelism() * 2})` },
+    jobs: {
+      type: 'string',
+      value: 'N',
+      help: `packages checked at once (default ${os.availableParallelism() * 2}); 1: one file at a time, no hashing threads`,
+    },
     grace: { type: 'string', value: 'DURATION', help: 'never remove anything changed more recently (default 10m)' },
   },
 }
