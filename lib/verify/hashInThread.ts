@@ -16,6 +16,9 @@ export const HASHED_GOOD = 1
 const READ_SIZE = 1024 * 1024
 let buffer: Buffer | undefined
 
+/** `crypto.hash` (Node 20.12+, 21.7+): sha512 of a buffer without a Hash object; undefined on older Nodes. */
+const oneShot = (crypto as { hash?: (algorithm: string, data: Uint8Array, encoding: 'hex') => string }).hash
+
 /** What the calling thread sends: the files of one chunk, as parallel arrays (cheap to clone). */
 export interface HashTask {
   paths: string[]
@@ -45,6 +48,12 @@ function bytesHashTo (file: string, digest: string, size: number): boolean {
     const stat = fs.fstatSync(fd)
     if (!stat.isFile() || stat.size !== size) return false
     buffer ??= Buffer.allocUnsafe(READ_SIZE)
+    if (size < READ_SIZE && oneShot !== undefined) {
+      // One read of all its bytes (asking for one more shows there are no more) and a one-shot hash: for small
+      // files the hash object per file costs about as much as the hashing.
+      const n = fs.readSync(fd, buffer, 0, size + 1, null)
+      return n === size && oneShot('sha512', buffer.subarray(0, n), 'hex') === digest
+    }
     const hash = crypto.createHash('sha512')
     let total = 0
     for (;;) {
