@@ -14,9 +14,9 @@ let fsExt: { flockSync: (fd: number, flags: FlockFlags) => void } | undefined
 /**
  * flock(2) through fs-ext, the one place the addon is loaded, on first use. Never in a store thread (see
  * `threads/threadPool.ts`): fs-ext keeps V8 handles in static variables, and loading it in several threads of a
- * process crashes the process (SIGSEGV in its init, seen with the main thread and two workers). Store threads therefore take no OS
- * lock at all; they hand their locked steps to the calling thread (`LockedStep` in `context.ts`), and this
- * check turns a mistake into an error instead of a crash.
+ * process crashes the process (SIGSEGV in its init, seen with the main thread and two workers). Store threads
+ * therefore take no OS lock at all; they hand their locked steps to the calling thread (`LockedStep` in
+ * `context.ts`), and this check turns a mistake into an error instead of a crash.
  */
 export function flockSync (fd: number, flags: FlockFlags): void {
   if (fsExt === undefined) {
