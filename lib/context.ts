@@ -17,15 +17,20 @@ export interface ContextRemote {
   scheduleUpload: (key: string, index: PackageIndex, repair?: ReadonlySet<string>) => void
 }
 
+/** A module a thread loads, by URL (a `URL` is one; declared by shape so the published types need no DOM/Node). */
+export interface ModuleUrl {
+  readonly href: string
+}
+
 /** What a verb uses of the store's threads (`threads/storeThreads.ts`). */
 export interface ContextThreads {
   readonly size: number
   /** Boots the threads and has them load `module` ahead of a task. */
-  prepare: (module: URL) => void
+  prepare: (module: ModuleUrl) => void
   /** Runs `fn({ store, ...payload })` of `module` in a thread. */
-  run: <T>(module: URL, fn: string, payload: Record<string, unknown>) => Promise<T>
+  run: <T>(module: ModuleUrl, fn: string, payload: Record<string, unknown>) => Promise<T>
   /** {@link run} for a task that creates no file (the verifier's hashing): no temp-owner records held for it. */
-  runReading: <T>(module: URL, fn: string, payload: Record<string, unknown>) => Promise<T>
+  runReading: <T>(module: ModuleUrl, fn: string, payload: Record<string, unknown>) => Promise<T>
 }
 
 /**

@@ -12,6 +12,7 @@ import { FileAccessError, InvalidArgumentError, ReadOnlyStoreError, StoreClosedE
 import { assertPackageIndexKey } from './pkgIndex/key.js'
 import { contentPathFor } from './layout/contentPath.js'
 import { resolveStoreRoot, storeFormatOf } from './layout/resolveRoot.js'
+import { loadFlock } from './lock/flock.js'
 import type { WaitInfo } from './lock/lockWait.js'
 import type { IndexBackend, PackageIndexEntry } from './pkgIndex/backend.js'
 import { EmptyIndex } from './pkgIndex/emptyIndex.js'
@@ -333,6 +334,7 @@ export class Store {
 export async function openStore (dir: string, options: StoreOptions = {}): Promise<Store> {
   if (options.readOnly === true) return await openReadOnly(dir, options)
   const root = resolveStoreRoot(dir)
+  if (options._unsafeNoLocks !== true) loadFlock() // a missing native build fails here: ERR_CAS_NATIVE_ADDON
   const remote = options.remote === undefined ? undefined : resolveRemote(options.remote)
   const ctx = createStoreContext({
     root,

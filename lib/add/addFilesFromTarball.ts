@@ -111,6 +111,7 @@ async function unpackInThread (
 /**
  * The tarball's files added to the store, as an index without the manifest (see `addFilesFromTarball`; store
  * threads run this too, with their locked steps handed back).
+ * @internal
  */
 export async function unpackTarball (
   ctx: StoreContext, tarball: Buffer | AsyncIterable<unknown>, options: AddFilesFromTarballOptions,
