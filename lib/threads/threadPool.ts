@@ -126,6 +126,9 @@ export class ThreadPool {
   async run<T>(module: ModuleUrl, fn: string, payload: unknown): Promise<T> {
     if (this.#closed) throw new StoreClosedError()
     this.#start()
+    // Every thread has died (their tasks failed with them): no thread would ever take this one. The caller does
+    // the work itself, as for a thread that dies under its task.
+    if (this.#threads.length === 0) throw new Error('no store thread is left: they all died')
     return await new Promise<T>((resolve, reject) => {
       this.#queue.push({ module: module.href, fn, payload, resolve: resolve as (value: unknown) => void, reject })
       this.#dispatch()
