@@ -82,6 +82,20 @@ describe('staleTemps', () => {
     }
     expect(seen).toEqual([first])
   })
+  it('any other error meeting a listed leftover stops the sweep: it is not taken for "gone"', async () => {
+    const root = tempDir()
+    const first = put(root, 'tmp/1.cas-tmp')
+    put(root, 'tmp/2.cas-tmp')
+    const sweeping = (async () => {
+      for await (const t of staleTemps(root, GRACE, later())) {
+        if (t.path !== first) continue
+        // tmp/ replaced by a file after it was listed: the next lstat fails with ENOTDIR.
+        fs.rmSync(path.join(root, 'tmp'), { recursive: true })
+        fs.writeFileSync(path.join(root, 'tmp'), '')
+      }
+    })()
+    await expect(sweeping).rejects.toMatchObject({ code: 'ENOTDIR' })
+  })
 })
 
 describe('removeTemp', () => {

@@ -77,4 +77,20 @@ describe('walkContent', () => {
     }
     expect(seen).toEqual([first])
   })
+
+  it('any other error meeting a listed entry is thrown: it is not taken for "gone"', async () => {
+    const root = tempDir()
+    const a = sha512Hex('a')
+    const first = put(root, `${a.slice(0, 2)}/1-stray`)
+    put(root, `${a.slice(0, 2)}/2-stray`)
+    const walking = (async () => {
+      for await (const e of walkContent(root)) {
+        if (e.path !== first) continue
+        // The bucket replaced by a file after it was listed: the next lstat fails with ENOTDIR.
+        fs.rmSync(path.dirname(first), { recursive: true })
+        fs.writeFileSync(path.dirname(first), '')
+      }
+    })()
+    await expect(walking).rejects.toMatchObject({ code: 'ERR_CAS_FILE_ACCESS' })
+  })
 })
