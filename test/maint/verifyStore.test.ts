@@ -302,6 +302,27 @@ describe('verifyStore: its phases and what each reports', () => {
     await store.close()
   })
 
+  it('an abort during the content sweep stops it there, and the temp sweep is skipped', async () => {
+    const controller = new AbortController()
+    let verifying = false
+    // The sweep reads the clock to judge a stray's age: that is where this test's user presses Ctrl-C.
+    const now = (): number => {
+      if (verifying) controller.abort()
+      return Date.now() + 120_000
+    }
+    const store = await openStore(tempDir(), { _now: now })
+    await store.ensureFile(Buffer.from('nobody uses me'), { mode: 0o644 })
+    const stray = path.join(store.root, 'files', '00', '0-stray') // walked first: bucket 00, then '-' < any hex
+    fs.mkdirSync(path.dirname(stray), { recursive: true })
+    fs.writeFileSync(stray, 'x')
+    fs.writeFileSync(path.join(store.root, 'tmp', 'dead.cas-tmp'), 'x')
+    verifying = true
+    const report = await store.verifyStore({ graceMs: 0, signal: controller.signal })
+    expect(report).toMatchObject({ interrupted: true, orphans: { count: 0 } })
+    expect(report.staleTemps.map(t => t.kind)).toEqual(['stray'])
+    await store.close()
+  })
+
   it('problems are sorted by key, then file, whatever order the packages were checked in', async () => {
     const store = await openStore(tempDir())
     const files = new Map<string, { digest: string, mode: number, size: number }>()
