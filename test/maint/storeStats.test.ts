@@ -108,7 +108,7 @@ describe('referencedContent', () => {
       message: expect.stringContaining(`the index ${JSON.stringify(key('odd'))} cannot be understood (its sideEffects is not a map)`),
     })
     // One index is damaged, not the file: the message says so (and to run verify --fix), and keeps the cause.
-    const thrown = await referencedContent(backendOf(store)).catch((err: unknown) => err as Error)
+    const thrown = await referencedContent(backendOf(store)).then(() => new Error('resolved'), (err: unknown) => err as Error)
     expect(thrown.message).toMatch(/^A package index in .* is unreadable: .* Run `cas verify --fix`/)
     expect((thrown.cause as Error).message).toBe('its sideEffects is not a map')
     const seen: Array<[string, string]> = []
