@@ -30,7 +30,6 @@ export async function referencedContent (
       onUnreadable(key, err as IndexCorruptError)
       continue
     }
-    packages++
     let content: Array<[string, { digest: string, mode: number, size: number }]>
     try {
       content = [...indexContent(index)]
@@ -42,6 +41,7 @@ export async function referencedContent (
       onUnreadable(key, corrupt)
       continue
     }
+    packages++
     if (signal?.aborted === true) throw new InterruptedError('Reading the package indexes')
     for (const [, info] of content) {
       const k = contentKey(info.digest, isExecutable(info.mode))

@@ -100,8 +100,9 @@ it('fetchFile leaves no lock file per download', async () => {
 })
 
 it('cas verify --fix (verifyStore) removes a lock file a killed holder left, and keeps one that is held', async () => {
-  // The clock runs a minute ahead: a file's mtime comes from the kernel's coarse clock, which can read a few ms
-  // after Date.now(), and with grace 0 a lock file written "in the future" is young and not listed at all.
+  // The store's clock a minute ahead, so both lock files are past the grace period. With graceMs 0 and the real
+  // clock, a file written in the same millisecond as the sweep reads the clock is "changed after now" (its ctime
+  // has a sub-millisecond part, Date.now() has none), hence young and not listed: the test then saw one entry.
   const store = await openStore(tempDir(), { _now: () => Date.now() + 60_000 })
   const locks = path.join(store.root, 'locks', 'packages')
   fs.mkdirSync(locks, { recursive: true })

@@ -3,6 +3,7 @@ import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { openStore, packageIndexKey, type PackageIndex, type Store } from '../../lib/index.js'
 import { sriOf } from '../helpers/pnpm.js'
+import { encodePackageIndex } from '../../lib/pkgIndex/codec.js'
 import { insertRawRow } from '../helpers/sqlite.js'
 import { tempDir } from '../helpers/tmp.js'
 
@@ -254,6 +255,116 @@ describe('verifyStore: reporting and options', () => {
     const fixed = await store.verifyStore({ fix: true, graceMs: 0 })
     expect(fixed.unreadableIndexes).toEqual([{ key: key('odd'), error: expect.any(String), deleted: true }])
     expect(await store.readPackageIndex(key('odd'))).toBeUndefined()
+    await store.close()
+  })
+})
+
+describe('verifyStore: its phases and what each reports', () => {
+  it('a lost index.db (empty next to content): reports it, checks and removes nothing', async () => {
+    const { store } = await seeded()
+    const root = store.root
+    await store.close()
+    for (const f of ['index.db-wal', 'index.db-shm']) fs.rmSync(path.join(root, f), { force: true })
+    fs.truncateSync(path.join(root, 'index.db'), 0)
+    const stale = path.join(root, 'tmp', 'dead.cas-tmp')
+    fs.writeFileSync(stale, 'x')
+    const reopened = await openStore(root, { _now: () => Date.now() + 120_000 })
+    const report = await reopened.verifyStore({ fix: true, graceMs: 0 })
+    expect(report).toMatchObject({ indexLost: true, healthy: false, fix: true, packagesChecked: 0 })
+    expect(report).toMatchObject({ filesChecked: 0, staleTemps: [], orphans: { count: 0 } })
+    expect(fs.existsSync(stale)).toBe(true)
+    await reopened.close()
+  })
+
+  it('an interrupted scan skips the sweeps: it cannot call unreferenced what it did not read', async () => {
+    const { store } = await seeded()
+    await store.ensureFile(Buffer.from('nobody uses me'), { mode: 0o644 })
+    const stale = path.join(store.root, 'tmp', 'dead.cas-tmp')
+    fs.writeFileSync(stale, 'x')
+    const aborted = new AbortController()
+    aborted.abort()
+    const report = await store.verifyStore({ fix: true, graceMs: 0, signal: aborted.signal })
+    expect(report).toMatchObject({
+      interrupted: true, packagesChecked: 0, orphans: { count: 0, bytes: 0 }, staleTemps: [],
+    })
+    expect(fs.existsSync(stale)).toBe(true)
+    await store.close()
+  })
+
+  it('says it was interrupted even when files/ holds nothing to sweep', async () => {
+    const { store, indexes } = await seeded()
+    for (const index of Object.values(indexes)) {
+      for (const info of index.files.values()) fs.rmSync(store.filePathFor(info.digest, info.mode), { force: true })
+    }
+    const controller = new AbortController()
+    const report = await store.verifyStore({ jobs: 1, signal: controller.signal, onProgress: () => controller.abort() })
+    expect(report).toMatchObject({ interrupted: true, packagesChecked: 1 })
+    await store.close()
+  })
+
+  it('an abort during the content sweep stops it there, and the temp sweep is skipped', async () => {
+    const controller = new AbortController()
+    let verifying = false
+    // The sweep reads the clock to judge a stray's age: that is where this test's user presses Ctrl-C.
+    const now = (): number => {
+      if (verifying) controller.abort()
+      return Date.now() + 120_000
+    }
+    const store = await openStore(tempDir(), { _now: now })
+    await store.ensureFile(Buffer.from('nobody uses me'), { mode: 0o644 })
+    const stray = path.join(store.root, 'files', '00', '0-stray') // walked first: bucket 00, then '-' < any hex
+    fs.mkdirSync(path.dirname(stray), { recursive: true })
+    fs.writeFileSync(stray, 'x')
+    fs.writeFileSync(path.join(store.root, 'tmp', 'dead.cas-tmp'), 'x')
+    verifying = true
+    const report = await store.verifyStore({ graceMs: 0, signal: controller.signal })
+    expect(report).toMatchObject({ interrupted: true, orphans: { count: 0 } })
+    expect(report.staleTemps.map(t => t.kind)).toEqual(['stray'])
+    await store.close()
+  })
+
+  it('problems are sorted by key, then file, whatever order the packages were checked in', async () => {
+    const store = await openStore(tempDir())
+    const files = new Map<string, { digest: string, mode: number, size: number }>()
+    for (const name of ['z.js', 'm.js', 'a.js']) {
+      const added = await store.ensureFile(Buffer.from(name), { mode: 0o644 })
+      files.set(name, { digest: added.digest, mode: 0o644, size: added.size })
+      fs.rmSync(added.filePath)
+    }
+    const keys = ['q', 'b', 'k'].map(key)
+    for (const k of keys) await store.writePackageIndex(k, { algo: 'sha512', files })
+    const report = await store.verifyStore({ jobs: 3 })
+    const expected = [...keys].sort().flatMap(k => ['a.js', 'm.js', 'z.js'].map(f => [k, f]))
+    expect(report.problems.map(p => [p.key, p.file])).toEqual(expected)
+    await store.close()
+  })
+
+  it('report fields: full false unless asked, a missing file is not trusted, and carries no corrupt-file facts', async () => {
+    const { store, indexes } = await seeded()
+    const info = indexes.c!.files.get('c.js')!
+    fs.rmSync(store.filePathFor(info.digest, info.mode))
+    const report = await store.verifyStore()
+    expect(report).toMatchObject({ full: false, fix: false, filesChecked: 4, filesTrusted: 3 })
+    expect(Object.keys(report.problems[0]!).sort()).toEqual(['action', 'digest', 'file', 'key', 'path', 'problem'])
+    await store.close()
+  })
+
+  it('jobs below 1 still checks the store (one job)', async () => {
+    const { store } = await seeded()
+    expect(await store.verifyStore({ jobs: 0 })).toMatchObject({ packagesChecked: 3, healthy: true })
+    expect(await store.verifyStore({ jobs: -5 })).toMatchObject({ packagesChecked: 3, healthy: true })
+    await store.close()
+  })
+
+  it('a row under a key pnpm never writes: reported as unreadable, with why', async () => {
+    const { store } = await seeded()
+    const added = await store.ensureFile(Buffer.from('kept by its odd row'), { mode: 0o644 })
+    const odd: PackageIndex = { algo: 'sha512', files: new Map([['k.js', { digest: added.digest, mode: 0o644, size: added.size }]]) }
+    insertRawRow(store.root, 'not a key at all', encodePackageIndex(odd))
+    const report = await store.verifyStore({ graceMs: 0 })
+    expect(report.unreadableIndexes).toEqual([{ key: 'not a key at all', error: expect.any(String), deleted: false }])
+    expect(report.unreadableIndexes[0]!.error).not.toBe('unreadable')
+    expect(report).toMatchObject({ packagesChecked: 3, healthy: false })
     await store.close()
   })
 })
