@@ -178,7 +178,8 @@ describe('ensurePackage', () => {
     const [pkg] = makePackages(1, 'fn-odd')
     const store = await openStore(tempDir())
     for (const value of [null, undefined, 42, 'package.tgz', {}]) {
-      const err = await store.ensurePackage({ integrity: pkg!.integrity, pkgId: pkg!.pkgId, tarball: async () => value as never })
+      const tarball = async (): Promise<never> => value as never
+      const err = await store.ensurePackage({ integrity: pkg!.integrity, pkgId: pkg!.pkgId, tarball })
         .catch((e: unknown) => e as Error)
       expect(err, String(value)).toMatchObject({ code: 'ERR_CAS_INVALID_ARGUMENT' })
       expect((err as Error).message).toContain('the tarball function must resolve to a Buffer or a stream')
@@ -190,7 +191,8 @@ describe('ensurePackage', () => {
   it('an installer\'s fetcher handing over another package\'s bytes as a Buffer: ERR_CAS_INTEGRITY, no index', async () => {
     const [wanted, other] = makePackages(2, 'fn-lie')
     const store = await openStore(tempDir())
-    const err = await store.ensurePackage({ integrity: wanted!.integrity, pkgId: wanted!.pkgId, tarball: async () => other!.tgz })
+    const tarball = async (): Promise<Buffer> => other!.tgz
+    const err = await store.ensurePackage({ integrity: wanted!.integrity, pkgId: wanted!.pkgId, tarball })
       .catch((e: unknown) => e)
     expect(err).toMatchObject({ code: 'ERR_CAS_INTEGRITY', expected: wanted!.integrity, actual: other!.integrity })
     await expectNothingLeft(store, packageIndexKey(wanted!.integrity, wanted!.pkgId))

@@ -15,6 +15,10 @@ import { tempDir } from '../helpers/tmp.js'
 const servers: PackageServer[] = []
 afterEach(async () => { for (const s of servers.splice(0)) await s.close() })
 
+function asked (pkg: TestPackage, server: PackageServer): { integrity: string, pkgId: string, tarball: string } {
+  return { integrity: pkg.integrity, pkgId: pkg.pkgId, tarball: server.url(pkg.file) }
+}
+
 async function serve (packages: TestPackage[]): Promise<PackageServer> {
   const server = await servePackages(packages)
   servers.push(server)
@@ -70,7 +74,7 @@ describe('ensurePackage after waiting for the package lock', () => {
     const [pkg] = makePackages(1, 'repaired')
     const server = await serve([pkg!])
     const store = await openStore(tempDir())
-    const first = await store.ensurePackage({ integrity: pkg!.integrity, pkgId: pkg!.pkgId, tarball: server.url(pkg!.file) })
+    const first = await store.ensurePackage(asked(pkg!, server))
     const data = first.index.files.get('data.bin')!
     fs.rmSync(store.filePathFor(data.digest, data.mode))
     const result = await ensureWhileHeld(store, pkg!, server, async () => {
@@ -85,7 +89,7 @@ describe('ensurePackage after waiting for the package lock', () => {
     const [pkg] = makePackages(1, 'still-bad')
     const server = await serve([pkg!])
     const store = await openStore(tempDir())
-    const first = await store.ensurePackage({ integrity: pkg!.integrity, pkgId: pkg!.pkgId, tarball: server.url(pkg!.file) })
+    const first = await store.ensurePackage(asked(pkg!, server))
     const data = first.index.files.get('data.bin')!
     fs.rmSync(store.filePathFor(data.digest, data.mode))
     const result = await ensureWhileHeld(store, pkg!, server, async () => {})
@@ -102,7 +106,7 @@ describe('ensurePackage after waiting for the package lock', () => {
     const key = packageIndexKey(pkg!.integrity, pkg!.pkgId)
     const lockFile = path.join(store.root, 'locks', 'packages', crypto.createHash('sha256').update(key).digest('hex') + '.lock')
     server.hold(pkg!.file, 0)
-    const pending = store.ensurePackage({ integrity: pkg!.integrity, pkgId: pkg!.pkgId, tarball: server.url(pkg!.file) })
+    const pending = store.ensurePackage(asked(pkg!, server))
     await server.reached(pkg!.file) // the download has started: the lock is held
     expect(JSON.parse(fs.readFileSync(lockFile, 'utf8'))).toMatchObject({ pid: process.pid })
     server.release(pkg!.file)

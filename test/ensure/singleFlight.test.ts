@@ -96,7 +96,8 @@ describe('ensurePackage: tasks of one process share one attempt', () => {
     const fetcher = gatedFetcher(pkg!)
     const store = await openStore(tempDir())
     const { first } = await firstTask(store, pkg!, fetcher)
-    const err = await store.ensurePackage({ integrity: pkg!.integrity, pkgId: pkg!.pkgId, tarball: fetcher.fetch, timeoutMs: 50 })
+    const asked = { integrity: pkg!.integrity, pkgId: pkg!.pkgId, tarball: fetcher.fetch, timeoutMs: 50 }
+    const err = await store.ensurePackage(asked)
       .then(() => undefined, (e: unknown) => e as { code: string, holder?: { pid: number }, message: string })
     expect(err).toMatchObject({ code: 'ERR_CAS_LOCK_TIMEOUT', holder: { pid: process.pid } })
     // The wait it reports is its own (tens of ms, "0 s" or a few), not a clock reading.

@@ -61,7 +61,8 @@ describe('ensurePackage with the package indexed', () => {
     const store = await openStore(tempDir())
     const first = await store.ensurePackage(asked(pkg!, server))
     removeContentOf(store, first.index, 'cli.js')
-    await expect(store.ensurePackage({ ...asked(pkg!, server), verify: true })).resolves.toMatchObject({ fetched: true })
+    const again = await store.ensurePackage({ ...asked(pkg!, server), verify: true })
+    expect(again.fetched).toBe(true)
     await store.close()
   })
 

@@ -18,7 +18,9 @@ const opened: IndexDb[] = []
 afterEach(async () => { for (const db of opened.splice(0)) await db.close() })
 
 /** A store context, its index.db wrapped to record every write, and one package added and indexed. */
-async function setup (): Promise<{ ctx: StoreContext, backend: IndexBackend, writes: string[], key: string, index: PackageIndex }> {
+interface Setup { ctx: StoreContext, backend: IndexBackend, writes: string[], key: string, index: PackageIndex }
+
+async function setup (): Promise<Setup> {
   const root = tempDir()
   for (const dir of ['files', 'tmp', 'locks']) fs.mkdirSync(path.join(root, dir))
   const ctx = createStoreContext({ root, fsync: false })
