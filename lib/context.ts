@@ -1,11 +1,46 @@
 import path from 'node:path'
 import type { WaitOptions } from './lock/lockWait.js'
 import { PathLock } from './lock/pathLock.js'
-import type { RemoteTier } from './remote/remoteTier.js'
-import type { StoreThreads } from './threads/storeThreads.js'
+import { TempOwner } from './lock/tempOwner.js'
+import type { PackageIndex } from './types.js'
 import type { TestHooks } from './util/hooks.js'
-import type { LockedStep } from './write/handOff.js'
-import { TempOwner } from './write/tempOwner.js'
+
+/*
+ * The context names what the verbs need of the remote tier and of the store's threads as small interfaces of its
+ * own, so it imports nothing from the layers that use it (remote/, threads/ and write/ all import the context).
+ */
+
+/** What a verb uses of the remote tier (`remote/remoteTier.ts`): read a package through, upload one behind. */
+export interface ContextRemote {
+  /** The package's index when the remote had it (now in the local store); `repair`: digests it holds wrong. */
+  readThrough: (key: string) => Promise<{ index?: PackageIndex, repair?: Set<string> }>
+  scheduleUpload: (key: string, index: PackageIndex, repair?: ReadonlySet<string>) => void
+}
+
+/** A module a thread loads, by URL (a `URL` is one; declared by shape so the published types need no DOM/Node). */
+export interface ModuleUrl {
+  readonly href: string
+}
+
+/** What a verb uses of the store's threads (`threads/storeThreads.ts`). */
+export interface ContextThreads {
+  readonly size: number
+  /** Boots the threads and has them load `module` ahead of a task. */
+  prepare: (module: ModuleUrl) => void
+  /** Runs `fn({ store, ...payload })` of `module` in a thread. */
+  run: <T>(module: ModuleUrl, fn: string, payload: Record<string, unknown>) => Promise<T>
+}
+
+/**
+ * A locked step of the writer that a store thread leaves to the calling thread (see `threads/threadPool.ts`):
+ * store threads take no OS lock, so the two steps of `ensureFile` that need the path lock, the rename into place
+ * (`finalize`) and the claim of content found in place (`claimExisting`), are recorded in the context's `handOff`
+ * list instead, and the calling thread runs them, under its own path lock (`write/completeStep.ts`). Until then
+ * a handed-off file exists only as a temp file (or as content already in place), never half-written at its path.
+ */
+export type LockedStep =
+  | { kind: 'rename', temp: string, target: string, digest: string, size: number }
+  | { kind: 'claim', target: string, digest: string }
 
 /**
  * What the store's verbs share: where the store is, its lock, its options, and its two test seams (pause points
@@ -22,7 +57,7 @@ export interface StoreContext {
   /** Test-only pause points (`lib/util/hooks.ts`); undefined in production. */
   readonly hooks: TestHooks | undefined
   /** The remote cache tier, when the store was opened with `remote` (read-through and write-behind). */
-  readonly remote?: RemoteTier
+  readonly remote?: ContextRemote
   /** The clock ages are judged by (grace periods); `Date.now` unless a test injects one. */
   readonly now: () => number
   /** This store's claim on its temp files, held from the first one on (see `write/tempOwner.ts`). */
@@ -31,11 +66,11 @@ export interface StoreContext {
   readonly readOnly?: boolean
   /**
    * Set only in a store thread's context: the writer's locked steps are recorded here for the calling thread to
-   * run (`write/handOff.ts`), because store threads take no OS lock.
+   * run (`LockedStep` in `context.ts`), because store threads take no OS lock.
    */
   readonly handOff?: LockedStep[]
   /** Worker threads for bulk adds (a folder, a tarball), started on first use; undefined with `threads: 0`. */
-  readonly threads?: StoreThreads
+  readonly threads?: ContextThreads
 }
 
 /** How {@link createStoreContext} sets a store up. */

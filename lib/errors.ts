@@ -127,6 +127,16 @@ export class ReadOnlyStoreError extends CasError {
   }
 }
 
+/** fs-ext, the addon cas-store takes OS locks with, has no native build (its install script was not allowed). */
+export class NativeAddonError extends CasError {
+  constructor (cause: Error & { code?: string }) {
+    super('ERR_CAS_NATIVE_ADDON',
+      `fs-ext, which cas-store takes its locks between processes with, has no native build (${cause.message}). ` +
+      'Allow its install script and install again: npm: "allowScripts" in package.json; pnpm: pnpm approve-builds.',
+      { cause })
+  }
+}
+
 /** The store was used after `close()`. */
 export class StoreClosedError extends CasError {
   constructor () {

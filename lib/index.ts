@@ -53,6 +53,7 @@ export {
 } from './errors.js'
 export { ImportMethodError, MissingContentError, NameCollisionError } from './errors.js'
 export {
-  FileChangedError, IndexLostError, LockFileError, ReadOnlyStoreError, TempFileLostError, TooManyEntriesError,
+  FileChangedError, IndexLostError, LockFileError, NativeAddonError, ReadOnlyStoreError, TempFileLostError,
+  TooManyEntriesError,
 } from './errors.js'
 export { LocalFileMissingError, RemoteCorruptError, RemoteUnavailableError } from './errors.js'

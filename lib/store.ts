@@ -12,6 +12,7 @@ import { FileAccessError, InvalidArgumentError, ReadOnlyStoreError, StoreClosedE
 import { assertPackageIndexKey } from './pkgIndex/key.js'
 import { contentPathFor } from './layout/contentPath.js'
 import { resolveStoreRoot, storeFormatOf } from './layout/resolveRoot.js'
+import { loadFlock } from './lock/flock.js'
 import type { WaitInfo } from './lock/lockWait.js'
 import type { IndexBackend, PackageIndexEntry } from './pkgIndex/backend.js'
 import { EmptyIndex } from './pkgIndex/emptyIndex.js'
@@ -102,10 +103,17 @@ export class Store {
   readonly readOnly: boolean
   readonly #ctx: StoreContext
   readonly #indexes: IndexBackend
+  /** The remote tier and the threads themselves (the context holds them only as the verbs see them). */
+  readonly #remote: RemoteTier | undefined
+  readonly #threads: StoreThreads | undefined
   #closed = false
 
   /** @internal Use {@link openStore}. */
-  constructor (ctx: StoreContext, indexes: IndexBackend) {
+  constructor (
+    ctx: StoreContext, indexes: IndexBackend, parts: { remote?: RemoteTier, threads?: StoreThreads } = {},
+  ) {
+    this.#remote = parts.remote
+    this.#threads = parts.threads
     this.root = ctx.root
     this.format = indexes.format
     this.readOnly = ctx.readOnly === true
@@ -251,12 +259,12 @@ export class Store {
 
   /** The remote cache's base URL (without credentials), or undefined when the store has none. */
   get remoteUrl (): string | undefined {
-    return this.#ctx.remote?.url
+    return this.#remote?.url
   }
 
   /** Requests and bytes exchanged with the remote so far (undefined without a remote). */
   get remoteStats (): RemoteStats | undefined {
-    return this.#ctx.remote?.stats
+    return this.#remote?.stats
   }
 
   /**
@@ -280,12 +288,12 @@ export class Store {
     if (this.#closed) return
     this.#closed = true
     try {
-      await this.#ctx.remote?.close()
+      await this.#remote?.close()
     } catch {
       // close() reports through onRemoteError; the store closes regardless.
     }
     try {
-      await this.#ctx.threads?.close()
+      await this.#threads?.close()
       await this.#indexes.close()
     } finally {
       this.#ctx.tempOwner?.release()
@@ -294,7 +302,8 @@ export class Store {
   }
 
   #remoteTier (): RemoteTier {
-    const tier = this.#open().remote
+    this.#open()
+    const tier = this.#remote
     if (tier === undefined) throw new InvalidArgumentError('This store was opened without a remote; pass openStore(dir, { remote: url }).')
     return tier
   }
@@ -325,6 +334,7 @@ export class Store {
 export async function openStore (dir: string, options: StoreOptions = {}): Promise<Store> {
   if (options.readOnly === true) return await openReadOnly(dir, options)
   const root = resolveStoreRoot(dir)
+  if (options._unsafeNoLocks !== true) loadFlock() // a missing native build fails here: ERR_CAS_NATIVE_ADDON
   const remote = options.remote === undefined ? undefined : resolveRemote(options.remote)
   const ctx = createStoreContext({
     root,
@@ -344,7 +354,10 @@ export async function openStore (dir: string, options: StoreOptions = {}): Promi
   const threads = storeThreads(root, options)
   const tier = remote === undefined ? undefined : new RemoteTier(ctx, indexes, remote, options.onRemoteError)
   const withTier = tier === undefined ? ctx : { ...ctx, remote: tier }
-  return new Store(threads === undefined ? withTier : { ...withTier, threads }, indexes)
+  return new Store(threads === undefined ? withTier : { ...withTier, threads }, indexes, {
+    ...(tier === undefined ? {} : { remote: tier }),
+    ...(threads === undefined ? {} : { threads }),
+  })
 }
 
 /** The store's thread pool (not started yet), or undefined for `threads: 0` and on a single core. */

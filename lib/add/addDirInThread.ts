@@ -2,12 +2,12 @@ import { taskContext } from '../threads/threadStores.js'
 import type { ThreadStoreSpec } from '../threads/types.js'
 import { dropSteps } from '../write/completeStep.js'
 import { ensureFile } from '../write/ensureFile.js'
-import type { LockedStep } from '../write/handOff.js'
+import type { LockedStep } from '../context.js'
 import { openApproved, type Approved } from './openApproved.js'
 
 /*
  * A folder's files as a store thread adds them (see `threads/threadPool.ts`): the same `openApproved` and
- * `ensureFile` the calling thread runs, with the writer's locked steps handed back (`write/handOff.ts`). Kept
+ * `ensureFile` the calling thread runs, with the writer's locked steps handed back (`LockedStep` in `context.ts`). Kept
  * apart from the tarball task so a thread that adds folders never loads the tar parser.
  */
 

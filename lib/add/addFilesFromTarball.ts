@@ -10,7 +10,7 @@ import { TarballBudget, type AddLimits } from './limits.js'
 import { asBufferOrStream } from '../util/bytes.js'
 import { reach } from '../util/hooks.js'
 import { completeStep, dropSteps } from '../write/completeStep.js'
-import type { LockedStep } from '../write/handOff.js'
+import type { LockedStep } from '../context.js'
 import { siblingModule } from '../threads/threadStores.js'
 
 const REGULAR_FILE_TYPES = new Set(['File', 'OldFile', 'ContiguousFile'])
@@ -111,6 +111,7 @@ async function unpackInThread (
 /**
  * The tarball's files added to the store, as an index without the manifest (see `addFilesFromTarball`; store
  * threads run this too, with their locked steps handed back).
+ * @internal
  */
 export async function unpackTarball (
   ctx: StoreContext, tarball: Buffer | AsyncIterable<unknown>, options: AddFilesFromTarballOptions,

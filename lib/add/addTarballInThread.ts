@@ -2,12 +2,12 @@ import type { PackageIndex } from '../types.js'
 import { taskContext } from '../threads/threadStores.js'
 import type { ThreadStoreSpec } from '../threads/types.js'
 import { dropSteps } from '../write/completeStep.js'
-import type { LockedStep } from '../write/handOff.js'
+import type { LockedStep } from '../context.js'
 import { unpackTarball, type AddFilesFromTarballOptions } from './addFilesFromTarball.js'
 
 /*
  * A tarball as a store thread adds it (see `threads/threadPool.ts`): the same unpacker the calling thread runs,
- * with the writer's locked steps handed back (`write/handOff.ts`).
+ * with the writer's locked steps handed back (`LockedStep` in `context.ts`).
  */
 
 /**

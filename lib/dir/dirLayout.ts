@@ -1,6 +1,6 @@
 import crypto from 'node:crypto'
 import path from 'node:path'
-import { uniqueId } from '../write/tempName.js'
+import { uniqueId } from '../layout/tempName.js'
 
 /**
  * Names under `<root>/dirs/`, owned here alone: the directory entry of a key, its lock file, and its temp

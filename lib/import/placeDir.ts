@@ -2,7 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { FileAccessError } from '../errors.js'
 import { errorCode } from '../util/fs.js'
-import { uniqueId } from '../write/tempName.js'
+import { uniqueId } from '../layout/tempName.js'
 
 /** Infix of an import's temp folders, next to the target: `.<name>.cas-import-<unique id>`. */
 export const IMPORT_TEMP_INFIX = '.cas-import-'

@@ -1,6 +1,7 @@
 import fs from 'node:fs'
 import { createRequire } from 'node:module'
 import { workerData } from 'node:worker_threads'
+import { NativeAddonError } from '../errors.js'
 
 /*
  * The OS half of every lock in cas-store: flock(2) taken with LOCK_NB and retried on timers. A blocking flock
@@ -13,20 +14,31 @@ let fsExt: { flockSync: (fd: number, flags: FlockFlags) => void } | undefined
 
 /**
  * flock(2) through fs-ext, the one place the addon is loaded, on first use. Never in a store thread (see
- * `threads/threadPool.ts`): fs-ext keeps V8 handles in static variables, and loading it in a second thread of a
- * process crashes the process (SIGSEGV in its init, seen with two threads). Store threads therefore take no OS
- * lock at all; they hand their locked steps to the calling thread (`write/handOff.ts`), and this check turns a
- * mistake into an error instead of a crash.
+ * `threads/threadPool.ts`): fs-ext keeps V8 handles in static variables, and loading it in several threads of a
+ * process crashes the process (SIGSEGV in its init, seen with the main thread and two workers). Store threads
+ * therefore take no OS lock at all; they hand their locked steps to the calling thread (`LockedStep` in
+ * `context.ts`), and this check turns a mistake into an error instead of a crash.
  */
 export function flockSync (fd: number, flags: FlockFlags): void {
-  if (fsExt === undefined) {
-    if ((workerData as { casStoreThread?: boolean } | null)?.casStoreThread === true) {
-      throw new Error('cas-store internal error: a store thread tried to take an OS lock; ' +
-        'its locked steps must be handed to the calling thread')
-    }
-    fsExt = createRequire(import.meta.url)('fs-ext') as typeof fsExt
+  loadFlock().flockSync(fd, flags)
+}
+
+/**
+ * Loads fs-ext now (once per process). `openStore` calls it, so a missing native build fails the open with
+ * `ERR_CAS_NATIVE_ADDON` rather than the first write with a bare module error.
+ */
+export function loadFlock (): NonNullable<typeof fsExt> {
+  if (fsExt !== undefined) return fsExt
+  if ((workerData as { casStoreThread?: boolean } | null)?.casStoreThread === true) {
+    throw new Error('cas-store internal error: a store thread tried to take an OS lock; ' +
+      'its locked steps must be handed to the calling thread')
   }
-  fsExt!.flockSync(fd, flags)
+  try {
+    fsExt = createRequire(import.meta.url)('fs-ext') as typeof fsExt
+  } catch (err) {
+    throw new NativeAddonError(err as Error)
+  }
+  return fsExt!
 }
 
 /** Opens (creating) a lock file for reading and writing. */

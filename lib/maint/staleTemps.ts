@@ -4,8 +4,8 @@ import { DIRS_FOLDER, isTempDirName, lockFileOfTempDir } from '../dir/dirLayout.
 import { ifKeyLockFree } from '../lock/keyLock.js'
 import { ageOf, isYoung, type ChangeTimes } from '../util/age.js'
 import { errorCode } from '../util/fs.js'
-import { OWNER_SUFFIX } from '../write/tempName.js'
-import { OWNERS_DIR, tempWriterAlive } from '../write/tempOwner.js'
+import { OWNER_SUFFIX } from '../layout/tempName.js'
+import { OWNERS_DIR, tempWriterAlive } from '../lock/tempOwner.js'
 import { readdirOrEmpty } from './walkContent.js'
 
 /** A leftover of a writer or filler that did not finish (killed, crashed). */

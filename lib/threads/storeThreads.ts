@@ -1,4 +1,5 @@
-import { TempOwner } from '../write/tempOwner.js'
+import type { ModuleUrl } from '../context.js'
+import { TempOwner } from '../lock/tempOwner.js'
 import type { ThreadPool } from './threadPool.js'
 import { siblingModule } from './threadStores.js'
 import type { ThreadStoreSpec } from './types.js'
@@ -29,13 +30,13 @@ export class StoreThreads {
    * Starts the threads, if they are not running yet, and has each load `module` (which must export `ready`), so
    * that a task about to come does not wait for a thread to boot. Fire and forget: failures surface in `run`.
    */
-  prepare (module: URL): void {
+  prepare (module: ModuleUrl): void {
     this.#owners ??= this.#holdOwners()
     this.#owners.then(async () => await this.#pool.runOnEach(module, 'ready', undefined)).catch(() => {})
   }
 
   /** Runs `fn({ store, ...payload })` of `module` in a thread (see `ThreadPool.run`). */
-  async run<T>(module: URL, fn: string, payload: Record<string, unknown>): Promise<T> {
+  async run<T>(module: ModuleUrl, fn: string, payload: Record<string, unknown>): Promise<T> {
     this.#owners ??= this.#holdOwners()
     await this.#owners
     return await this.#pool.run<T>(module, fn, { store: this.#spec, ...payload })

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module'
 import os from 'node:os'
 import { pathToFileURL } from 'node:url'
 import { Worker } from 'node:worker_threads'
+import type { ModuleUrl } from '../context.js'
 import { StoreClosedError } from '../errors.js'
 
 /** The most threads a store starts, whatever `threads` asks (more only add memory and lock contention). */
@@ -102,7 +103,7 @@ export class ThreadPool {
    * `size`: threads to start on first use (1 to {@link MAX_THREADS}). `closeModule`: the module whose
    * `closeThreadStores` export each thread runs before it ends.
    */
-  constructor (size: number, closeModule: URL) {
+  constructor (size: number, closeModule: ModuleUrl) {
     this.#size = Math.max(1, Math.min(MAX_THREADS, Math.floor(size)))
     this.#closeModule = closeModule.href
   }
@@ -122,7 +123,7 @@ export class ThreadPool {
    * Rejects when the function throws (with its message: the error's class does not cross the boundary, so callers
    * redo failed work on their own thread to report the real error), when the thread dies, or when the pool closes.
    */
-  async run<T>(module: URL, fn: string, payload: unknown): Promise<T> {
+  async run<T>(module: ModuleUrl, fn: string, payload: unknown): Promise<T> {
     if (this.#closed) throw new StoreClosedError()
     this.#start()
     return await new Promise<T>((resolve, reject) => {
@@ -132,7 +133,7 @@ export class ThreadPool {
   }
 
   /** Runs `fn(payload)` once on every thread (starting them); resolves with their answers in thread order. */
-  async runOnEach<T>(module: URL, fn: string, payload: unknown): Promise<T[]> {
+  async runOnEach<T>(module: ModuleUrl, fn: string, payload: unknown): Promise<T[]> {
     if (this.#closed) throw new StoreClosedError()
     this.#start()
     const answers = this.#threads.map(async thread => await new Promise<T>((resolve, reject) => {
@@ -218,6 +219,8 @@ export class ThreadPool {
       thread.worker.ref()
       thread.worker.postMessage({ module: task.module, fn: task.fn, payload: task.payload })
     }
-    for (const thread of this.#threads) if (thread.busy === undefined) thread.worker.unref()
+    // Idle threads must not keep the process alive; a closing one must, until it has closed its stores and ended
+    // (unref'd while close() waits for it, the process exited with close() unsettled: exit 13).
+    for (const thread of this.#threads) if (thread.busy === undefined && !thread.closing) thread.worker.unref()
   }
 }

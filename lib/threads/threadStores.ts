@@ -1,6 +1,6 @@
 import { createStoreContext, type StoreContext } from '../context.js'
-import type { LockedStep } from '../write/handOff.js'
-import { ownerId } from '../write/tempName.js'
+import type { LockedStep } from '../context.js'
+import { ownerId } from '../layout/tempName.js'
 import type { ThreadStoreSpec } from './types.js'
 
 /*

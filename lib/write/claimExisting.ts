@@ -15,7 +15,7 @@ import { errorCode, statOrUndefined } from '../util/fs.js'
  * the file first (we see it gone) or it sees a fresh ctime and keeps the file.
  */
 export async function claimExisting (ctx: StoreContext, filePath: string, digest: string): Promise<boolean> {
-  if (ctx.handOff !== undefined) { // a store thread: the calling thread claims it (`handOff.ts`)
+  if (ctx.handOff !== undefined) { // a store thread: the calling thread claims it (`LockedStep` in `context.ts`)
     ctx.handOff.push({ kind: 'claim', target: filePath, digest })
     return true
   }

@@ -21,7 +21,7 @@ import { reach } from '../util/hooks.js'
 export async function finalize (
   ctx: StoreContext, temp: string, target: string, digest: string, size: number,
 ): Promise<void> {
-  if (ctx.handOff !== undefined) { // a store thread: the calling thread renames it (`handOff.ts`)
+  if (ctx.handOff !== undefined) { // a store thread: the calling thread renames it (`LockedStep` in `context.ts`)
     ctx.handOff.push({ kind: 'rename', temp, target, digest, size })
     return
   }

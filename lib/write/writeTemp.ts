@@ -6,7 +6,7 @@ import {
   closeAsync, errorCode, fsyncAsync, isFdExhaustion, openAsync, unlinkQuietly, writeAllAsync, writeAllSync,
 } from '../util/fs.js'
 import { SYNC_IO_LIMIT } from '../util/hash.js'
-import { tempPathFor } from './tempName.js'
+import { tempPathFor } from '../layout/tempName.js'
 
 /** A temp file this call owns, with what was written to it. */
 export interface TempFile {

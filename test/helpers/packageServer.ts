@@ -1,5 +1,6 @@
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { sendBody } from './sendBody.js'
 
 /** One request the package server answered (or began to). */
 export interface PackageRequest {
@@ -67,15 +68,8 @@ export async function startPackageServer (
     await held(0) // a hold at 0 bytes holds the answer before its headers
     if (res.destroyed) return
     res.writeHead(200, { 'content-length': body.length, 'content-type': 'application/octet-stream' })
-    for (let offset = 0; offset < body.length; offset += chunk) {
-      if (offset > 0) await held(offset)
-      if (res.destroyed) return
-      const piece = body.subarray(offset, Math.min(offset + chunk, body.length))
-      if (!res.write(piece)) await new Promise(resolve => res.once('drain', resolve))
-      record.sent += piece.length
-      await new Promise(resolve => delayMs > 0 ? setTimeout(resolve, delayMs) : setImmediate(resolve))
-    }
-    res.end()
+    const before = async (offset: number): Promise<void> => { if (offset > 0) await held(offset) }
+    await sendBody(res, body, { chunk, delayMs, record, before })
   }
   const server = http.createServer((req, res) => {
     // A failure while serving ends this response (the client sees a reset), never an unhandled rejection.

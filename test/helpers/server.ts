@@ -1,5 +1,6 @@
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { sendBody } from './sendBody.js'
 
 /** What one request asked for and got. */
 export interface Served {
@@ -67,19 +68,17 @@ export async function startServer (
       res.writeHead(200, { 'content-length': body.length, 'accept-ranges': state.honourRange ? 'bytes' : 'none' })
     }
     const pauseAt = start === 0 ? state.pauseAfter : undefined
-    for (let offset = start; offset < body.length; offset += chunk) {
-      if (res.destroyed) return
-      if (pauseAt !== undefined && offset >= pauseAt) {
+    await sendBody(res, body, {
+      start,
+      chunk,
+      delayMs,
+      record,
+      before: offset => {
+        if (pauseAt === undefined || offset < pauseAt) return undefined
         paused ??= new Promise<void>(resolve => { release = resolve })
-        await paused
-        if (res.destroyed) return
-      }
-      const piece = body.subarray(offset, Math.min(offset + chunk, body.length))
-      if (!res.write(piece)) await new Promise(resolve => res.once('drain', resolve))
-      record.sent += piece.length
-      await new Promise(resolve => delayMs > 0 ? setTimeout(resolve, delayMs) : setImmediate(resolve))
-    }
-    res.end()
+        return paused
+      },
+    })
   }
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
   state.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/file.bin`

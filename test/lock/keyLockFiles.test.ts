@@ -100,7 +100,9 @@ it('fetchFile leaves no lock file per download', async () => {
 })
 
 it('cas verify --fix (verifyStore) removes a lock file a killed holder left, and keeps one that is held', async () => {
-  const store = await openStore(tempDir())
+  // The clock runs a minute ahead: a file's mtime comes from the kernel's coarse clock, which can read a few ms
+  // after Date.now(), and with grace 0 a lock file written "in the future" is young and not listed at all.
+  const store = await openStore(tempDir(), { _now: () => Date.now() + 60_000 })
   const locks = path.join(store.root, 'locks', 'packages')
   fs.mkdirSync(locks, { recursive: true })
   fs.writeFileSync(path.join(locks, 'dead.lock'), JSON.stringify({ pid: 999999, hostname: 'gone', since: 0 }))

@@ -119,12 +119,14 @@ describe('the packed package', () => {
     expect(check.code).toBe(0)
   })
 
-  it('needs its native builds approved: without them (--ignore-scripts) importing it fails as the README says', async () => {
-    const unbuilt = await run(process.execPath, ['--input-type=module', '-e', "await import('cas-store')"], consumer)
+  it('needs its native builds approved: without them (--ignore-scripts) openStore fails as the README says', async () => {
+    const unbuilt = await run(process.execPath, ['--input-type=module', '-e',
+      "const { openStore } = await import('cas-store'); await openStore(process.argv[1])", path.join(work, 'unbuilt-store')], consumer)
     expect(unbuilt.code).not.toBe(0)
+    expect(unbuilt.stderr).toContain('ERR_CAS_NATIVE_ADDON')
     expect(unbuilt.stderr).toContain("Cannot find module './build/Release/fs_ext.node'")
     const readme = fs.readFileSync(path.join(repoRoot, 'README.md'), 'utf8').replace(/\s+/g, ' ')
-    expect(readme).toContain("`import 'cas-store'` fails with `Cannot find module './build/Release/fs_ext.node'`")
+    expect(readme).toContain('`openStore` fails with `ERR_CAS_NATIVE_ADDON`')
   })
 
   it('is ESM only: import works; require works where Node can require ES modules, else ERR_REQUIRE_ESM', async () => {

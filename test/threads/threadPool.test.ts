@@ -64,4 +64,13 @@ describe('ThreadPool', () => {
     expect(JSON.parse(line)).toMatchObject({ files: 100 })
     expect(await child.exited).toMatchObject({ code: 0 })
   }, 60_000)
+
+  it('a store closed while its threads still boot closes, and the process exits 0 (not 13, close() unsettled)', async () => {
+    for (let i = 0; i < 3; i++) {
+      const child = runFixture('threadsCloseEarly.ts', [tempDir()])
+      const exited = await child.exited
+      expect(child.lines).toContain('{"closed":true}')
+      expect(exited).toMatchObject({ code: 0 })
+    }
+  }, 60_000)
 })

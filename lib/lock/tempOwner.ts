@@ -1,9 +1,9 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { FileAccessError } from '../errors.js'
-import { backoff, flockSync, openLockFile, tryFlock, unlockFd } from '../lock/flock.js'
+import { backoff, flockSync, openLockFile, tryFlock, unlockFd } from './flock.js'
 import { errorCode } from '../util/fs.js'
-import { OWNER_SUFFIX, ownerId, ownerIdOfTemp } from './tempName.js'
+import { OWNER_SUFFIX, ownerId, ownerIdOfTemp } from '../layout/tempName.js'
 
 /**
  * Proof that the writer of a temp file is alive, for `cas prune` and `cas verify --fix`. A temp file can wait a
