@@ -102,6 +102,18 @@ describe('ensureDir', () => {
     await store.close()
   })
 
+  it('a key that is not a string, or a fill that is not a function, is refused saying what it must be', async () => {
+    const store = await openStore(tempDir())
+    for (const key of [42, undefined]) {
+      const err = await store.ensureDir(key as never, () => {}).catch((e: unknown) => e as Error)
+      expect(err).toMatchObject({ code: 'ERR_CAS_INVALID_ARGUMENT' })
+      expect((err as Error).message).toContain('key must be a non-empty string')
+    }
+    const err = await store.ensureDir('k', 'git clone' as never).catch((e: unknown) => e as Error)
+    expect((err as Error).message).toContain('fill must be a function')
+    await store.close()
+  })
+
   it('rejects a bad key or fill', async () => {
     const store = await openStore(tempDir())
     await expect(store.ensureDir('', () => {})).rejects.toMatchObject({ code: 'ERR_CAS_INVALID_ARGUMENT' })

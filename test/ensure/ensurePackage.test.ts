@@ -143,6 +143,61 @@ describe('ensurePackage', () => {
     await expect(store.ensurePackage({ integrity: sriOf(Buffer.from('x')), pkgId: 'a@1', tarball: 42 as unknown as string })).rejects.toMatchObject({ code: 'ERR_CAS_INVALID_ARGUMENT' })
     await store.close()
   })
+
+  it('refuses options that are not an object, saying what to pass', async () => {
+    const store = await openStore(tempDir())
+    for (const options of [null, undefined, 'left-pad@1.3.0']) {
+      const err = await store.ensurePackage(options as never).catch((e: unknown) => e as Error)
+      expect(err).toMatchObject({ code: 'ERR_CAS_INVALID_ARGUMENT' })
+      expect((err as Error).message).toContain('pass { integrity, pkgId, tarball }')
+    }
+    await store.close()
+  })
+
+  it('refuses a pkgId that is not a non-empty string (42 would make a valid-looking key), saying it is name@version', async () => {
+    const store = await openStore(tempDir())
+    const integrity = sriOf(Buffer.from('x'))
+    for (const pkgId of [42, undefined, '']) {
+      const err = await store.ensurePackage({ integrity, pkgId: pkgId as string, tarball: 'http://127.0.0.1:9/x.tgz' })
+        .catch((e: unknown) => e as Error)
+      expect(err).toMatchObject({ code: 'ERR_CAS_INVALID_ARGUMENT' })
+      expect((err as Error).message).toContain('`pkgId` must be the package\'s "name@version"')
+    }
+    await store.close()
+  })
+
+  it('refuses a tarball that is neither a URL nor a function, saying which it may be', async () => {
+    const store = await openStore(tempDir())
+    const err = await store.ensurePackage({ integrity: sriOf(Buffer.from('x')), pkgId: 'a@1', tarball: 42 as unknown as string })
+      .catch((e: unknown) => e as Error)
+    expect((err as Error).message).toContain('`tarball` is a URL, or a function resolving to a Buffer or stream')
+    await store.close()
+  })
+
+  it('an installer\'s fetcher resolving to neither a Buffer nor a stream: ERR_CAS_INVALID_ARGUMENT, no index', async () => {
+    const [pkg] = makePackages(1, 'fn-odd')
+    const store = await openStore(tempDir())
+    for (const value of [null, undefined, 42, 'package.tgz', {}]) {
+      const tarball = async (): Promise<never> => value as never
+      const err = await store.ensurePackage({ integrity: pkg!.integrity, pkgId: pkg!.pkgId, tarball })
+        .catch((e: unknown) => e as Error)
+      expect(err, String(value)).toMatchObject({ code: 'ERR_CAS_INVALID_ARGUMENT' })
+      expect((err as Error).message).toContain('the tarball function must resolve to a Buffer or a stream')
+    }
+    await expectNothingLeft(store, packageIndexKey(pkg!.integrity, pkg!.pkgId))
+    await store.close()
+  })
+
+  it('an installer\'s fetcher handing over another package\'s bytes as a Buffer: ERR_CAS_INTEGRITY, no index', async () => {
+    const [wanted, other] = makePackages(2, 'fn-lie')
+    const store = await openStore(tempDir())
+    const tarball = async (): Promise<Buffer> => other!.tgz
+    const err = await store.ensurePackage({ integrity: wanted!.integrity, pkgId: wanted!.pkgId, tarball })
+      .catch((e: unknown) => e)
+    expect(err).toMatchObject({ code: 'ERR_CAS_INTEGRITY', expected: wanted!.integrity, actual: other!.integrity })
+    await expectNothingLeft(store, packageIndexKey(wanted!.integrity, wanted!.pkgId))
+    await store.close()
+  })
 })
 
 // Issue 12, test 3 (and the other coded failures): nothing half-written survives any of them.
