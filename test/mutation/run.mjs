@@ -23,8 +23,16 @@ const pauseFile = path.join(reportDir, '.pause')
 
 async function main () {
   const args = process.argv.slice(2)
-  const passThrough = args.filter(a => a.startsWith('--'))
-  const asked = args.filter(a => !a.startsWith('--'))
+  // Stryker options pass through: `--concurrency=1` or `--concurrency 1` (a value after a flag is not a folder).
+  const passThrough = []
+  const asked = []
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]
+    if (!arg.startsWith('--')) asked.push(arg)
+    else if (arg.includes('=') || args[i + 1] === undefined || args[i + 1].startsWith('--') || FOLDERS.includes(args[i + 1])) {
+      passThrough.push(arg)
+    } else passThrough.push(arg, args[++i])
+  }
   const unknown = asked.filter(f => !FOLDERS.includes(f))
   if (unknown.length > 0) {
     process.stderr.write(`test:mutation: unknown folder ${unknown.join(', ')}; choose from ${FOLDERS.join(', ')}\n`)
