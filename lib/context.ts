@@ -71,7 +71,7 @@ export interface StoreContext {
    * run (`LockedStep` in `context.ts`), because store threads take no OS lock.
    */
   readonly handOff?: LockedStep[]
-  /** Worker threads for bulk adds (a folder, a tarball), started on first use; undefined with `threads: 0`. */
+  /** Worker threads for folder adds and the verifier's hashing, started on first use; undefined with `threads: 0`. */
   readonly threads?: ContextThreads
 }
 

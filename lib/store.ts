@@ -77,8 +77,8 @@ export interface StoreOptions {
    */
   onRemoteError?: RemoteErrorHandler
   /**
-   * Worker threads for bulk adds (`addFilesFromDir` of a folder of 64 files or more, `addFilesFromTarball` of a
-   * tarball in memory of 16 KiB or more). Default: one per core, at most 4; none on a single core. 0: none, all
+   * Worker threads for `addFilesFromDir` of a folder of 64 files or more, and for the re-hashing of
+   * `checkPkgFilesIntegrity` / `verifyStore`. Default: one per core, at most 4; none on a single core. 0: none, all
    * work on the calling thread. Threads start on first use, never keep the process alive, and end with `close()`.
    */
   threads?: number

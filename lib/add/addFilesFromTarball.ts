@@ -8,10 +8,6 @@ import { ensureFile } from '../write/ensureFile.js'
 import { addPackageMeta } from './addPackageMeta.js'
 import { TarballBudget, type AddLimits } from './limits.js'
 import { asBufferOrStream } from '../util/bytes.js'
-import { reach } from '../util/hooks.js'
-import { completeStep, dropSteps } from '../write/completeStep.js'
-import type { LockedStep } from '../context.js'
-import { siblingModule } from '../threads/threadStores.js'
 
 const REGULAR_FILE_TYPES = new Set(['File', 'OldFile', 'ContiguousFile'])
 /** Input is handed to the parser this much at a time: one slice unpacks to at most ~16 MiB (gzip's ratio cap). */
@@ -19,19 +15,6 @@ const FEED_SLICE = 16 * 1024
 /** Small entries read into memory and waiting for their writes, at most (bytes, and count). */
 const MAX_BUFFERED_BYTES = 32 * 1024 * 1024
 const MAX_BUFFERED_ENTRIES = 64
-/**
- * A tarball in memory of at least this size is unpacked by one of the store's threads (when it has some), whole:
- * gunzip, parse, hash and the temp writes all happen there, so several packages added at once use several cores.
- * Below it, the hand-off costs more than it saves.
- */
-export const THREAD_MIN_TARBALL_BYTES = 16 * 1024
-/**
- * ...and at most this size: the thread gets a copy of the bytes (the caller's buffer stays the caller's), and a
- * copy of a large tarball is memory that the streaming unpacker exists to avoid. Large tarballs are few and their
- * cost is their big files' bytes, not per-file syscalls, so they gain little from a second core anyway.
- */
-export const THREAD_MAX_TARBALL_BYTES = 8 * 1024 * 1024
-const THREAD_JOBS = siblingModule(import.meta.url, 'addTarballInThread')
 
 /** Options of {@link addFilesFromTarball}: the limits of every add verb, and the tarball's expected integrity. */
 export interface AddFilesFromTarballOptions extends AddLimits {
@@ -68,52 +51,11 @@ export async function addFilesFromTarball (
       (tarball == null || typeof (tarball as AsyncIterable<unknown>)[Symbol.asyncIterator] !== 'function')) {
     throw new InvalidArgumentError('addFilesFromTarball: pass a Buffer or a readable stream of a .tgz or .tar')
   }
-  const inThread = Buffer.isBuffer(tarball) ? await unpackInThread(ctx, tarball, options) : undefined
-  if (inThread === false) await reach(ctx.hooks, 'add:redoneHere', '<tarball>')
-  return await addPackageMeta(ctx, inThread || await unpackTarball(ctx, tarball, options))
+  return await addPackageMeta(ctx, await unpackTarball(ctx, tarball, options))
 }
 
-/**
- * A tarball in memory unpacked by one of the store's threads, its renames and claims then done here; undefined
- * when the store has no threads or the tarball is too small or too large for them; false when anything failed,
- * and the caller redoes it: a bad tarball then fails with its real, coded error (an error's class does not cross
- * a thread boundary), and a thread that died or content that vanished before its claim costs only the time.
- */
-async function unpackInThread (
-  ctx: StoreContext, tarball: Buffer, options: AddFilesFromTarballOptions,
-): Promise<PackageIndex | false | undefined> {
-  const size = tarball.length
-  if (ctx.threads === undefined || size < THREAD_MIN_TARBALL_BYTES || size > THREAD_MAX_TARBALL_BYTES) {
-    return undefined
-  }
-  const { integrity, maxEntries, maxUnpackedBytes, maxRatio } = options
-  let done: { index: PackageIndex, steps: LockedStep[] }
-  try {
-    done = await ctx.threads.run(THREAD_JOBS, 'addTarballBuffer', {
-      tarball, options: { integrity, maxEntries, maxUnpackedBytes, maxRatio },
-    })
-  } catch {
-    return false
-  }
-  await reach(ctx.hooks, 'add:handedOff', '<tarball>')
-  let all = true
-  for (let i = 0; i < done.steps.length; i++) {
-    try {
-      all = await completeStep(ctx, done.steps[i]!) && all
-    } catch (err) {
-      dropSteps(done.steps.slice(i + 1))
-      throw err
-    }
-  }
-  return all ? done.index : false
-}
-
-/**
- * The tarball's files added to the store, as an index without the manifest (see `addFilesFromTarball`; store
- * threads run this too, with their locked steps handed back).
- * @internal
- */
-export async function unpackTarball (
+/** The tarball's files added to the store, as an index without the manifest (see `addFilesFromTarball`). */
+async function unpackTarball (
   ctx: StoreContext, tarball: Buffer | AsyncIterable<unknown>, options: AddFilesFromTarballOptions,
 ): Promise<PackageIndex> {
   const hasher = options.integrity === undefined ? undefined : integrityHasher(options.integrity)

@@ -75,8 +75,8 @@ function tsxLoader (): string | undefined {
 }
 
 /**
- * A few worker threads for a store's bulk work (adding a folder's files, a tarball), so an add uses more than one
- * core: for the small files of a package the cost is syscalls, and synchronous fs calls spread over threads are
+ * A few worker threads for a store's bulk work (adding a folder's files, re-hashing for the verifier), so it uses
+ * more than one core: for the small files of a package the cost is syscalls, and synchronous fs calls spread over threads are
  * the fast way to make many of them (two threads do ~1.5x one on a 2-core machine).
  *
  * A task names a module and an exported function; the thread imports the module (once) and calls the function,

@@ -38,7 +38,7 @@ export type PausePoint =
   | 'add:walked'
   /** Bulk add: the store's threads wrote their temp files (or found content stored); none renamed or claimed yet. */
   | 'add:handedOff'
-  /** Bulk add: a file (or a whole tarball, path '<tarball>') a thread did not add is added on the calling thread. */
+  /** Bulk add: a file a thread did not add is added on the calling thread (path: the file). */
   | 'add:redoneHere'
   /** Remote upload: one content file is on the server (path: its URL). */
   | 'remote:fileUploaded'

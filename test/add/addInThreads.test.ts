@@ -1,4 +1,4 @@
-// Bulk adds on the store's threads: the same index as on the calling thread, the real coded errors, and the
+// Folder adds on the store's threads: the same index as on the calling thread, the real coded errors, and the
 // writer's locked steps (rename, claim) run on the calling thread under its path lock, never in a thread.
 import fs from 'node:fs'
 import path from 'node:path'
@@ -58,36 +58,22 @@ describe('bulk adds on threads', () => {
     await store.close()
   }, 60_000)
 
-  it('a tarball: the same index as without threads, done by a thread (not redone here)', async () => {
-    const tgz = makePackageTarball(200)
-    expect(tgz.length).toBeGreaterThan(16 * 1024)
-    const here = await openStore(tempDir(), { threads: 0 })
-    const expected = await here.addFilesFromTarball(tgz)
-    await here.close()
-    const counter = redone()
-    const store = await openStore(tempDir(), { threads: 2, _hooks: counter.hooks })
-    const index = await store.addFilesFromTarball(tgz)
-    expect(plain(index)).toEqual(plain(expected))
-    expect(index.manifest).toMatchObject({ name: 'tgz' })
-    expect(counter.count()).toBe(0)
-    await store.close()
-  }, 60_000)
-
-  it('four threads and many adds at once: no crash (fs-ext is never loaded in a thread), same results', async () => {
+  it('four threads and four folders added at once: no crash (fs-ext is never loaded in a thread), same results', async () => {
     const store = await openStore(tempDir(), { threads: 4 })
-    const tarballs = Array.from({ length: 8 }, (_, i) => makePackageTarball(120, `many${i}`))
-    const indexes = await Promise.all(tarballs.map(async t => await store.addFilesFromTarball(t)))
-    expect(indexes.map(i => i.files.size)).toEqual(Array(8).fill(121))
+    const folders = Array.from({ length: 4 }, (_, i) => makeFolder(120, `many${i}`))
+    const indexes = await Promise.all(folders.map(async f => await store.addFilesFromDir(f)))
+    expect(indexes.map(i => i.files.size)).toEqual(Array(4).fill(121))
     await store.close()
   }, 60_000)
 
-  it('a bad tarball fails with its real coded error, from the calling thread', async () => {
-    const store = await openStore(tempDir(), { threads: 2 })
-    const tgz = makePackageTarball(200)
-    await expect(store.addFilesFromTarball(tgz, { integrity: 'sha512-' + Buffer.alloc(64).toString('base64') }))
-      .rejects.toMatchObject({ code: 'ERR_CAS_INTEGRITY' })
-    const cut = tgz.subarray(0, tgz.length - 2000)
-    await expect(store.addFilesFromTarball(cut)).rejects.toMatchObject({ code: 'ERR_CAS_BAD_TARBALL' })
+  it('tarballs are not given to threads (measured: no faster, 40-70% more CPU): no hand-off, nothing redone', async () => {
+    const counter = redone()
+    let handedOff = 0
+    const store = await openStore(tempDir(), { threads: 2, _hooks: { ...counter.hooks, 'add:handedOff': () => { handedOff++ } } })
+    const index = await store.addFilesFromTarball(makePackageTarball(200))
+    expect(index.files.size).toBe(201)
+    expect(handedOff).toBe(0)
+    expect(counter.count()).toBe(0)
     await store.close()
   }, 60_000)
 
