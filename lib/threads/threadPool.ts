@@ -76,8 +76,8 @@ function tsxLoader (): string | undefined {
 
 /**
  * A few worker threads for a store's bulk work (adding a folder's files, re-hashing for the verifier), so it uses
- * more than one core: for the small files of a package the cost is syscalls, and synchronous fs calls spread over threads are
- * the fast way to make many of them (two threads do ~1.5x one on a 2-core machine).
+ * more than one core: for the small files of a package the cost is syscalls, and synchronous fs calls spread
+ * over threads are the fast way to make many of them (two threads do ~1.5x one on a 2-core machine).
  *
  * A task names a module and an exported function; the thread imports the module (once) and calls the function,
  * so the work in a thread is the very code the calling thread would run, not a copy of it. What the functions
