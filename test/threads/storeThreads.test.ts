@@ -1,0 +1,55 @@
+// A store's threads as the calling thread sees them: `prepare` boots them and loads the module ahead of the
+// first task, every task gets the store's spec, and the threads' temp-owner records are held from the first
+// task to close (store threads take no OS lock, so without them `cas prune` would judge their temps dead).
+import path from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { describe, expect, it } from 'vitest'
+import { OWNER_SUFFIX } from '../../lib/layout/tempName.js'
+import { tempWriterAlive } from '../../lib/lock/tempOwner.js'
+import { StoreThreads } from '../../lib/threads/storeThreads.js'
+import { ThreadPool } from '../../lib/threads/threadPool.js'
+import { siblingModule } from '../../lib/threads/threadStores.js'
+import { tempDir } from '../helpers/tmp.js'
+
+const tasks = pathToFileURL(path.join(import.meta.dirname, '..', 'fixtures', 'threadTasks.ts'))
+const threadStores = siblingModule(pathToFileURL(path.join(import.meta.dirname, '..', '..', 'lib', 'threads', 'x.ts')).href, 'threadStores')
+
+function storeThreads (size = 2): { threads: StoreThreads, pool: ThreadPool, root: string } {
+  const root = tempDir()
+  const pool = new ThreadPool(size, threadStores)
+  return { threads: new StoreThreads(pool, { root, fsync: false }), pool, root }
+}
+
+describe('StoreThreads', () => {
+  it('prepare starts every thread and has it run the module\'s `ready` before any task', async () => {
+    const { threads, pool } = storeThreads()
+    threads.prepare(tasks)
+    const answers = await Promise.all([
+      threads.run<{ readyCalls: number }>(tasks, 'readyCount', {}),
+      threads.run<{ readyCalls: number }>(tasks, 'readyCount', {}),
+    ])
+    expect(pool.running).toBe(2)
+    expect(answers.map(a => a.readyCalls)).toEqual([1, 1])
+    await threads.close()
+  }, 60_000)
+
+  it('a task gets the store\'s spec beside its own payload', async () => {
+    const { threads, root } = storeThreads(1)
+    const answer = await threads.run<{ payload: unknown }>(tasks, 'echo', { files: ['a'] })
+    expect(answer.payload).toEqual({ store: { root, fsync: false }, files: ['a'] })
+    expect((await threads.runReading<{ payload: unknown }>(tasks, 'echo', { n: 1 })).payload)
+      .toEqual({ store: { root, fsync: false }, n: 1 })
+    await threads.close()
+  }, 60_000)
+
+  it('holds each thread\'s owner record from its first task (no prepare) until close, then lets it go', async () => {
+    const { threads, pool, root } = storeThreads()
+    await threads.run(tasks, 'echo', {})
+    const ids = await pool.runOnEach<string>(threadStores, 'threadOwnerId', undefined)
+    expect(new Set(ids).size).toBe(2)
+    for (const id of ids) expect(tempWriterAlive(root, id + OWNER_SUFFIX)).toBe(true)
+    await threads.close()
+    expect(pool.running).toBe(0)
+    for (const id of ids) expect(tempWriterAlive(root, id + OWNER_SUFFIX)).toBe(false)
+  }, 60_000)
+})
