@@ -1,9 +1,12 @@
+import { execFileSync, spawn } from 'node:child_process'
+import { once } from 'node:events'
 import fs from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { openStore, type FileInfo, type PackageIndex } from '../../lib/index.js'
 import { gate } from '../helpers/gate.js'
 import { expectWhole, packageEntries, storePackage, strayEntries } from '../helpers/importPkg.js'
+import type { TarEntry } from '../helpers/tarball.js'
 import { tempDir } from '../helpers/tmp.js'
 
 /*
@@ -98,5 +101,42 @@ describe('complete target', () => {
     expectWhole(target, packageEntries('p', 10))
     expect(strayEntries(nm)).toEqual(['p'])
     await store.close()
+  })
+
+  // A FIFO at the witness's path (left by some tool, or planted): opening it blocks until someone writes, so the
+  // import must judge it by its stat alone. A writer waits on the FIFO with the witness's exact bytes: an import
+  // that opened it would read them and keep the folder (instead of hanging, which would also be a failure).
+  it.each<[string, TarEntry[]]>([
+    ['package.json', packageEntries('p', 3)],
+    ['an empty first file', [{ path: 'package/index.d.ts', body: '' }, ...packageEntries('p', 3).slice(1)]],
+  ])('a FIFO in place of the witness (%s) is not the package: never opened, the folder is replaced', async (_, entries) => {
+    const dir = tempDir()
+    const storeDir = path.join(dir, 'store')
+    const { index } = await storePackage(storeDir, entries)
+    const [name, info] = index.files.has('package.json')
+      ? ['package.json', index.files.get('package.json')!]
+      : index.files.entries().next().value!
+    const nm = path.join(dir, 'node_modules')
+    const target = path.join(nm, 'p')
+    fs.mkdirSync(target, { recursive: true })
+    execFileSync('mkfifo', [path.join(target, name)])
+    const bytes = path.join(dir, 'witness')
+    const store = await openStore(storeDir)
+    fs.copyFileSync(store.filePathFor(info.digest, info.mode), bytes)
+    // The writer enters the old folder first, so it never touches the one the import puts in its place.
+    const writer = spawn('sh', ['-c', 'cd "$1" && echo ready && exec cat "$2" > "$3"', 'sh', target, bytes, name],
+      { stdio: ['ignore', 'pipe', 'inherit'] })
+    const exited = once(writer, 'exit')
+    await once(writer.stdout, 'data')
+    try {
+      expect(await store.importPackage(index, target, copy)).toEqual({ method: 'copy', imported: true })
+      expect(fs.statSync(path.join(target, name)).isFile()).toBe(true)
+      expectWhole(target, entries)
+      expect(strayEntries(nm)).toEqual(['p'])
+    } finally {
+      if (writer.exitCode === null) writer.kill('SIGKILL') // still waiting for a reader: nobody opened the FIFO
+      await exited
+      await store.close()
+    }
   })
 })
