@@ -132,6 +132,16 @@ describe('fillStage', () => {
       .rejects.toMatchObject({ code: 'ERR_CAS_FILE_ACCESS', path: path.join(stage, 'lib/a.js') })
   })
 
+  it('a store path blocked by a file (ENOTDIR) is an access error, not missing content: fetching again cannot fix it', async () => {
+    const { store, stage, ladder } = setup()
+    const file = storeFile(store, 'a.js', 'a')
+    const blocker = path.join(store, 'fan-out')
+    fs.writeFileSync(blocker, 'a file where the store expects a folder')
+    const blocked = { ...file, src: path.join(blocker, 'content') }
+    await expect(fillStage(stage, [], [blocked], ladder('hardlink')))
+      .rejects.toMatchObject({ code: 'ERR_CAS_FILE_ACCESS', cause: { code: 'ENOTDIR' } })
+  })
+
   it('a name already taken in the fresh folder (a file system that ignores case) is ERR_CAS_NAME_COLLISION', async () => {
     const { store, stage, ladder } = setup()
     // Two names a case-insensitive file system folds into one, as this case-sensitive one sees them.
