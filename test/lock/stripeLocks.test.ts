@@ -3,7 +3,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it, vi } from 'vitest'
-import { StripeLocks } from '../../lib/lock/stripeLocks.js'
+import { IDLE_CLOSE_MS, StripeLocks } from '../../lib/lock/stripeLocks.js'
 import { signal } from '../helpers/gate.js'
 import { tempDir } from '../helpers/tmp.js'
 
@@ -161,5 +161,100 @@ describe('StripeLocks', () => {
     expect(new StripeLocks(dir).tryAcquireSync(2)).toBe(false) // really held
     locks.release(2)
     locks.close()
+  })
+})
+
+describe('StripeLocks: holders, give-ups and descriptors', () => {
+  it('one task leaving a stripe two tasks of this process hold keeps the OS lock for the other', async () => {
+    const dir = tempDir()
+    const locks = new StripeLocks(dir)
+    const other = new StripeLocks(dir)
+    expect(locks.tryAcquireSync(6)).toBe(true)
+    await locks.acquire(6)
+    locks.release(6)
+    expect(other.tryAcquireSync(6)).toBe(false)
+    locks.release(6)
+    expect(other.tryAcquireSync(6)).toBe(true)
+    other.release(6)
+    locks.close()
+    other.close()
+  })
+
+  it('a sync try while a task of this process polls the stripe says no, and leaves the poller its descriptor', async () => {
+    const dir = tempDir()
+    const locks = new StripeLocks(dir)
+    const other = new StripeLocks(dir)
+    expect(other.tryAcquireSync(7)).toBe(true)
+    const polling = locks.acquire(7)
+    expect(locks.tryAcquireSync(7)).toBe(false)
+    other.release(7)
+    await polling
+    expect(new StripeLocks(dir).tryAcquireSync(7)).toBe(false) // the poller really holds it
+    locks.release(7)
+    // Freed between two polls: the sync try still leaves it to the poller (two takers would count one holder).
+    expect(other.tryAcquireSync(7)).toBe(true)
+    const again = locks.acquire(7)
+    other.release(7)
+    expect(locks.tryAcquireSync(7)).toBe(false)
+    await again
+    locks.release(7)
+    expect(other.tryAcquireSync(7)).toBe(true)
+    other.release(7)
+    locks.close()
+    other.close()
+  })
+
+  it('a wait that times out keeps its descriptor as an idle one (closed by closeIdle), not lost', async () => {
+    const dir = tempDir()
+    const other = new StripeLocks(dir)
+    expect(other.tryAcquireSync(8)).toBe(true)
+    const locks = new StripeLocks(dir, { timeoutMs: 30 })
+    await expect(locks.acquire(8)).rejects.toMatchObject({ code: 'ERR_CAS_LOCK_TIMEOUT' })
+    expect(locks.openDescriptors).toBe(1)
+    expect(locks.closeIdle()).toBe(1)
+    other.release(8)
+    locks.close()
+    other.close()
+  })
+
+  it('after close: a stripe this instance holds is not joined, and its release closes the descriptor', async () => {
+    const locks = new StripeLocks(tempDir())
+    const before = openFds()
+    await locks.acquire(9)
+    locks.close()
+    await expect(locks.acquire(9)).rejects.toMatchObject({ code: 'ERR_CAS_CLOSED' })
+    locks.release(9)
+    expect(openFds()).toBe(before)
+    expect(locks.openDescriptors).toBe(0)
+  })
+
+  it('locking one stripe again and again reuses one descriptor', async () => {
+    const locks = new StripeLocks(tempDir(), {}, { idleCloseMs: 60_000 })
+    await locks.acquire(10)
+    locks.release(10)
+    const after = openFds()
+    for (let i = 0; i < 5; i++) {
+      if (i % 2 === 0) await locks.acquire(10)
+      else expect(locks.tryAcquireSync(10)).toBe(true)
+      locks.release(10)
+    }
+    expect(openFds()).toBe(after)
+    locks.close()
+  })
+
+  it('by default a kept descriptor is closed IDLE_CLOSE_MS after its last use', async () => {
+    vi.useFakeTimers()
+    try {
+      const locks = new StripeLocks(tempDir())
+      await locks.acquire(11)
+      locks.release(11)
+      await vi.advanceTimersByTimeAsync(IDLE_CLOSE_MS - 1)
+      expect(locks.openDescriptors).toBe(1)
+      await vi.advanceTimersByTimeAsync(1)
+      expect(locks.openDescriptors).toBe(0)
+      locks.close()
+    } finally {
+      vi.useRealTimers()
+    }
   })
 })
