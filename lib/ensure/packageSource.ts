@@ -10,8 +10,6 @@ import { fetchTarball } from './fetchTarball.js'
  * remote cache tier is another source (or one that tries the remote first and falls back to the tarball).
  */
 export interface PackageSource {
-  /** What the source is, for messages: a URL, or "the installer's fetcher". */
-  readonly description: string
   /**
    * Adds the package's files to the store and returns its index, ready to be written (`ensurePackage` writes it,
    * with `tarIntegrity`). Must prove the content is the package `integrity` names (the tarball source hashes the
@@ -36,9 +34,7 @@ export interface TarballSourceOptions {
  * is thrown as it came (the installer's own error, or a `FetchError` naming the URL), not as a bad tarball.
  */
 export function tarballSource (tarball: TarballInput, options: TarballSourceOptions): PackageSource {
-  const description = typeof tarball === 'string' ? tarball : 'the installer\'s tarball fetcher'
   return {
-    description,
     addFiles: async ctx => {
       const input = typeof tarball === 'string'
         ? await fetchTarball(tarball, { headers: options.headers, stallTimeoutMs: options.stallTimeoutMs })

@@ -33,13 +33,7 @@ export function foldersOf (names: Iterable<string>): string[] {
       throw new NameCollisionError([dir, child], `${JSON.stringify(dir)} would have to be a file and a folder at once`)
     }
   }
-  // Parents were added before their children, but a parent first seen through a deep name comes after shallower
-  // unrelated folders: sort by depth.
-  return [...dirs].sort((a, b) => depth(a) - depth(b))
-}
-
-function depth (dir: string): number {
-  let n = 0
-  for (let i = dir.indexOf('/'); i !== -1; i = dir.indexOf('/', i + 1)) n++
-  return n
+  // Already parents first: a folder enters the set only after its parent, which is a shorter prefix of the same
+  // name (or entered earlier through another name).
+  return [...dirs]
 }

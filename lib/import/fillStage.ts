@@ -51,7 +51,6 @@ function importSync (dest: string, file: PackageFile, ladder: MethodLadder, miss
     const method = ladder.current
     try {
       materializeFileSync(method, file.src, dest, modeToSet(file))
-      ladder.worked(method)
       return true
     } catch (err) {
       if (ladder.stepDown(method, err)) continue // throws ERR_CAS_IMPORT_METHOD when no step is left
@@ -68,7 +67,6 @@ async function importAsync (prefix: string, file: PackageFile, ladder: MethodLad
     const method = ladder.current
     try {
       await materializeFileAsync(method, file.src, dest, modeToSet(file))
-      ladder.worked(method)
       return
     } catch (err) {
       if (ladder.stepDown(method, err)) continue

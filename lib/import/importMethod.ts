@@ -9,11 +9,12 @@ export type ImportMethodOption = 'auto' | 'clone' | 'hardlink' | 'copy' | 'clone
 export const IMPORT_METHOD_OPTIONS: readonly ImportMethodOption[] =
   ['auto', 'clone', 'hardlink', 'copy', 'clone-or-copy']
 
-/** What one (store, target device) pair was found to support: true, or the errno code that proved it cannot. */
-interface DeviceCapabilities {
-  clone?: true | string
-  hardlink?: true | string
-}
+/**
+ * What one (store, target device) pair was found not to support: the errno code that proved it, per method. A
+ * method without an entry is tried (a success needs no record: an untried method is tried anyway). A copy's
+ * failure is always the file's own, so `copy` never gets an entry.
+ */
+type DeviceCapabilities = Partial<Record<ImportMethod, string>>
 
 /*
  * Remembered per store root and target device (st_dev of the folder the package is built in), for the life of the
@@ -60,7 +61,8 @@ export class MethodLadder {
     try {
       return new MethodLadder(storeRoot, device, requested, requiresBuild).current
     } catch {
-      return requested === 'auto' || requested === 'clone-or-copy' ? 'copy' : requested
+      // Only an explicit 'clone' or 'hardlink' throws: every ladder that ends in 'copy' has a step that works.
+      return requested as ImportMethod
     }
   }
 
@@ -82,16 +84,12 @@ export class MethodLadder {
     return true
   }
 
-  /** Records that `method` worked here, so later imports go straight to it. */
-  worked (method: ImportMethod): void {
-    if (method !== 'copy' && this.#caps[method] !== true) this.#caps[method] = true
-  }
-
   #skipKnownFailures (cause?: unknown): void {
-    while (this.#steps.length > 0) {
+    // Ends by a return or a throw: the last step is never shifted away, so #steps is never empty.
+    for (;;) {
       const step = this.#steps[0]!
-      const known = step === 'copy' ? true : this.#caps[step]
-      if (known === undefined || known === true) return
+      const known = this.#caps[step]
+      if (known === undefined) return
       if (this.#steps.length === 1) throw new ImportMethodError(this.#requested, known, explain(step, known), cause)
       this.#steps.shift()
     }

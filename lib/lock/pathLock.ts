@@ -75,17 +75,6 @@ export class PathLock {
     }
   }
 
-  /** {@link tryAcquireSync} around a synchronous `fn`: `{ value }` when it ran under the lock, else undefined. */
-  tryWithLockSync<T> (key: string, stripe: number, fn: () => T): { value: T } | undefined {
-    const release = this.tryAcquireSync(key, stripe)
-    if (release === undefined) return undefined
-    try {
-      return { value: fn() }
-    } finally {
-      release()
-    }
-  }
-
   /** Keys with an in-process mutex entry right now (holders or waiters). */
   get activeKeys (): number {
     return this.#mutexes.size

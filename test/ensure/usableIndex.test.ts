@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { addFilesFromTarball } from '../../lib/add/addFilesFromTarball.js'
 import { createStoreContext, type StoreContext } from '../../lib/context.js'
 import { usableIndex } from '../../lib/ensure/usableIndex.js'
+import { contentPathFor } from '../../lib/layout/contentPath.js'
 import type { IndexBackend } from '../../lib/pkgIndex/backend.js'
 import { IndexDb } from '../../lib/pkgIndex/indexDb.js'
 import { packageIndexKey } from '../../lib/pkgIndex/key.js'
@@ -64,6 +65,14 @@ describe('usableIndex', () => {
     expect(result).toMatchObject({ status: 'usable' })
     expect(writes).toEqual([key])
     expect((await backend.read(key))!.files.get('README.md')!.checkedAt).toBeGreaterThan(1)
+  })
+
+  it('failed: a file of the index is gone from the store (and nothing is written back)', async () => {
+    const { ctx, backend, writes, key, index } = await setup()
+    const [, gone] = [...index.files][0]!
+    fs.rmSync(contentPathFor(ctx.root, gone.digest, gone.mode))
+    expect(await usableIndex(ctx, backend, key, true)).toEqual({ status: 'failed' })
+    expect(writes).toEqual([])
   })
 
   it('absent: no index under the key', async () => {

@@ -1,6 +1,6 @@
 import fs from 'node:fs'
 import path from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { openStore, type FileInfo, type PackageIndex } from '../../lib/index.js'
 import { gate } from '../helpers/gate.js'
 import { expectWhole, packageEntries, storePackage, strayEntries } from '../helpers/importPkg.js'
@@ -204,6 +204,67 @@ describe('importPackage', () => {
     await expect(store.importPackage({ ...index, files }, path.join(nm, 'p')))
       .rejects.toMatchObject({ code: 'ERR_CAS_BAD_DIGEST' })
     expect(strayEntries(nm)).toEqual([])
+    await store.close()
+  })
+})
+
+describe('importPackage: arguments, the kept target, the temp folder', () => {
+  // path.resolve('') is the working directory: an importer passing an unset variable must not have its project
+  // folder moved aside and replaced by a package.
+  it('refuses an empty or non-string targetDir with ERR_CAS_INVALID_ARGUMENT, never resolving it', async () => {
+    const { dir, storeDir, index } = await setup()
+    const cwd = path.join(dir, 'project')
+    fs.mkdirSync(cwd)
+    fs.writeFileSync(path.join(cwd, 'keep.txt'), 'the user\'s work')
+    vi.spyOn(process, 'cwd').mockReturnValue(cwd)
+    const store = await openStore(storeDir)
+    try {
+      for (const bad of ['', 42, undefined]) {
+        await expect(store.importPackage(index, bad as string))
+          .rejects.toMatchObject({ code: 'ERR_CAS_INVALID_ARGUMENT' })
+      }
+    } finally {
+      vi.restoreAllMocks()
+      await store.close()
+    }
+    expect(fs.readdirSync(dir).sort()).toEqual(['node_modules', 'project', 'store'])
+    expect(fs.readdirSync(cwd)).toEqual(['keep.txt'])
+  })
+
+  it('accepts an index whose files are a plain object (a JSON index) and refuses null files', async () => {
+    const { storeDir, nm, index, entries } = await setup()
+    const store = await openStore(storeDir)
+    const plain = { ...index, files: Object.fromEntries(index.files) } as unknown as PackageIndex
+    expect(await store.importPackage(plain, path.join(nm, 'p'), { method: 'copy' }))
+      .toEqual({ method: 'copy', imported: true })
+    expectWhole(path.join(nm, 'p'), entries)
+    await expect(store.importPackage({ ...index, files: null } as unknown as PackageIndex, path.join(nm, 'q')))
+      .rejects.toMatchObject({ code: 'ERR_CAS_INVALID_ARGUMENT' })
+    expect(strayEntries(nm)).toEqual(['p'])
+    await store.close()
+  })
+
+  // An install whose packages are in place must not fail because the store lost content it no longer needs.
+  it('keeps a complete target without looking at the store: content removed since does not fail the install', async () => {
+    const { storeDir, nm, index } = await setup()
+    const store = await openStore(storeDir)
+    const target = path.join(nm, 'p')
+    await store.importPackage(index, target, { method: 'copy' })
+    const info = index.files.get('lib/f0.js')!
+    fs.unlinkSync(store.filePathFor(info.digest, info.mode))
+    expect(await store.importPackage(index, target, { method: 'copy' })).toEqual({ method: 'copy', imported: false })
+    expect(strayEntries(nm)).toEqual(['p'])
+    await store.close()
+  })
+
+  it('a target whose parent is a file fails with ERR_CAS_FILE_ACCESS and leaves nothing', async () => {
+    const { storeDir, nm, index } = await setup()
+    fs.writeFileSync(path.join(nm, 'scope'), 'a file where a folder should be')
+    const store = await openStore(storeDir)
+    await expect(store.importPackage(index, path.join(nm, 'scope', 'p')))
+      .rejects.toMatchObject({ code: 'ERR_CAS_FILE_ACCESS' })
+    expect(strayEntries(nm)).toEqual(['scope'])
+    expect(fs.statSync(path.join(nm, 'scope')).isFile()).toBe(true)
     await store.close()
   })
 })

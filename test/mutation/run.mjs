@@ -7,6 +7,10 @@
 // The per-folder reports are merged into reports/mutation/mutation.json (Stryker's standard JSON schema), and a
 // score table per folder is printed at the end.
 //
+// A folder that takes hours (lib/lock, reached by every test) can be measured a file at a time: a unit
+// `lock/pathLock` mutates lib/lock/pathLock.ts alone and keeps its own incremental file
+// (reports/stryker-incremental/lock-pathLock.json); in the merged report a file's own unit wins over its folder's.
+//
 // Between folders the runner waits while reports/mutation/.pause exists: create it to give the machine to a
 // benchmark without killing a test mid-mutant (a starved test would be counted as a timeout, i.e. "killed").
 import { spawnSync } from 'node:child_process'
@@ -33,28 +37,30 @@ async function main () {
       passThrough.push(arg)
     } else passThrough.push(arg, args[++i])
   }
-  const unknown = asked.filter(f => !FOLDERS.includes(f))
+  const unknown = asked.filter(unit => !isUnit(unit))
   if (unknown.length > 0) {
-    process.stderr.write(`test:mutation: unknown folder ${unknown.join(', ')}; choose from ${FOLDERS.join(', ')}\n`)
+    process.stderr.write(`test:mutation: unknown folder or file ${unknown.join(', ')}; choose from ` +
+      `${FOLDERS.join(', ')}, or one file of them as <folder>/<name> (lock/pathLock)\n`)
     process.exit(2)
   }
   fs.mkdirSync(incrementalDir, { recursive: true })
   fs.mkdirSync(reportDir, { recursive: true })
   let failed = false
-  for (const folder of asked.length > 0 ? asked : FOLDERS) {
+  for (const unit of asked.length > 0 ? asked : FOLDERS) {
     while (fs.existsSync(pauseFile)) await sleep(2000)
     const started = Date.now()
-    process.stderr.write(`[mutation] lib/${folder}: started ${new Date().toISOString()}\n`)
+    const { mutate, name } = unitOf(unit)
+    process.stderr.write(`[mutation] ${mutate}: started ${new Date().toISOString()}\n`)
     const result = spawnSync('npx', [
       'stryker', 'run',
-      '--mutate', `lib/${folder}/**/*.ts`,
-      '--incrementalFile', path.relative(root, path.join(incrementalDir, `${folder}.json`)),
+      '--mutate', mutate,
+      '--incrementalFile', path.relative(root, path.join(incrementalDir, `${name}.json`)),
       ...passThrough,
     ], { cwd: root, stdio: 'inherit' })
     const minutes = ((Date.now() - started) / 60000).toFixed(1)
-    process.stderr.write(`[mutation] lib/${folder}: exit ${String(result.status)} after ${minutes} min\n`)
+    process.stderr.write(`[mutation] ${mutate}: exit ${String(result.status)} after ${minutes} min\n`)
     if (result.status !== 0) { failed = true; continue }
-    fs.copyFileSync(path.join(reportDir, 'mutation.json'), path.join(reportDir, `${folder}.json`))
+    fs.copyFileSync(path.join(reportDir, 'mutation.json'), path.join(reportDir, `${name}.json`))
   }
   const merged = mergeReports()
   if (merged !== undefined) {
@@ -64,20 +70,40 @@ async function main () {
   process.exit(failed ? 1 : 0)
 }
 
+/** A folder (`lock`) or one file of one (`lock/pathLock`). */
+function isUnit (unit) {
+  const [folder, file, ...more] = unit.split('/')
+  return FOLDERS.includes(folder) && more.length === 0 && (file === undefined || /^[\w.-]+$/.test(file))
+}
+
+/** What a unit mutates, and the name of its incremental file (and per-unit report). */
+function unitOf (unit) {
+  const [folder, file] = unit.split('/')
+  return file === undefined
+    ? { mutate: `lib/${folder}/**/*.ts`, name: folder, prefix: `lib/${folder}/` }
+    : { mutate: `lib/${folder}/${file}.ts`, name: `${folder}-${file}`, prefix: `lib/${folder}/${file}.ts` }
+}
+
 /**
- * One report from every folder's incremental file (they hold the same results as the run's JSON report, and they
+ * One report from every unit's incremental file (they hold the same results as the run's JSON report, and they
  * are the committed ones, so the table can be rebuilt in a fresh clone without a run).
  */
 export function mergeReports () {
   let base
   const files = {}
-  for (const folder of FOLDERS) {
-    const file = path.join(incrementalDir, `${folder}.json`)
-    if (!fs.existsSync(file)) continue
-    const report = JSON.parse(fs.readFileSync(file, 'utf8'))
+  const fromFileUnit = new Set()
+  const saved = fs.existsSync(incrementalDir) ? fs.readdirSync(incrementalDir).filter(f => f.endsWith('.json')) : []
+  // Folder units first, then file units, so a file measured on its own wins over its folder's older result.
+  for (const unit of saved.map(f => f.slice(0, -'.json'.length).replace('-', '/')).filter(isUnit)
+    .sort((a, b) => a.split('/').length - b.split('/').length || a.localeCompare(b))) {
+    const { name: saveName, prefix } = unitOf(unit)
+    const report = JSON.parse(fs.readFileSync(path.join(incrementalDir, `${saveName}.json`), 'utf8'))
     base ??= report
     for (const [name, result] of Object.entries(report.files)) {
-      if (name.startsWith(`lib/${folder}/`)) files[name] = result
+      if (!name.startsWith(prefix)) continue
+      if (unit.includes('/')) fromFileUnit.add(name)
+      else if (fromFileUnit.has(name)) continue
+      files[name] = result
     }
   }
   if (base === undefined) return undefined

@@ -1,5 +1,5 @@
-// `node test/mutation/survivors.mjs <folder> [file-substring]`: the mutants of one folder that no test noticed
-// (Survived, NoCoverage), read from its committed incremental file: file:line, the mutator, the replacement.
+// `node test/mutation/survivors.mjs <folder | folder/file> [file-substring]`: the mutants of one unit that no test
+// noticed (Survived, NoCoverage), read from its committed incremental file: file:line, the mutator, the replacement.
 import fs from 'node:fs'
 import path from 'node:path'
 
@@ -9,7 +9,7 @@ if (folder === undefined) {
   process.stderr.write('usage: node test/mutation/survivors.mjs <folder> [file-substring]\n')
   process.exit(2)
 }
-const file = path.join(import.meta.dirname, '..', '..', 'reports', 'stryker-incremental', `${folder}.json`)
+const file = path.join(import.meta.dirname, '..', '..', 'reports', 'stryker-incremental', `${folder.replace('/', '-')}.json`)
 const report = JSON.parse(fs.readFileSync(file, 'utf8'))
 for (const [name, result] of Object.entries(report.files).sort(([a], [b]) => a.localeCompare(b))) {
   if (only !== undefined && !name.includes(only)) continue

@@ -2,7 +2,7 @@
 // checkPkgFilesIntegrity act on them), where its fast path ends, and what it does when the file changes under it.
 import fs from 'node:fs'
 import path from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { createStoreContext, type StoreContext } from '../../lib/context.js'
 import { contentPathFor } from '../../lib/layout/contentPath.js'
 import type { TestHooks } from '../../lib/util/hooks.js'
@@ -57,6 +57,48 @@ describe('checkFile verdicts', () => {
     fs.mkdirSync(file, { recursive: true })
     expect(await checkFile(ctx, file, DIGEST, SIZE, 0)).toEqual({ status: 'corrupt', removed: false, rehashed: true })
     expect(fs.statSync(file).isDirectory()).toBe(true)
+    ctx.lock.close()
+  })
+})
+
+describe('checkFile: when a corrupt file is kept', () => {
+  it('a read-only store reports it and keeps it, whatever the policy says', async () => {
+    const root = tempDir()
+    const ctx = createStoreContext({ root, fsync: false, readOnly: true })
+    const file = place(ctx, sameSizeGarbage)
+    expect(await checkFile(ctx, file, DIGEST, SIZE, 0, { remove: true, graceMs: 0 }))
+      .toMatchObject({ status: 'corrupt', removed: false })
+    expect(fs.readFileSync(file, 'utf8')).toBe(sameSizeGarbage)
+  })
+
+  it('older than the grace period (by the store\'s clock) it is removed; the report has when it last changed', async () => {
+    const now = { ms: Date.now() }
+    const ctx = createStoreContext({ root: tempDir(), fsync: false, now: () => now.ms })
+    const file = place(ctx, sameSizeGarbage, CHECKED_AT) // mtime in the past; its ctime is now
+    const { ctimeMs } = fs.statSync(file)
+    expect(await checkFile(ctx, file, DIGEST, SIZE, 0, { graceMs: 60_000 }))
+      .toMatchObject({ status: 'corrupt', removed: false, young: true, changedAt: ctimeMs })
+    now.ms += 61_000
+    expect(await checkFile(ctx, file, DIGEST, SIZE, 0, { graceMs: 60_000 }))
+      .toEqual({ status: 'corrupt', removed: true, rehashed: true, links: 1, changedAt: ctimeMs })
+    expect(fs.existsSync(file)).toBe(false)
+    ctx.lock.close()
+  })
+
+  it('a file that cannot be read (EIO) is ERR_CAS_FILE_ACCESS, never a verdict', async () => {
+    const ctx = context()
+    const file = place(ctx, sameSizeGarbage)
+    const readFileSync = fs.readFileSync
+    vi.spyOn(fs, 'readFileSync').mockImplementation(((target: fs.PathOrFileDescriptor, ...rest: unknown[]) => {
+      if (target === file) throw Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO', syscall: 'read' })
+      return (readFileSync as (...args: unknown[]) => unknown)(target, ...rest)
+    }) as typeof fs.readFileSync)
+    try {
+      await expect(checkFile(ctx, file, DIGEST, SIZE, 0)).rejects.toMatchObject({ code: 'ERR_CAS_FILE_ACCESS', path: file })
+    } finally {
+      vi.restoreAllMocks()
+    }
+    expect(fs.existsSync(file)).toBe(true)
     ctx.lock.close()
   })
 })

@@ -2,7 +2,7 @@
 // only ever proves a file good, every other file is judged (and removed) by checkFile on the calling thread under
 // the path lock; a thread that dies or a store closed meanwhile leaves the files to the calling thread.
 import fs from 'node:fs'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { createStoreContext } from '../../lib/context.js'
 import { openStore, packageIndexKey, type FileInfo, type Store, type VerifyReport } from '../../lib/index.js'
 import { StoreThreads } from '../../lib/threads/storeThreads.js'
@@ -12,6 +12,7 @@ import { runFixture } from '../helpers/child.js'
 import { contentOf } from '../helpers/content.js'
 import { gate } from '../helpers/gate.js'
 import { tempDir } from '../helpers/tmp.js'
+import type { TestHooks } from '../../lib/util/hooks.js'
 
 const COUNT = 150 // files to re-hash: above MIN_THREAD_BATCH (64), and more than one task of 128
 
@@ -168,4 +169,60 @@ it('idle threads never keep a process alive: a script that verifies on threads a
   const exit = await child.exited
   expect({ exit, out: child.lines.at(-1), stderr: child.stderr() }).toEqual(
     { exit: { code: 0, signal: null }, out: '{"passed":true,"checked":100}', stderr: '' })
+})
+
+/** A store context on `root` with two store threads of its own, as `openStore` makes one (closed by `done`). */
+function threadedContext (root: string, hooks: TestHooks = {}): {
+  ctx: Parameters<typeof checkFiles>[0], done: () => Promise<void>
+} {
+  const spec = { root, fsync: false }
+  const threads = new StoreThreads(new ThreadPool(2, new URL('../../lib/threads/threadStores.ts', import.meta.url)), spec)
+  const ctx = { ...createStoreContext({ ...spec, hooks }), threads }
+  return { ctx, done: async () => { await threads.close(); ctx.lock.close() } }
+}
+
+describe('what the threads settle is settled: the calling thread judges only the rest', () => {
+  it('files a thread proved good are never read again on the calling thread; only the corrupt ones are', async () => {
+    const store = await openStore(tempDir(), { threads: 2 })
+    // COUNT + 10 files: two full chunks and a short tail, which goes to the threads too once they have started.
+    // Three chunks fit in the threads' queue at once, so none is left for this thread to hash.
+    const files = await filled(store, 'settled')
+    for (let i = COUNT; i < COUNT + 10; i++) {
+      const added = await store.ensureFile(contentOf('settled', i, 200 + i), { mode: 0o644 })
+      files.set(`f${i}.js`, { digest: added.digest, mode: 0o644, size: added.size, checkedAt: 0 })
+    }
+    damage(store, files)
+    const pathOf = (name: string): string => store.filePathFor(files.get(name)!.digest, files.get(name)!.mode)
+    // checkFile reads a small file whole (readFileSync); the threads and this thread's own hashing of a chunk do not.
+    const read = new Set<string>()
+    const readFileSync = fs.readFileSync
+    vi.spyOn(fs, 'readFileSync').mockImplementation(((file: fs.PathOrFileDescriptor, ...rest: unknown[]) => {
+      if (typeof file === 'string' && file.startsWith(store.root)) read.add(file)
+      return (readFileSync as (...args: unknown[]) => unknown)(file, ...rest)
+    }) as typeof fs.readFileSync)
+    const result = await store.checkPkgFilesIntegrity({ algo: 'sha512', files })
+    vi.restoreAllMocks()
+    expect(result).toEqual({ passed: false, missing: ['f99.js'], corrupt: ['f7.js', 'f40.js'], removed: ['f7.js', 'f40.js'] })
+    expect([...read].sort()).toEqual(['f7.js', 'f40.js'].map(pathOf).sort())
+    await store.close()
+  })
+
+  it('a file the fast path trusts is neither hashed nor handed to a thread', async () => {
+    const toThreads: string[] = []
+    const store = await openStore(tempDir(), { threads: 0 })
+    const files = await filled(store, 'trusted')
+    const { ctx, done } = threadedContext(store.root, { 'verifier:toThreads': ({ path }) => { toThreads.push(path) } })
+    const list: FileToCheck[] = [...files.values()].map(info =>
+      ({ path: store.filePathFor(info.digest, info.mode), digest: info.digest, size: info.size, checkedAt: Date.now() })
+    )
+    const verdicts = await checkFiles(ctx, list, {}, { threads: true })
+    expect(verdicts.every(v => v.status === 'good' && !v.rehashed)).toBe(true)
+    expect(toThreads).toEqual([])
+    // --full hashes them all, on the threads.
+    const full = await checkFiles(ctx, list, { full: true }, { threads: true })
+    expect(full.every(v => v.status === 'good' && v.rehashed)).toBe(true)
+    expect(toThreads).toHaveLength(1)
+    await done()
+    await store.close()
+  })
 })
