@@ -128,3 +128,36 @@ describe('PathLock', () => {
     await store.close()
   })
 })
+
+describe('PathLock: switched off, queued, closed', () => {
+  it('switched off (a read-only store), it touches no lock file: even an unusable locks folder is fine', async () => {
+    const blocker = path.join(tempDir(), 'a-file')
+    fs.writeFileSync(blocker, '')
+    const lock = new PathLock(path.join(blocker, 'locks'), { enabled: false })
+    ;(await lock.acquire('/x', 1))()
+    lock.tryAcquireSync('/x', 1)!()
+    lock.close()
+  })
+
+  it('reaches lock:queued only when another task of this process holds the path', async () => {
+    const queued: string[] = []
+    const lock = new PathLock(path.join(tempDir(), 'locks'), { hooks: { 'lock:queued': ({ path: key }) => { queued.push(key) } } })
+    const first = await lock.acquire('/a', 1)
+    expect(queued).toEqual([])
+    const second = lock.acquire('/a', 1)
+    first()
+    ;(await second)()
+    expect(queued).toEqual(['/a'])
+    lock.close()
+  })
+
+  it('close() gives back the stripe descriptors it kept open', async () => {
+    const open = (): number => fs.readdirSync('/proc/self/fd').length
+    const before = open()
+    const lock = new PathLock(path.join(tempDir(), 'locks'))
+    for (let stripe = 0; stripe < 8; stripe++) (await lock.acquire(`/p${stripe}`, stripe))()
+    expect(open()).toBeGreaterThan(before)
+    lock.close()
+    expect(open()).toBe(before)
+  })
+})
