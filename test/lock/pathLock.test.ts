@@ -34,6 +34,25 @@ describe('MutexMap', () => {
   })
 })
 
+describe('MutexMap: a release function called twice', () => {
+  it('releases once: a second call never releases the next holder (async and sync takers)', async () => {
+    const map = new MutexMap()
+    const first = await map.acquire('a')
+    first()
+    const second = await map.acquire('a')
+    first()
+    expect(map.isLocked('a')).toBe(true)
+    second()
+    const sync = map.tryAcquireSync('a')!
+    sync()
+    const third = await map.acquire('a')
+    sync()
+    expect(map.isLocked('a')).toBe(true)
+    third()
+    expect(map.size).toBe(0)
+  })
+})
+
 describe('PathLock', () => {
   it('releases on every way out, exceptions included', async () => {
     const lock = new PathLock(tempDir())
