@@ -9,6 +9,15 @@ import { flockSync, openLockFile, unlockFd } from '../../lib/lock/flock.js'
 import { OWNERS_DIR, TempOwner, tempWriterAlive } from '../../lib/lock/tempOwner.js'
 import { tempDir } from '../helpers/tmp.js'
 
+/** The owner record `id`, held exclusively by a cleaner judging it (another open file description). */
+function heldByCleaner (root: string, id: string): { record: string, cleaner: number } {
+  const record = path.join(root, OWNERS_DIR, id + OWNER_SUFFIX)
+  fs.mkdirSync(path.dirname(record), { recursive: true })
+  const cleaner = openLockFile(record)
+  flockSync(cleaner, 'ex')
+  return { record, cleaner }
+}
+
 const openFds = (): number => fs.readdirSync('/proc/self/fd').length
 
 describe('TempOwner', () => {
@@ -44,10 +53,7 @@ describe('TempOwner', () => {
 
   it('waits while a cleaner holds the record exclusively, then holds it', async () => {
     const root = tempDir()
-    const record = path.join(root, OWNERS_DIR, 'd-1-2-3' + OWNER_SUFFIX)
-    fs.mkdirSync(path.dirname(record), { recursive: true })
-    const cleaner = openLockFile(record)
-    flockSync(cleaner, 'ex')
+    const { cleaner } = heldByCleaner(root, 'd-1-2-3')
     const owner = new TempOwner(root, 'd-1-2-3')
     let held = false
     const holding = owner.hold().then(() => { held = true })
@@ -62,10 +68,7 @@ describe('TempOwner', () => {
 
   it('a record the cleaner removed while this one waited is not held: hold() opens the new one', async () => {
     const root = tempDir()
-    const record = path.join(root, OWNERS_DIR, 'g-1-2-3' + OWNER_SUFFIX)
-    fs.mkdirSync(path.dirname(record), { recursive: true })
-    const cleaner = openLockFile(record)
-    flockSync(cleaner, 'ex')
+    const { record, cleaner } = heldByCleaner(root, 'g-1-2-3')
     const owner = new TempOwner(root, 'g-1-2-3')
     const holding = owner.hold()
     for (let i = 0; i < 5; i++) await new Promise(resolve => setImmediate(resolve))
