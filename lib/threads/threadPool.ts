@@ -80,10 +80,9 @@ function tsxLoader (): string | undefined {
  * over threads are the fast way to make many of them (two threads do ~1.5x one on a 2-core machine).
  *
  * A task names a module and an exported function; the thread imports the module (once) and calls the function,
- * so the work in a thread is the very code the calling thread would run, not a copy of it. What the functions
- * share with the calling thread is only what crosses a thread boundary: the OS locks. Each thread opens its own
- * lock descriptors, and flock belongs to the open file description, so threads exclude each other (and the
- * calling thread, and other processes) exactly as processes do.
+ * so the work in a thread is the very code the calling thread would run, not a copy of it. A store thread takes
+ * no OS lock (fs-ext is not safe in a second thread, see `lock/flock.ts`): the writer's locked steps are handed
+ * to the calling thread, which runs them under its own path lock (`LockedStep` in `context.ts`).
  *
  * Why a small pool of our own rather than piscina or tinypool: one kind of use (a batch in, a plain answer out),
  * no routing, no idle timeout to tune; what matters is that threads start only when first needed, never keep the
