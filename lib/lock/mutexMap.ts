@@ -26,15 +26,12 @@ export class MutexMap {
     }
     const mutex = held.mutex ??= takenMutex()
     held.users++
-    let releaseMutex: () => void
-    try {
-      releaseMutex = await mutex.acquire()
-    } catch (err) {
-      this.#drop(key, held)
-      throw err
-    }
+    // Never rejects: nobody cancels these mutexes or gives them a timeout.
+    const releaseMutex = await mutex.acquire()
     let released = false
     return () => {
+      // async-mutex's releaser already ignores a second call; this guard keeps a second call from counting the
+      // holder out of `users` twice, which would drop the entry while the next holder still has it.
       if (released) return
       released = true
       releaseMutex()
@@ -53,6 +50,7 @@ export class MutexMap {
     this.#entries.set(key, held)
     let released = false
     return () => {
+      // `release()` on a mutex is not idempotent: a second call would free it under the next holder.
       if (released) return
       released = true
       held.mutex?.release()
@@ -60,15 +58,12 @@ export class MutexMap {
     }
   }
 
-  /** True when some task holds or waits for `key`'s mutex. */
-  has (key: string): boolean {
-    return this.#entries.has(key)
-  }
-
-  /** True when some task holds `key`'s mutex right now (a new acquirer would queue). */
+  /**
+   * True when some task holds `key`'s mutex right now (a new acquirer would queue). An entry exists only while
+   * it has a holder: a waiter is only ever behind one, and a release hands the mutex straight to the next waiter.
+   */
   isLocked (key: string): boolean {
-    const entry = this.#entries.get(key)
-    return entry !== undefined && (entry.mutex === undefined || entry.mutex.isLocked())
+    return this.#entries.has(key)
   }
 
   /** How many keys currently have holders or waiters (for tests: the map must not grow with the store). */
@@ -77,7 +72,8 @@ export class MutexMap {
   }
 
   #drop (key: string, entry: Entry): void {
-    if (--entry.users === 0 && this.#entries.get(key) === entry) this.#entries.delete(key)
+    // Each user counts itself out once (the releasers' guards), so the entry reaching 0 is still the key's entry.
+    if (--entry.users === 0) this.#entries.delete(key)
   }
 }
 

@@ -22,7 +22,9 @@ describe('MutexMap', () => {
     expect(map.isLocked('a')).toBe(true)
     order.push('first releases')
     first()
-    ;(await second)()
+    const releaseSecond = await second
+    expect(map.isLocked('a')).toBe(true) // handed to second, not freed
+    releaseSecond()
     expect(order).toEqual(['other', 'first releases', 'second'])
     expect(map.size).toBe(0)
   })
@@ -35,7 +37,43 @@ describe('MutexMap', () => {
 })
 
 describe('MutexMap: a release function called twice', () => {
-  it('releases once: a second call never releases the next holder (async and sync takers)', async () => {
+  it('a holder that releases twice does not free the key under the waiter it handed it to', async () => {
+    const map = new MutexMap()
+    const first = await map.acquire('a')
+    const second = map.acquire('a') // queued behind first: one entry, two users
+    first()
+    const releaseSecond = await second
+    first() // counted out again, the entry would be dropped while second holds it
+    expect(map.isLocked('a')).toBe(true)
+    const order: string[] = []
+    const third = map.acquire('a').then(release => { order.push('third in'); release() })
+    await new Promise(resolve => setImmediate(resolve))
+    expect(order).toEqual([]) // still queued behind second
+    releaseSecond()
+    await third
+    expect(order).toEqual(['third in'])
+    expect(map.size).toBe(0)
+  })
+
+  it('a synchronous taker that releases twice does not release the mutex its waiter now holds', async () => {
+    const map = new MutexMap()
+    const sync = map.tryAcquireSync('a')!
+    const waiter = map.acquire('a')
+    sync()
+    const releaseWaiter = await waiter
+    sync()
+    expect(map.isLocked('a')).toBe(true)
+    expect(map.tryAcquireSync('a')).toBeUndefined()
+    const order: string[] = []
+    const third = map.acquire('a').then(release => { order.push('third in'); release() })
+    await new Promise(resolve => setImmediate(resolve))
+    expect(order).toEqual([])
+    releaseWaiter()
+    await third
+    expect(map.size).toBe(0)
+  })
+
+  it('a release after the key was freed and taken anew leaves the new holder alone', async () => {
     const map = new MutexMap()
     const first = await map.acquire('a')
     first()
@@ -43,12 +81,6 @@ describe('MutexMap: a release function called twice', () => {
     first()
     expect(map.isLocked('a')).toBe(true)
     second()
-    const sync = map.tryAcquireSync('a')!
-    sync()
-    const third = await map.acquire('a')
-    sync()
-    expect(map.isLocked('a')).toBe(true)
-    third()
     expect(map.size).toBe(0)
   })
 })
