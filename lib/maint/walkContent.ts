@@ -31,9 +31,9 @@ export async function * walkContent (
   for (const bucket of readdirOrEmptySync(filesDir)) {
     if (!/^[0-9a-f]{2}$/.test(bucket)) continue
     const dir = path.join(filesDir, bucket)
-    const names = readdirOrEmptySync(dir)
+    const names = readdirOrEmptySync(dir, false)
     if (skipBucket?.(bucket, names.length) === true) continue
-    for (const name of names) {
+    for (const name of names.sort()) {
       if (skip !== undefined && CONTENT_NAME.test(name) && skip(bucket, name, name.length > 126)) continue
       const file = path.join(dir, name)
       let stat: fs.Stats
@@ -61,10 +61,11 @@ export async function readdirOrEmpty (dir: string): Promise<string[]> {
   }
 }
 
-/** {@link readdirOrEmpty}, synchronous. */
-function readdirOrEmptySync (dir: string): string[] {
+/** {@link readdirOrEmpty}, synchronous; sorted unless `sorted` is false (a bucket only counted needs no order). */
+function readdirOrEmptySync (dir: string, sorted = true): string[] {
   try {
-    return fs.readdirSync(dir).sort()
+    const names = fs.readdirSync(dir)
+    return sorted ? names.sort() : names
   } catch (err) {
     if (errorCode(err) === 'ENOENT' || errorCode(err) === 'ENOTDIR') return []
     throw new FileAccessError(dir, err as NodeJS.ErrnoException)
