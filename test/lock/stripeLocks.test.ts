@@ -90,6 +90,29 @@ describe('StripeLocks', () => {
     locks.close()
   })
 
+  it('a locks folder that cannot be recreated fails with ERR_CAS_LOCK_FILE naming the lock file', async () => {
+    const dir = path.join(tempDir(), 'locks')
+    fs.mkdirSync(dir)
+    const locks = new StripeLocks(dir)
+    // Removed, and a dangling link left in its place: opening a lock file in it finds nothing (ENOENT), and the
+    // folder cannot be made again (EEXIST), whoever the user is (root included).
+    fs.rmSync(dir, { recursive: true })
+    fs.symlinkSync(path.join(dir, '..', 'gone', 'nowhere'), dir)
+    const file = path.join(dir, '2a')
+    let thrown: unknown
+    try {
+      locks.tryAcquireSync(0x2a)
+    } catch (err) {
+      thrown = err
+    }
+    expect(thrown).toMatchObject({ code: 'ERR_CAS_LOCK_FILE', path: file })
+    await expect(locks.acquire(0x2a)).rejects.toMatchObject({ code: 'ERR_CAS_LOCK_FILE', path: file })
+    fs.rmSync(dir) // the link: now the folder can be made again, and nothing was left half-held
+    expect(locks.tryAcquireSync(0x2a)).toBe(true)
+    locks.release(0x2a)
+    locks.close()
+  })
+
   it('names its lock files by the stripe in two hex digits', async () => {
     const dir = tempDir()
     const locks = new StripeLocks(dir)
