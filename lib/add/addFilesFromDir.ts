@@ -84,7 +84,7 @@ export async function addFilesFromDir (ctx: StoreContext, dir: string, options: 
     await tasks?.dropRest(i)
     throw err
   }
-  return await addPackageMeta(ctx, index)
+  return addPackageMeta(ctx, index)
 }
 
 async function addHere (ctx: StoreContext, approved: Approved): Promise<Omit<AddedInThread, 'step'>> {

@@ -51,7 +51,7 @@ export async function addFilesFromTarball (
       (tarball == null || typeof (tarball as AsyncIterable<unknown>)[Symbol.asyncIterator] !== 'function')) {
     throw new InvalidArgumentError('addFilesFromTarball: pass a Buffer or a readable stream of a .tgz or .tar')
   }
-  return await addPackageMeta(ctx, await unpackTarball(ctx, tarball, options))
+  return addPackageMeta(ctx, await unpackTarball(ctx, tarball, options))
 }
 
 /** The tarball's files added to the store, as an index without the manifest (see `addFilesFromTarball`). */
