@@ -6,6 +6,7 @@ import type { EnsureFileResult, PackageIndex } from '../types.js'
 import { SYNC_IO_LIMIT } from '../util/hash.js'
 import { ensureFile } from '../write/ensureFile.js'
 import { addPackageMeta } from './addPackageMeta.js'
+import { tarEntriesInMemory, type TarEntry } from './tarInMemory.js'
 import { TarballBudget, type AddLimits } from './limits.js'
 import { asBufferOrStream } from '../util/bytes.js'
 
@@ -29,12 +30,14 @@ export interface AddFilesFromTarballOptions extends AddLimits {
 /**
  * Adds the regular files of a tarball (gzipped or plain; detected from its first bytes) and returns the package
  * index, with the package's `manifest` and `requiresBuild` filled in (ready for `writePackageIndex`).
- * The tarball is parsed as a stream: small entries are buffered one at a time, large ones are streamed
- * straight into `ensureFile`, and the parser is fed only as fast as the writes go, so memory stays bounded for
- * any tarball. Limits (`options`, see `AddLimits`): a tarball with too many entries, or that unpacks past
- * `maxUnpackedBytes` or expands more than `maxRatio` times, is refused with `ERR_CAS_BAD_TARBALL`
- * (`ERR_CAS_TOO_MANY_ENTRIES` for the count) as soon as that is known; files already added stay unindexed
- * content (`cas prune` removes them).
+ * A tarball given whole (a Buffer) that unpacks to at most 16 MiB and is a plain one is read in memory
+ * (`tarInMemory.ts`): every entry is judged before a file is written, so a refused tarball, its integrity
+ * included, adds nothing. Any other is parsed as a stream: small entries are buffered one at a time, large ones
+ * are streamed straight into `ensureFile`, and the parser is fed only as fast as the writes go, so memory stays
+ * bounded for any tarball. Limits (`options`, see `AddLimits`): a tarball with too many entries, or that unpacks
+ * past `maxUnpackedBytes` or expands more than `maxRatio` times, is refused with `ERR_CAS_BAD_TARBALL`
+ * (`ERR_CAS_TOO_MANY_ENTRIES` for the count) as soon as that is known; when streamed, files already added stay
+ * unindexed content (`cas prune` removes them).
  *
  * Names are relative to the package: the top folder (`package/` in npm tarballs, any name elsewhere) is dropped,
  * as pnpm does. Directories, links and devices are skipped. An entry whose name is absolute or climbs out with
@@ -51,7 +54,50 @@ export async function addFilesFromTarball (
       (tarball == null || typeof (tarball as AsyncIterable<unknown>)[Symbol.asyncIterator] !== 'function')) {
     throw new InvalidArgumentError('addFilesFromTarball: pass a Buffer or a readable stream of a .tgz or .tar')
   }
-  return addPackageMeta(ctx, await unpackTarball(ctx, tarball, options))
+  const inMemory = Buffer.isBuffer(tarball) ? tarEntriesInMemory(tarball) : undefined
+  const index = inMemory !== undefined
+    ? await addEntries(ctx, tarball as Buffer, inMemory, options)
+    : await unpackTarball(ctx, tarball, options)
+  return addPackageMeta(ctx, index)
+}
+
+/** Files of a tarball given whole, whose entries were read in memory (`tarInMemory.ts`), in at once. */
+const ENTRY_WRITES = 8
+
+/**
+ * The add of a tarball read in memory: the same rules and limits as {@link unpackTarball}, in the same order
+ * (names and limits entry by entry, then the integrity), but every entry is judged before any file is written,
+ * so a tarball refused for any reason, its integrity included, adds nothing to the store.
+ */
+async function addEntries (
+  ctx: StoreContext, tarball: Buffer, entries: TarEntry[], options: AddFilesFromTarballOptions,
+): Promise<PackageIndex> {
+  const hasher = options.integrity === undefined ? undefined : integrityHasher(options.integrity)
+  const budget = new TarballBudget(options)
+  budget.fed(tarball.length)
+  // The last entry of a name wins, as on extraction: only it is written.
+  const files = new Map<string, TarEntry>()
+  for (const entry of entries) {
+    const name = packageRelativeName(entry.path)
+    if (name !== undefined && REGULAR_FILE_TYPES.has(entry.type)) {
+      budget.entry(entry.size)
+      files.set(name, entry)
+    }
+    budget.unpacked(entry.size)
+  }
+  hasher?.update(tarball)
+  hasher?.verify('tarball', 'nothing was added to the store')
+  const index: PackageIndex = { algo: 'sha512', files: new Map() }
+  const queue = [...files]
+  await Promise.all(Array.from({ length: Math.min(ENTRY_WRITES, queue.length) }, async () => {
+    for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+      const [name, entry] = next
+      const mode = (entry.mode ?? 0o644) & 0o777
+      const added = await ensureFile(ctx, entry.body, { mode })
+      index.files.set(name, { digest: added.digest, mode, size: added.size, checkedAt: added.checkedAt })
+    }
+  }))
+  return index
 }
 
 /** The tarball's files added to the store, as an index without the manifest (see `addFilesFromTarball`). */
