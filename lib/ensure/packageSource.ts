@@ -13,7 +13,8 @@ export interface PackageSource {
   /**
    * Adds the package's files to the store and returns its index, ready to be written (`ensurePackage` writes it,
    * with `tarIntegrity`). Must prove the content is the package `integrity` names (the tarball source hashes the
-   * tarball as it streams) and throw a coded `CasError` otherwise; files added before a failure are harmless.
+   * tarball before or while reading it) and throw a coded `CasError` otherwise;
+   * files added before a failure are harmless.
    */
   addFiles: (ctx: StoreContext) => Promise<PackageIndex>
 }
