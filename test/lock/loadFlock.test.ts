@@ -32,8 +32,9 @@ vi.mock('node:module', async importOriginal => {
 
 it('in a store thread, taking an OS lock is refused before fs-ext is loaded', () => {
   env.storeThread = true
-  expect(() => loadFlock()).toThrow(/store thread tried to take an OS lock/)
-  expect(() => flockSync(0, 'un')).toThrow(/store thread tried to take an OS lock/)
+  const refused = /a store thread tried to take an OS lock; its locked steps must be handed to the calling thread/
+  expect(() => loadFlock()).toThrow(refused)
+  expect(() => flockSync(0, 'un')).toThrow(refused)
   env.storeThread = false
 })
 
