@@ -37,11 +37,21 @@ it('the file is removed on release, and a waiter queued on the removed file neve
   })
   await firstEntered
   // The waiter opens the current file and polls it: it is queued on the file the first holder will remove.
+  // Its onWait is called on the first miss of each try: one called while the third is inside comes from a new try.
+  let thirdInside = false
+  let startedOver!: () => void
+  const waiterStartedOver = new Promise<void>(resolve => { startedOver = resolve })
   const waiter = withKeyLock(lockFile, 'k', async () => {
     enter()
     order.push('waiter')
     inside--
-  }, { onWait: () => waiterQueued(), pollMaxMs: 1 })
+  }, {
+    onWait: () => {
+      waiterQueued()
+      if (thirdInside) startedOver()
+    },
+    pollMaxMs: 1,
+  })
   await queued
   releaseFirst()
   await first
@@ -55,8 +65,9 @@ it('the file is removed on release, and a waiter queued on the removed file neve
     inside--
   })
   await thirdEntered
-  // Give the waiter many polls: it gets the flock of the removed file, and must see it is not the current one.
-  for (let i = 0; i < 20; i++) await new Promise(resolve => setTimeout(resolve, 5))
+  thirdInside = true
+  // The waiter's next poll gets the flock of the removed file: it must see it is not the current one and start over.
+  await Promise.race([waiterStartedOver, waiter])
   expect(order).toEqual(['first', 'third'])
   releaseThird()
   await Promise.all([third, waiter])
