@@ -53,10 +53,26 @@ async function acquire (lockFile: string, key: string, options: WaitOptions & Po
       unlockFd(fd)
       throw err
     }
-    if (lockFileAt(lockFile, fd)) return fd
-    // The holder we waited for removed the file as it let go: our lock is on an orphan. Start over.
-    unlockFd(fd)
+    // The holder we waited for may have removed the file as it let go: then our lock is on an orphan. Start over.
+    if (stillAt(lockFile, fd)) return fd
   }
+}
+
+/**
+ * {@link lockFileAt}, for a descriptor whose flock was just taken: when it is not the file at the path, or the
+ * check itself fails, the descriptor is closed (dropping the flock) before the answer or the error comes out.
+ * A descriptor left open would keep the lock held until this process exits.
+ */
+function stillAt (lockFile: string, fd: number): boolean {
+  let current: boolean
+  try {
+    current = lockFileAt(lockFile, fd)
+  } catch (err) {
+    unlockFd(fd)
+    throw err
+  }
+  if (!current) unlockFd(fd)
+  return current
 }
 
 /**
@@ -132,10 +148,7 @@ export async function ifKeyLockFree<T> (lockFile: string, fn: () => Promise<T>):
       if (!locked) unlockFd(fd)
     }
     if (!locked) return undefined
-    if (!lockFileAt(lockFile, fd)) {
-      unlockFd(fd)
-      continue
-    }
+    if (!stillAt(lockFile, fd)) continue
     try {
       return await fn()
     } finally {

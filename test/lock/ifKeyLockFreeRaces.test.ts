@@ -5,7 +5,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { expect, it, vi } from 'vitest'
 import { flockSync, openLockFile, tryFlock, unlockFd } from '../../lib/lock/flock.js'
-import { ifKeyLockFree } from '../../lib/lock/keyLock.js'
+import { ifKeyLockFree, withKeyLock } from '../../lib/lock/keyLock.js'
 import { tempDir } from '../helpers/tmp.js'
 
 const beforeTry = vi.hoisted(() => ({ step: undefined as ((fd: number) => void) | undefined }))
@@ -89,4 +89,44 @@ it('a flock that fails (not "held") closes the descriptor ifKeyLockFree opened, 
   }
   await expect(ifKeyLockFree(lockFile, async () => 'ran')).rejects.toMatchObject({ code: 'ENOLCK' })
   expect(descriptorsOn(lockFile)).toBe(0)
+})
+
+it('a lock file that cannot be looked up after the flock (ENOTDIR) closes the descriptor: the lock is not kept', async () => {
+  const dir = path.join(tempDir(), 'locks')
+  fs.mkdirSync(dir)
+  const lockFile = path.join(dir, 'k.lock')
+  const moved = `${dir}.moved`
+  // Between the open and the try, the lock folder is moved away and a file put in its place: the flock succeeds on
+  // the open descriptor, and the check that it is the file at the path then fails with ENOTDIR.
+  beforeTry.step = () => {
+    fs.renameSync(dir, moved)
+    fs.writeFileSync(dir, 'not a folder')
+  }
+  await expect(ifKeyLockFree(lockFile, async () => 'ran')).rejects.toMatchObject({ code: 'ENOTDIR' })
+  fs.rmSync(dir)
+  fs.renameSync(moved, dir)
+  expect(descriptorsOn(lockFile)).toBe(0)
+  // Nobody holds it now: a new taker gets it at once.
+  const fd = openLockFile(lockFile)
+  try {
+    expect(tryFlock(fd)).toBe(true)
+  } finally {
+    unlockFd(fd)
+  }
+})
+
+it('withKeyLock: the same failed look-up after the flock closes the descriptor, and the error comes out', async () => {
+  const dir = path.join(tempDir(), 'locks')
+  fs.mkdirSync(dir)
+  const lockFile = path.join(dir, 'k.lock')
+  const moved = `${dir}.moved`
+  beforeTry.step = () => {
+    fs.renameSync(dir, moved)
+    fs.writeFileSync(dir, 'not a folder')
+  }
+  await expect(withKeyLock(lockFile, 'k', async () => 'ran')).rejects.toMatchObject({ code: 'ENOTDIR' })
+  fs.rmSync(dir)
+  fs.renameSync(moved, dir)
+  expect(descriptorsOn(lockFile)).toBe(0)
+  expect(await ifKeyLockFree(lockFile, async () => 'free')).toBe('free')
 })
