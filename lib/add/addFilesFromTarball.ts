@@ -2,12 +2,12 @@ import { Parser, type ReadEntry } from 'tar'
 import type { StoreContext } from '../context.js'
 import { integrityHasher } from '../digest/tarballIntegrity.js'
 import { BadTarballError, CasError, InvalidArgumentError, UnsafePathError } from '../errors.js'
-import type { EnsureFileResult, PackageIndex } from '../types.js'
+import type { EnsureFileResult, FileInfo, PackageIndex } from '../types.js'
 import { SYNC_IO_LIMIT } from '../util/hash.js'
 import { ensureFile } from '../write/ensureFile.js'
 import { addPackageMeta } from './addPackageMeta.js'
 import { tarEntriesInMemory, type TarEntry } from './tarInMemory.js'
-import { TarballBudget, type AddLimits } from './limits.js'
+import { DEFAULT_MAX_UNPACKED_BYTES, TarballBudget, type AddLimits } from './limits.js'
 import { asBufferOrStream } from '../util/bytes.js'
 
 const REGULAR_FILE_TYPES = new Set(['File', 'OldFile', 'ContiguousFile'])
@@ -54,7 +54,12 @@ export async function addFilesFromTarball (
       (tarball == null || typeof (tarball as AsyncIterable<unknown>)[Symbol.asyncIterator] !== 'function')) {
     throw new InvalidArgumentError('addFilesFromTarball: pass a Buffer or a readable stream of a .tgz or .tar')
   }
-  const inMemory = Buffer.isBuffer(tarball) ? tarEntriesInMemory(tarball) : undefined
+  // Read whole only within maxUnpackedBytes: past it, how soon the input alone is refused depends on how it is
+  // fed (`TarballBudget.fed`), and that is the streaming reading's to decide.
+  const maxBytes = options.maxUnpackedBytes ?? DEFAULT_MAX_UNPACKED_BYTES
+  const inMemory = Buffer.isBuffer(tarball) && tarball.length <= maxBytes
+    ? tarEntriesInMemory(tarball)
+    : undefined
   const index = inMemory !== undefined
     ? await addEntries(ctx, tarball as Buffer, inMemory, options)
     : await unpackTarball(ctx, tarball, options)
@@ -87,17 +92,21 @@ async function addEntries (
   }
   hasher?.update(tarball)
   hasher?.verify('tarball', 'nothing was added to the store')
-  const index: PackageIndex = { algo: 'sha512', files: new Map() }
   const queue = [...files]
+  const infos = new Array<FileInfo>(queue.length)
+  let next = 0
   await Promise.all(Array.from({ length: Math.min(ENTRY_WRITES, queue.length) }, async () => {
-    for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
-      const [name, entry] = next
+    while (next < queue.length) {
+      const at = next++
+      const entry = queue[at]![1]
       const mode = (entry.mode ?? 0o644) & 0o777
       const added = await ensureFile(ctx, entry.body, { mode })
-      index.files.set(name, { digest: added.digest, mode, size: added.size, checkedAt: added.checkedAt })
+      infos[at] = { digest: added.digest, mode, size: added.size, checkedAt: added.checkedAt }
     }
   }))
-  return index
+  // In the tarball's order, whatever order the writes finished in: an importer takes the first file as the
+  // package's witness when it has no package.json (`import/completeTarget.ts`).
+  return { algo: 'sha512', files: new Map(queue.map(([name], at) => [name, infos[at]!])) }
 }
 
 /** The tarball's files added to the store, as an index without the manifest (see `addFilesFromTarball`). */

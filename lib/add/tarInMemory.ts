@@ -21,44 +21,61 @@ export interface TarEntry {
 
 /** Entry types read in memory; any other (pax and GNU long-name headers, devices, FIFOs) leaves it to node-tar. */
 const PLAIN_TYPES = new Set(['File', 'OldFile', 'ContiguousFile', 'Directory', 'SymbolicLink', 'Link'])
+const LINKS = new Set(['Link', 'SymbolicLink'])
 const BLOCK = 512
+const GZIP_MAGIC = Buffer.from([0x1f, 0x8b])
+const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd])
 
 /**
  * The entries of a whole tarball (gzipped or plain), or undefined when this plain reading is not the one to trust
  * with it: larger than {@link IN_MEMORY_MAX_BYTES} unpacked, a gzip stream zlib refuses, a header whose checksum
- * is wrong, a type other than files, folders and links (pax extended headers, GNU long names…), a body cut short,
- * data after the end marker. The caller then hands the same bytes to node-tar's streaming parser, which reads
- * every tar dialect and says precisely what is wrong with a broken one: so this fast path never accepts what
- * that parser would refuse, nor reads a name differently from it.
+ * is wrong or a number field that cannot be decoded, a missing path, a link without a target or anything else
+ * with one, a type other than files, folders and links (pax extended headers, GNU long names…), a body cut short,
+ * no end marker, data after it, no entry at all, input that starts like zstd. The caller then hands the same
+ * bytes to node-tar's streaming parser, which reads every tar dialect and says precisely what is wrong with a
+ * broken one: so this fast path never accepts what that parser would refuse, nor reads a name differently from it.
  */
 export function tarEntriesInMemory (tarball: Buffer): TarEntry[] | undefined {
   let tar: Buffer
-  if (tarball.length >= 2 && tarball[0] === 0x1f && tarball[1] === 0x8b) {
+  if (startsWith(tarball, GZIP_MAGIC)) {
     try {
       tar = zlib.gunzipSync(tarball, { maxOutputLength: IN_MEMORY_MAX_BYTES })
     } catch {
       return undefined // corrupt, truncated or too large: node-tar's reading decides
     }
   } else {
-    if (tarball.length > IN_MEMORY_MAX_BYTES) return undefined
+    // node-tar takes input starting with zstd's magic for zstd, whatever follows.
+    if (tarball.length > IN_MEMORY_MAX_BYTES || startsWith(tarball, ZSTD_MAGIC)) return undefined
     tar = tarball
   }
   const entries: TarEntry[] = []
   let offset = 0
   while (offset + BLOCK <= tar.length) {
-    const header = new Header(tar, offset)
-    if (header.nullBlock) return allZero(tar, offset) ? entries : undefined
-    if (!header.cksumValid || header.type === undefined || !PLAIN_TYPES.has(header.type)) return undefined
+    let header: Header
+    try {
+      header = new Header(tar, offset)
+    } catch {
+      return undefined // a number field node-tar cannot decode (bad base-256): its parser says so
+    }
+    // An archive of nothing but end blocks is no archive to node-tar ("unrecognized archive format").
+    if (header.nullBlock) return entries.length > 0 && allZero(tar, offset) ? entries : undefined
+    const { type, path } = header
+    if (!header.cksumValid || type === undefined || !PLAIN_TYPES.has(type)) return undefined
+    // The rules of node-tar's parser: a path; a target for a link, and none for anything else.
+    if (path === undefined || path === '' || (LINKS.has(type) ? !header.linkpath : header.linkpath)) return undefined
+    // (A regular file named like a folder, `a/`, is already a folder to node-tar's Header, as to its parser; a size
+    // is a safe whole number: Header throws past 2^53 and reads a negative base-256 one as 0.)
     const size = header.size ?? 0
-    const path = header.path
-    // (A regular file named like a folder, `a/`, is already a folder to node-tar's Header, as to its parser.)
-    if (path === undefined || !Number.isSafeInteger(size) || size < 0) return undefined
     // A body cut short ends the walk below with no end marker: left to node-tar.
     const start = offset + BLOCK
-    entries.push({ path, type: header.type, mode: header.mode, size, body: tar.subarray(start, start + size) })
+    entries.push({ path, type, mode: header.mode, size, body: tar.subarray(start, start + size) })
     offset = start + Math.ceil(size / BLOCK) * BLOCK
   }
   return undefined // no end marker (or a partial block): node-tar's reading decides
+}
+
+function startsWith (buffer: Buffer, magic: Buffer): boolean {
+  return buffer.length >= magic.length && buffer.subarray(0, magic.length).equals(magic)
 }
 
 function allZero (buffer: Buffer, from: number): boolean {

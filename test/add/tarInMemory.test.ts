@@ -1,5 +1,6 @@
 // A tarball given whole is read in memory (lib/add/tarInMemory.ts) when it is a plain one, and by node-tar's
 // streaming parser otherwise. The two readings must agree: the same index, or the same refusal, for every input.
+import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { Readable } from 'node:stream'
@@ -43,24 +44,89 @@ function badChecksum (): Buffer {
   return zlib.gzipSync(raw)
 }
 
-const cases: Array<[string, () => Buffer, AddFilesFromTarballOptions?]> = [
-  ['a plain package, gzipped', () => makeTarball(plain)],
-  ['a plain package, not gzipped', () => makeTarball(plain, { gzip: false })],
+/** A raw 512-byte header; `patch` edits its bytes, and the checksum is made right again. */
+function rawHeader (fields: Record<string, unknown>, patch?: (block: Buffer) => void): Buffer {
+  const block = Buffer.alloc(512)
+  new tar.Header({ mode: 0o644, uid: 0, gid: 0, mtime: new Date(0), ...fields }).encode(block, 0)
+  if (patch !== undefined) {
+    patch(block)
+    block.fill(0x20, 148, 156)
+    let sum = 0
+    for (const byte of block) sum += byte
+    block.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 8, 'ascii')
+  }
+  return block
+}
+function body (text: string): Buffer {
+  const data = Buffer.from(text)
+  return Buffer.concat([data, Buffer.alloc((512 - data.length % 512) % 512)])
+}
+const END = Buffer.alloc(1024)
+const pkgJson = [rawHeader({ path: 'package/package.json', size: 2, type: 'File' }), body('{}')]
+const file = (name: string, patch?: (block: Buffer) => void): Buffer[] =>
+  [rawHeader({ path: name, size: 2, type: 'File' }, patch), body('ab')]
+
+/** [what, the bytes, options, read in memory (true) or left to node-tar (false)] */
+const cases: Array<[string, () => Buffer, AddFilesFromTarballOptions | undefined, boolean]> = [
+  ['a plain package, gzipped', () => makeTarball(plain), undefined, true],
+  ['a plain package, not gzipped', () => makeTarball(plain, { gzip: false }), undefined, true],
   ['a duplicate name (the later entry wins)', () => makeTarball([
-    { path: 'p/index.js', body: 'first' }, { path: 'p/x.js', body: 'x' }, { path: 'p/index.js', body: 'second' }])],
-  ['an empty package', () => makeTarball([{ path: 'package/', type: 'Directory' }])],
-  ['a name that climbs out', () => makeTarball([{ path: 'package/ok.js', body: 'ok' }, { path: 'package/../../x', body: 'evil' }])],
-  ['an absolute name', () => makeTarball([{ path: '/etc/passwd', body: 'evil' }])],
-  ['more entries than maxEntries', () => makeTarball(plain), { maxEntries: 3 }],
-  ['more bytes than maxUnpackedBytes', () => makeTarball(plain), { maxUnpackedBytes: 5000 }],
-  ['an integrity that does not match', () => makeTarball(plain), { integrity: `sha512-${'A'.repeat(86)}==` }],
-  ['a header with a wrong checksum', badChecksum],
+    { path: 'p/index.js', body: 'first' }, { path: 'p/x.js', body: 'x' }, { path: 'p/index.js', body: 'second' }]),
+  undefined, true],
+  ['a file, then a folder of the same name', () => Buffer.concat([...file('package/a'),
+    rawHeader({ path: 'package/a/', type: 'Directory' }), END]), undefined, true],
+  ['an empty package', () => makeTarball([{ path: 'package/', type: 'Directory' }]), undefined, true],
+  ['a name that climbs out', () => makeTarball([{ path: 'package/ok.js', body: 'ok' }, { path: 'package/../../x', body: 'evil' }]),
+    undefined, true],
+  ['an absolute name', () => makeTarball([{ path: '/etc/passwd', body: 'evil' }]), undefined, true],
+  ['a name with backslashes', () => Buffer.concat([...file('package\\..\\..\\x'), END]), undefined, true],
+  ['a name in the ustar prefix field', () => Buffer.concat([...file('a.js', b => b.write('package/lib', 345)), END]),
+    undefined, true],
+  ['a NUL inside a name', () => Buffer.concat([...file('package/a.js', b => b.write('\0../../x', 12)), END]), undefined, true],
+  ['a setuid mode, and a mode of 0', () => Buffer.concat([
+    rawHeader({ path: 'package/s', size: 2, type: 'File', mode: 0o4755 }), body('ab'),
+    ...file('package/z', b => b.write('0000000\0', 100)), END]), undefined, true],
+  ['a symlink with a body', () => Buffer.concat([...pkgJson,
+    rawHeader({ path: 'package/l', size: 600, type: 'SymbolicLink', linkpath: 'x' }), body('y'.repeat(600)), END]),
+  undefined, true],
+  ['one end block, then the end of the input', () => Buffer.concat([...file('package/a'), Buffer.alloc(512)]), undefined, true],
+  ['two gzip members', () => {
+    const t = makeTarball(plain, { gzip: false })
+    return Buffer.concat([zlib.gzipSync(t.subarray(0, 1024)), zlib.gzipSync(t.subarray(1024))])
+  }, undefined, true],
+  ['more entries than maxEntries', () => makeTarball(plain), { maxEntries: 3 }, true],
+  ['more bytes than maxUnpackedBytes', () => makeTarball(
+    Array.from({ length: 5 }, (_, i) => ({ path: `package/f${i}.js`, body: 'x'.repeat(1000) }))), { maxUnpackedBytes: 4000 }, true],
+  ['input larger than maxUnpackedBytes', () => makeTarball(
+    Array.from({ length: 40 }, (_, i) => ({ path: `package/f${i}`, body: 'x'.repeat(500) })), { gzip: false }),
+  { maxUnpackedBytes: 20_000 }, false],
   ['input far larger than what it unpacks to', () => makeTarball(
     Array.from({ length: 40 }, (_, i) => ({ path: `package/d${i}/`, type: 'Directory' as const })), { gzip: false }),
-  { maxUnpackedBytes: 4000 }],
-  ['a tarball cut short', () => { const t = makeTarball(plain); return t.subarray(0, t.length - 300) }],
-  ['a pax extended header (long path)', paxTarball],
-  ['not a tarball', () => Buffer.from('just some text, not a tarball '.repeat(40))],
+  { maxUnpackedBytes: 4000 }, false],
+  ['an integrity that does not match', () => makeTarball(plain), { integrity: `sha512-${'A'.repeat(86)}==` }, true],
+  ['a header with a wrong checksum', badChecksum, undefined, false],
+  ['a number field that cannot be decoded', () => Buffer.concat([...pkgJson, ...file('package/m', b => { b[100] = 0x81 }), END]),
+    undefined, false],
+  ['a size past 2^53', () => Buffer.concat([...pkgJson,
+    rawHeader({ path: 'package/s', type: 'File' }, b => { b[124] = 0x80; b.fill(0xff, 125, 136) }), END]), undefined, false],
+  ['an empty name', () => Buffer.concat([...pkgJson, ...file('x', b => b.fill(0, 0, 100)), END]), undefined, false],
+  ['a link without a target', () => Buffer.concat([...pkgJson, rawHeader({ path: 'package/l', type: 'Link' }), END]),
+    undefined, false],
+  ['a symlink without a target', () => Buffer.concat([...pkgJson, rawHeader({ path: 'package/l', type: 'SymbolicLink' }), END]),
+    undefined, false],
+  ['a file with a link target', () => Buffer.concat([...file('package/a.js', b => b.write('evil', 157)), END]), undefined, false],
+  ['nothing but end blocks', () => Buffer.alloc(1024), undefined, false],
+  ['nothing but end blocks, gzipped', () => zlib.gzipSync(Buffer.alloc(1024)), undefined, false],
+  ['a plain tar that starts like zstd', () => Buffer.concat([...file('x', b => {
+    b.fill(0, 0, 100)
+    Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x2f, 0x61]).copy(b, 0)
+  }), END]), undefined, false],
+  ['a GNU sparse entry', () => Buffer.concat([...file('package/a', b => { b[156] = 0x53 }), END]), undefined, false],
+  ['a tarball cut short', () => { const t = makeTarball(plain); return t.subarray(0, t.length - 300) }, undefined, false],
+  ['no end marker', () => Buffer.concat(file('package/a')), undefined, false],
+  ['data after the gzip stream', () => Buffer.concat([makeTarball(plain), Buffer.from('garbage!')]), undefined, false],
+  ['a pax extended header (long path)', paxTarball, undefined, false],
+  ['not a tarball', () => Buffer.from('just some text, not a tarball '.repeat(40)), undefined, false],
 ]
 
 /** The add's result, as comparable data: the index's files, or the error's code. */
@@ -77,12 +143,26 @@ async function outcome (
 }
 
 describe('a tarball given whole: read in memory, or by node-tar; the same outcome either way', () => {
-  it.each(cases)('%s', async (_what, make, options) => {
+  it.each(cases)('%s', async (_what, make, options, readInMemory) => {
     const bytes = make()
+    const whole = bytes.length <= (options?.maxUnpackedBytes ?? Infinity) && tarEntriesInMemory(bytes) !== undefined
+    expect(whole).toBe(readInMemory)
     const store = await openStore(tempDir())
-    const whole = await outcome(store, bytes, options)
+    const asBuffer = await outcome(store, bytes, options)
     const streamed = await outcome(store, Readable.from([bytes.subarray(0, 1000), bytes.subarray(1000)]), options)
-    expect(whole).toEqual(streamed)
+    expect(asBuffer).toEqual(streamed)
+    await store.close()
+  })
+
+  it('random bytes: a coded error both ways, the same one', async () => {
+    const store = await openStore(tempDir())
+    for (let i = 0; i < 20; i++) {
+      const bytes = crypto.randomBytes(4096)
+      if (i % 2 === 0) bytes.fill(0, 0, 2) // not gzip: read as a plain tar, header by header
+      const asBuffer = await outcome(store, bytes)
+      expect(asBuffer).toEqual(await outcome(store, Readable.from([bytes])))
+      expect(asBuffer).toMatchObject({ code: expect.stringMatching(/^ERR_CAS_/) })
+    }
     await store.close()
   })
 
@@ -124,6 +204,20 @@ describe('a tarball given whole: read in memory, or by node-tar; the same outcom
       const index = await store.addFilesFromTarball(tarball)
       expect(index.files.get('zeros.bin')?.size).toBe(IN_MEMORY_MAX_BYTES + 1)
     }
+    await store.close()
+  })
+
+  it('the index lists the files in the tarball\'s order, whatever order their writes finish in', async () => {
+    // The first file is the largest (its write finishes last); the last one is empty. An importer takes the first
+    // file as a package's witness when it has no package.json.
+    const entries = [
+      { path: 'p/big.bin', body: contentOf('order', 1, 900_000) },
+      ...Array.from({ length: 12 }, (_, i) => ({ path: `p/f${i}.js`, body: `file ${i}` })),
+      { path: 'p/empty.d.ts', body: '' },
+    ]
+    const store = await openStore(tempDir())
+    const index = await store.addFilesFromTarball(makeTarball(entries))
+    expect([...index.files.keys()]).toEqual(entries.map(e => e.path.slice(2)))
     await store.close()
   })
 
