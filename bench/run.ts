@@ -248,7 +248,7 @@ async function main (): Promise<void> {
   }
   scenarios.push({
     name: `addFilesFromTarball (${packages.length} tarballs into an empty store)`,
-    figures: [figure('cas-store (integrity checked while streaming, 4 in flight)', median(tar.cas)),
+    figures: [figure('cas-store (integrity checked, 4 in flight)', median(tar.cas)),
       figure('pnpm 10 store.cafs (no integrity check, synchronous)', median(tar.pnpm))],
   })
 

@@ -95,15 +95,23 @@ async function addEntries (
   const queue = [...files]
   const infos = new Array<FileInfo>(queue.length)
   let next = 0
+  // After a failed write no other starts, and the add returns only once those under way have settled: a failed
+  // add leaves no write of its own running behind it.
+  let failure: { error: unknown } | undefined
   await Promise.all(Array.from({ length: Math.min(ENTRY_WRITES, queue.length) }, async () => {
-    while (next < queue.length) {
+    while (failure === undefined && next < queue.length) {
       const at = next++
       const entry = queue[at]![1]
       const mode = (entry.mode ?? 0o644) & 0o777
-      const added = await ensureFile(ctx, entry.body, { mode })
-      infos[at] = { digest: added.digest, mode, size: added.size, checkedAt: added.checkedAt }
+      try {
+        const added = await ensureFile(ctx, entry.body, { mode })
+        infos[at] = { digest: added.digest, mode, size: added.size, checkedAt: added.checkedAt }
+      } catch (error) {
+        failure ??= { error }
+      }
     }
   }))
+  if (failure !== undefined) throw failure.error
   // In the tarball's order, whatever order the writes finished in: an importer takes the first file as the
   // package's witness when it has no package.json (`import/completeTarget.ts`).
   return { algo: 'sha512', files: new Map(queue.map(([name], at) => [name, infos[at]!])) }

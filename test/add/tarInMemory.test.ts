@@ -221,6 +221,36 @@ describe('a tarball given whole: read in memory, or by node-tar; the same outcom
     await store.close()
   })
 
+  it('a write that fails stops the add: no other write starts, and none is left running when it rejects', async () => {
+    let written = 0
+    let parked = 0
+    let resumed = 0
+    let afterFailure = 0
+    let failed = false
+    const store = await openStore(tempDir(), {
+      _hooks: {
+        'writer:tempWritten': async () => {
+          if (failed) afterFailure++
+          const n = ++written
+          if (n === 3) throw Object.assign(new Error('disk on fire'), { code: 'EIO' })
+          if (n < 3) { // two writes under way when the third fails: they finish a few turns later
+            parked++
+            for (let turn = 0; turn < 5; turn++) await new Promise(resolve => setImmediate(resolve))
+            resumed++
+          }
+        },
+      },
+    })
+    const entries = Array.from({ length: 40 }, (_, i) => ({ path: `package/f${i}.js`, body: `file ${i}` }))
+    await expect(store.addFilesFromTarball(makeTarball(entries))).rejects.toThrow('disk on fire')
+    failed = true
+    expect({ parked, resumed }).toEqual({ parked: 2, resumed: 2 }) // settled before the add rejected
+    for (let turn = 0; turn < 10; turn++) await new Promise(resolve => setImmediate(resolve))
+    expect(afterFailure).toBe(0)
+    expect(written).toBeLessThan(3 + 8) // at most the writes under way when the third failed
+    await store.close()
+  })
+
   it('a tarball given whole whose integrity does not match adds nothing to the store', async () => {
     const store = await openStore(tempDir())
     await expect(store.addFilesFromTarball(makeTarball(plain), { integrity: `sha512-${'A'.repeat(86)}==` }))
