@@ -65,9 +65,10 @@ export const WHOLE_TARBALL_BYTES = 1024 * 1024
 
 /**
  * The stream's bytes as one Buffer when it ends within {@link WHOLE_TARBALL_BYTES}; else a stream of the same
- * bytes (those read so far, then the rest). Chunks that are not bytes are left for the add to refuse.
+ * bytes (those read so far, then the rest). Chunks that are not bytes are left for the add to refuse. (Typed
+ * Uint8Array, which a Buffer is: the published types must not need @types/node.)
  */
-export async function wholeIfSmall (source: AsyncIterable<unknown>): Promise<Buffer | AsyncIterable<unknown>> {
+export async function wholeIfSmall (source: AsyncIterable<unknown>): Promise<Uint8Array | AsyncIterable<unknown>> {
   const iterator = source[Symbol.asyncIterator]()
   const head: unknown[] = []
   let bytes = 0
