@@ -56,3 +56,25 @@ it('records a corrupt file\'s hard link count and change time as found, before -
   expect(problem!.changedAt).toBeGreaterThan(before - 5_000)
   expect(fs.readFileSync(project, 'utf8')).toBe('EDITED!\n') // the project keeps its copy: why pnpm needs a fresh node_modules
 })
+
+it('names an executable file\'s problem by its real content path (with -exec), missing or corrupt', async () => {
+  const dir = tempDir()
+  const store = await openStore(dir)
+  const index: PackageIndex = { algo: 'sha512', files: new Map() }
+  for (const [name, body] of [['bin/gone.js', 'gone\n'], ['bin/bad.js', 'bad\n']] as const) {
+    const added = await store.ensureFile(Buffer.from(body), { mode: 0o755 })
+    index.files.set(name, { digest: added.digest, mode: 0o755, size: added.size, checkedAt: added.checkedAt })
+  }
+  await store.writePackageIndex(packageIndexKey('sha512-AAAA', 'bins@1.0.0'), index)
+  const pathOf = (name: string): string => store.filePathFor(index.files.get(name)!.digest, 0o755)
+  fs.rmSync(pathOf('bin/gone.js'))
+  fs.writeFileSync(pathOf('bin/bad.js'), 'BAD\n')
+  const report = await store.verifyStore({ full: true })
+  await store.close()
+  expect(report.problems.map(p => [p.file, p.problem, p.path])).toEqual([
+    ['bin/bad.js', 'corrupt', pathOf('bin/bad.js')],
+    ['bin/gone.js', 'missing', pathOf('bin/gone.js')],
+  ])
+  expect(report.problems.every(p => p.path.endsWith('-exec'))).toBe(true)
+  expect(report.orphans).toEqual({ count: 0, bytes: 0 }) // the corrupt file kept is its package's, not an orphan
+})

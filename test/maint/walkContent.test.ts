@@ -2,8 +2,8 @@
 // that are not a digest are strays; an entry that vanishes mid-walk is skipped; other errors are not swallowed.
 import fs from 'node:fs'
 import path from 'node:path'
-import { describe, expect, it } from 'vitest'
-import { walkContent } from '../../lib/maint/walkContent.js'
+import { describe, expect, it, vi } from 'vitest'
+import { readdirOrEmpty, walkContent } from '../../lib/maint/walkContent.js'
 import { sha512Hex } from '../helpers/content.js'
 import { tempDir } from '../helpers/tmp.js'
 
@@ -92,5 +92,22 @@ describe('walkContent', () => {
       }
     })()
     await expect(walking).rejects.toMatchObject({ code: 'ERR_CAS_FILE_ACCESS' })
+  })
+})
+
+describe('readdirOrEmpty (the temp sweep\'s listing)', () => {
+  it('a missing folder or a file in its place is empty; any other error is ERR_CAS_FILE_ACCESS naming the folder', async () => {
+    const root = tempDir()
+    fs.writeFileSync(path.join(root, 'a-file'), '')
+    expect(await readdirOrEmpty(path.join(root, 'missing'))).toEqual([])
+    expect(await readdirOrEmpty(path.join(root, 'a-file'))).toEqual([])
+    fs.mkdirSync(path.join(root, 'listed'))
+    for (const name of ['b', 'c', 'a']) fs.writeFileSync(path.join(root, 'listed', name), '')
+    expect(await readdirOrEmpty(path.join(root, 'listed'))).toEqual(['a', 'b', 'c'])
+    vi.spyOn(fs.promises, 'readdir').mockRejectedValueOnce(Object.assign(new Error('EIO: scripted'), { code: 'EIO' }))
+    await expect(readdirOrEmpty(path.join(root, 'listed'))).rejects.toMatchObject({
+      code: 'ERR_CAS_FILE_ACCESS', path: path.join(root, 'listed'),
+    })
+    vi.restoreAllMocks()
   })
 })
