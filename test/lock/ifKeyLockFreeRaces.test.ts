@@ -91,20 +91,32 @@ it('a flock that fails (not "held") closes the descriptor ifKeyLockFree opened, 
   expect(descriptorsOn(lockFile)).toBe(0)
 })
 
-it('a lock file that cannot be looked up after the flock (ENOTDIR) closes the descriptor: the lock is not kept', async () => {
+/**
+ * A lock file whose folder is moved away, and a file put in its place, between the open and the flock try: the
+ * flock succeeds on the open descriptor, and the check that it is the file at the path then fails with ENOTDIR.
+ * `restore` puts the folder back.
+ */
+function folderSwappedAtTry (): { lockFile: string, restore: () => void } {
   const dir = path.join(tempDir(), 'locks')
   fs.mkdirSync(dir)
-  const lockFile = path.join(dir, 'k.lock')
   const moved = `${dir}.moved`
-  // Between the open and the try, the lock folder is moved away and a file put in its place: the flock succeeds on
-  // the open descriptor, and the check that it is the file at the path then fails with ENOTDIR.
   beforeTry.step = () => {
     fs.renameSync(dir, moved)
     fs.writeFileSync(dir, 'not a folder')
   }
+  return {
+    lockFile: path.join(dir, 'k.lock'),
+    restore: () => {
+      fs.rmSync(dir)
+      fs.renameSync(moved, dir)
+    },
+  }
+}
+
+it('a lock file that cannot be looked up after the flock (ENOTDIR) closes the descriptor: the lock is not kept', async () => {
+  const { lockFile, restore } = folderSwappedAtTry()
   await expect(ifKeyLockFree(lockFile, async () => 'ran')).rejects.toMatchObject({ code: 'ENOTDIR' })
-  fs.rmSync(dir)
-  fs.renameSync(moved, dir)
+  restore()
   expect(descriptorsOn(lockFile)).toBe(0)
   // Nobody holds it now: a new taker gets it at once.
   const fd = openLockFile(lockFile)
@@ -116,17 +128,9 @@ it('a lock file that cannot be looked up after the flock (ENOTDIR) closes the de
 })
 
 it('withKeyLock: the same failed look-up after the flock closes the descriptor, and the error comes out', async () => {
-  const dir = path.join(tempDir(), 'locks')
-  fs.mkdirSync(dir)
-  const lockFile = path.join(dir, 'k.lock')
-  const moved = `${dir}.moved`
-  beforeTry.step = () => {
-    fs.renameSync(dir, moved)
-    fs.writeFileSync(dir, 'not a folder')
-  }
+  const { lockFile, restore } = folderSwappedAtTry()
   await expect(withKeyLock(lockFile, 'k', async () => 'ran')).rejects.toMatchObject({ code: 'ENOTDIR' })
-  fs.rmSync(dir)
-  fs.renameSync(moved, dir)
+  restore()
   expect(descriptorsOn(lockFile)).toBe(0)
   expect(await ifKeyLockFree(lockFile, async () => 'free')).toBe('free')
 })
