@@ -14,6 +14,7 @@ import { contentPathFor } from './layout/contentPath.js'
 import { resolveStoreRoot, storeFormatOf } from './layout/resolveRoot.js'
 import { loadFlock } from './lock/flock.js'
 import type { WaitInfo } from './lock/lockWait.js'
+import type { PathLock } from './lock/pathLock.js'
 import type { IndexBackend, PackageIndexEntry } from './pkgIndex/backend.js'
 import { EmptyIndex } from './pkgIndex/emptyIndex.js'
 import { IndexDb, INDEX_DB_FILE } from './pkgIndex/indexDb.js'
@@ -351,7 +352,7 @@ export async function openStore (dir: string, options: StoreOptions = {}): Promi
     : isLostIndex(root)
       ? new LostIndex(root)
       : await IndexDb.open(root, { busyTimeoutMs: busyTimeoutOf(options), durable: options.fsync === true })
-  const threads = storeThreads(root, options)
+  const threads = storeThreads(root, options, ctx.lock)
   const tier = remote === undefined ? undefined : new RemoteTier(ctx, indexes, remote, options.onRemoteError)
   const withTier = tier === undefined ? ctx : { ...ctx, remote: tier }
   return new Store(threads === undefined ? withTier : { ...withTier, threads }, indexes, {
@@ -361,13 +362,17 @@ export async function openStore (dir: string, options: StoreOptions = {}): Promi
 }
 
 /** The store's thread pool (not started yet), or undefined for `threads: 0` and on a single core. */
-function storeThreads (root: string, options: StoreOptions): StoreThreads | undefined {
+function storeThreads (root: string, options: StoreOptions, lock: PathLock): StoreThreads | undefined {
   const count = options.threads ?? defaultThreads()
   if (!Number.isInteger(count) || count < 0) {
     throw new InvalidArgumentError(`openStore: threads must be a whole number >= 0, got ${String(options.threads)}`)
   }
   if (count === 0) return undefined
-  const pool = new ThreadPool(count, siblingModule(import.meta.url, 'threads/threadStores'))
+  // Each thread needs descriptors of its own to start (its event loop's). The lock descriptors this store keeps
+  // open between locks must not be what it lacks: out of descriptors, a thread fails to start (the verb then runs
+  // on the calling thread alone), and from TypeScript sources its loader's own thread start hangs for good.
+  // Threads start once per store, so giving the idle ones back there costs one open per stripe used later.
+  const pool = new ThreadPool(count, siblingModule(import.meta.url, 'threads/threadStores'), () => lock.closeIdle())
   return new StoreThreads(pool, { root, fsync: options.fsync === true })
 }
 

@@ -80,6 +80,11 @@ export class PathLock {
     return this.#mutexes.size
   }
 
+  /** Closes the lock descriptors kept open while unlocked (see `StripeLocks`); returns how many. */
+  closeIdle (): number {
+    return this.#stripes.closeIdle()
+  }
+
   /** Closes the lock files, which drops any OS lock this process still holds. */
   close (): void {
     this.#stripes.close()

@@ -95,16 +95,19 @@ export class ThreadPool {
   readonly #threads: Thread[] = []
   readonly #queue: Task[] = []
   readonly #closeModule: string
+  readonly #beforeStart: (() => void) | undefined
   #started = false
   #closed = false
 
   /**
    * `size`: threads to start on first use (1 to {@link MAX_THREADS}). `closeModule`: the module whose
-   * `closeThreadStores` export each thread runs before it ends.
+   * `closeThreadStores` export each thread runs before it ends. `beforeStart`: called once, just before the
+   * threads are created (the store gives back its idle lock descriptors there, see `store.ts`).
    */
-  constructor (size: number, closeModule: ModuleUrl) {
+  constructor (size: number, closeModule: ModuleUrl, beforeStart?: () => void) {
     this.#size = Math.max(1, Math.min(MAX_THREADS, Math.floor(size)))
     this.#closeModule = closeModule.href
+    this.#beforeStart = beforeStart
   }
 
   /** Threads this pool runs once started. */
@@ -170,6 +173,7 @@ export class ThreadPool {
   #start (): void {
     if (this.#started) return
     this.#started = true
+    this.#beforeStart?.()
     const tsx = tsxLoader()
     for (let i = 0; i < this.#size; i++) this.#spawn(tsx)
   }

@@ -23,6 +23,19 @@ describe('ThreadPool', () => {
     expect(pool.running).toBe(0)
   }, 60_000)
 
+  it('calls beforeStart once, before its first thread is created, and never for a pool left unused', async () => {
+    const seen: number[] = []
+    const pool = new ThreadPool(2, closer, () => seen.push(pool.running))
+    expect(seen).toEqual([])
+    await pool.runOnEach(tasks, 'echo', 0)
+    await pool.run(tasks, 'echo', 1)
+    expect(seen).toEqual([0])
+    await pool.close()
+    const unused = new ThreadPool(1, closer, () => seen.push(-1))
+    await unused.close()
+    expect(seen).toEqual([0])
+  }, 60_000)
+
   it('a task that throws rejects with its message; the thread goes on serving', async () => {
     const pool = new ThreadPool(1, closer)
     await expect(pool.run(tasks, 'fail', undefined)).rejects.toThrow(/fails on purpose/)
