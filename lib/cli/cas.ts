@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // The `cas` command. Everything but process wiring lives in main.ts, so tests can run it in-process too.
-import { exitQuietlyWhenOutputCloses } from './closedOutput.js'
+import { dropErrorOutputWhenClosed, exitQuietlyWhenOutputCloses } from './closedOutput.js'
 import { main } from './main.js'
 
 exitQuietlyWhenOutputCloses(process.stdout)
+dropErrorOutputWhenClosed(process.stderr)
 const controller = new AbortController()
 let interrupts = 0
 // Only the long scans stop gracefully (they say so: see interrupt.ts); any other command is short and atomic, and

@@ -19,3 +19,12 @@ export function exitQuietlyWhenOutputCloses (
     exit(2)
   })
 }
+
+/**
+ * A stderr nobody reads any more (`cas … 2>&1 | head`, a closed terminal) must change neither what the command
+ * does nor its exit code: what is written to it after that is dropped. There is nowhere left to report a failed
+ * write to it, so every write error on it is dropped too (unhandled, it ended the process with exit 1).
+ */
+export function dropErrorOutputWhenClosed (stream: NodeJS.WritableStream): void {
+  stream.on('error', () => {})
+}

@@ -8,7 +8,7 @@ import { Writable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
 import { main } from '../../lib/cli/main.js'
 import { openStore, packageIndexKey, type PackageIndex } from '../../lib/index.js'
-import { runCasPiped } from '../helpers/cas.js'
+import { runCasPiped, runCasStderrPiped } from '../helpers/cas.js'
 import { tempDir } from '../helpers/tmp.js'
 
 describe('cas output into a reader that closes it early', () => {
@@ -33,6 +33,12 @@ describe('cas output into a reader that closes it early', () => {
     expect(run.stderr).toBe('')
     expect(run.code).toBe(0)
     expect(Buffer.from(run.stdout, 'latin1')).toEqual(bytes.subarray(0, 10))
+  })
+
+  it('cas with its stderr closed by the reader (2>&1 >/dev/null | true): the exit code is still the command\'s', async () => {
+    // `true` exits at once, long before cas starts: every stderr write fails with EPIPE. Unhandled, that ended
+    // the process with exit 1 (an uncaught error) instead of the usage error's 2.
+    expect((await runCasStderrPiped(['no-such-command'], 'true')).code).toBe(2)
   })
 
   it('cas verify --json | head -c 100 on a store with many problems: exit 0, nothing on stderr', async () => {

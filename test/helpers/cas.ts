@@ -33,12 +33,21 @@ export async function runCas (args: string[], env: NodeJS.ProcessEnv = {}): Prom
  * is what the reader printed.
  */
 export async function runCasPiped (args: string[], reader: string, env: NodeJS.ProcessEnv = {}): Promise<CasRun> {
+  return await runInBash(args, reader, '', env)
+}
+
+/** Runs `cas … 2>&1 >/dev/null | <reader>`: only cas's stderr goes to the reader; `code` is cas's. */
+export async function runCasStderrPiped (args: string[], reader: string, env: NodeJS.ProcessEnv = {}): Promise<CasRun> {
+  return await runInBash(args, reader, ' 2>&1 >/dev/null', env)
+}
+
+async function runInBash (args: string[], reader: string, redirect: string, env: NodeJS.ProcessEnv): Promise<CasRun> {
   const childEnv: NodeJS.ProcessEnv = { ...process.env, PNPM_HOME: undefined, XDG_DATA_HOME: undefined, ...env }
   for (const [k, v] of Object.entries(childEnv)) if (v === undefined) delete childEnv[k]
   const quote = (s: string): string => `'${s.replace(/'/g, "'\\''")}'`
   const cas = [process.execPath, '--import', 'tsx', path.join(repoRoot, 'lib', 'cli', 'cas.ts'), ...args].map(quote).join(' ')
   return await new Promise(resolve => {
-    execFile('bash', ['-c', `${cas} | ${reader}; exit "\${PIPESTATUS[0]}"`],
+    execFile('bash', ['-c', `${cas}${redirect} | ${reader}; exit "\${PIPESTATUS[0]}"`],
       { cwd: repoRoot, env: childEnv, maxBuffer: 64 * 1024 * 1024, encoding: 'buffer' },
       (err, stdout, stderr) => {
         const code = err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1
