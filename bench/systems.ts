@@ -32,6 +32,22 @@ export async function casAdd (
   }
 }
 
+/**
+ * cas-store: adds `first` into a fresh store (untimed: it starts the store's threads and warms their code), then
+ * `corpus` into the same open store; returns the second add's time (ms).
+ */
+export async function casAddAfter (storeDir: string, first: string, corpus: string): Promise<number> {
+  const store = await openStore(storeDir)
+  try {
+    await store.addFilesFromDir(first)
+    const started = performance.now()
+    await store.addFilesFromDir(corpus)
+    return performance.now() - started
+  } finally {
+    await store.close()
+  }
+}
+
 /** cas-store: checkPkgFilesIntegrity on a copy of `index` with checkedAt fresh (fast path) or 0 (re-hash all). */
 export async function casVerify (storeDir: string, index: PackageIndex, fresh: boolean): Promise<boolean> {
   const files = new Map<string, FileInfo>()
