@@ -212,3 +212,22 @@ describe('PathLock: switched off, queued, closed', () => {
     expect(open()).toBe(before)
   })
 })
+
+describe('PathLock.closeIdle', () => {
+  it('closes the descriptors kept after locks were released, and only those', async () => {
+    const locks = path.join(tempDir(), 'locks')
+    fs.mkdirSync(locks)
+    const lock = new PathLock(locks)
+    const lockFds = (): number => fs.readdirSync('/proc/self/fd').filter(fd => {
+      try { return fs.readlinkSync(`/proc/self/fd/${fd}`).startsWith(locks) } catch { return false }
+    }).length
+    for (const stripe of [1, 2, 3]) (await lock.acquire(`/x/${stripe}`, stripe))()
+    const held = await lock.acquire('/x/4', 4)
+    expect(lockFds()).toBe(4) // three kept idle, one held
+    expect(lock.closeIdle()).toBe(3)
+    expect(lockFds()).toBe(1) // the held one stays: its OS lock must not be dropped under its holder
+    expect(lock.closeIdle()).toBe(0)
+    held()
+    lock.close()
+  })
+})
