@@ -31,6 +31,18 @@ describe('digest helpers', () => {
     expect(() => hexToSri(value as string)).toThrow(expect.objectContaining({ code: 'ERR_CAS_BAD_DIGEST' }))
   })
 
+  it('isDigestHex gives the plain rule\'s answer (/^[0-9a-f]{128}$/) on every character next to a hex digit', () => {
+    const rule = (v: string): boolean => /^[0-9a-f]{128}$/.test(v)
+    // Each character just outside (and at) the edges of the two digit ranges, non-ASCII ones whose low byte is a
+    // digit, and each in the first, a middle and the last place; then lengths 0, 127, 128, 129.
+    const odd = ['/', '0', '9', ':', '`', 'a', 'f', 'g', 'A', 'F', '\u0130', '\u0161', '\u0230', '\u0660', '\uff10', '\0', ' ']
+    const cases: string[] = []
+    for (const c of odd) for (const at of [0, 64, 127]) cases.push(hex.slice(0, at) + c + hex.slice(at + 1))
+    cases.push('', hex.slice(0, 127), hex + '0', hex.slice(0, 127) + '\u{1F600}'.slice(0, 1))
+    for (let i = 0; i < 200; i++) cases.push(crypto.randomBytes(64).toString('hex'))
+    for (const value of cases) expect(isDigestHex(value), JSON.stringify(value)).toBe(rule(value))
+  })
+
   it.each([
     ['sha1 only', 'sha1-' + crypto.createHash('sha1').update('x').digest('base64')],
     ['truncated sha512', 'sha512-' + crypto.createHash('sha256').update('x').digest('base64')],
