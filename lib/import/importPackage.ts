@@ -10,7 +10,8 @@ import { completeTargetDevice, isCompleteTarget, witnessOf } from './completeTar
 import { fillStage } from './fillStage.js'
 import { IMPORT_METHOD_OPTIONS, MethodLadder, type ImportMethod, type ImportMethodOption } from './importMethod.js'
 import { packageFiles } from './packageFiles.js'
-import { IMPORT_TEMP_INFIX, placeDir, siblingPath } from './placeDir.js'
+import { placeDir } from './placeDir.js'
+import { stagePathFor } from './stageNames.js'
 import { verifyFiles } from './verifyFiles.js'
 
 /** Options of {@link importPackage}. */
@@ -75,7 +76,8 @@ export async function importPackage (
   const list = packageFiles(ctx.root, files)
   await verifyFiles(ctx, list, options.verifiedFiles)
 
-  const stage = makeStage(target)
+  const stage = stagePathFor(target)
+  makeStage(stage, target)
   let placed = false
   try {
     const ladder = new MethodLadder(ctx.root, fs.statSync(stage).dev, requested, requiresBuild)
@@ -98,9 +100,8 @@ function filesOf (index: PackageIndex): Map<string, FileInfo> {
     'importPackage: the index must have a `files` Map (from readPackageIndex or an add verb)')
 }
 
-/** Makes this call's temp folder next to the target (creating the target's parents on first use). */
-function makeStage (target: string): string {
-  const stage = siblingPath(target, IMPORT_TEMP_INFIX)
+/** Makes this call's temp folder `stage` next to the target (creating the target's parents on first use). */
+function makeStage (stage: string, target: string): void {
   try {
     fs.mkdirSync(stage)
   } catch (err) {
@@ -108,5 +109,4 @@ function makeStage (target: string): string {
     fs.mkdirSync(path.dirname(target), { recursive: true })
     fs.mkdirSync(stage)
   }
-  return stage
 }

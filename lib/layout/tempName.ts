@@ -38,8 +38,13 @@ export function ownerId (): string {
   return `${process.pid}-${threadId}-${nonce}`
 }
 
+/** The owner id of a {@link uniqueId} (`<pid>-<thread>-<n>-<random>`), or undefined for any other string. */
+export function ownerIdOfUniqueId (id: string): string | undefined {
+  const m = /^(\d+)-(\d+)-[0-9a-z]+-([0-9a-f]+)$/.exec(id)
+  return m === null ? undefined : `${m[1]}-${m[2]}-${m[3]}`
+}
+
 /** The owner id of a temp file name made by {@link tempPathFor}, or undefined for any other name. */
 export function ownerIdOfTemp (name: string): string | undefined {
-  const m = /^(\d+)-(\d+)-[0-9a-z]+-([0-9a-f]+)\.cas-tmp$/.exec(name)
-  return m === null ? undefined : `${m[1]}-${m[2]}-${m[3]}`
+  return name.endsWith(TEMP_SUFFIX) ? ownerIdOfUniqueId(name.slice(0, -TEMP_SUFFIX.length)) : undefined
 }
