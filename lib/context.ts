@@ -2,6 +2,7 @@ import path from 'node:path'
 import type { WaitOptions } from './lock/lockWait.js'
 import { PathLock } from './lock/pathLock.js'
 import { TempOwner } from './lock/tempOwner.js'
+import { ImportJournal } from './import/importJournal.js'
 import type { PackageIndex } from './types.js'
 import type { TestHooks } from './util/hooks.js'
 
@@ -64,6 +65,8 @@ export interface StoreContext {
   readonly now: () => number
   /** This store's claim on its temp files, held from the first one on (see `write/tempOwner.ts`). */
   readonly tempOwner?: TempOwner
+  /** Where this store's imports record their temp folders for a cleaner (see `import/importJournal.ts`). */
+  readonly importJournal?: ImportJournal
   /** Opened read-only: the verifier reports corrupt content and never removes it. */
   readonly readOnly?: boolean
   /**
@@ -93,13 +96,15 @@ export interface StoreContextOptions {
 export function createStoreContext (options: StoreContextOptions): StoreContext {
   const { root, hooks } = options
   const readOnly = options.readOnly === true
+  const tmpDir = path.join(root, 'tmp')
+  const tempOwner = readOnly ? undefined : new TempOwner(root)
   return {
     root,
-    tmpDir: path.join(root, 'tmp'),
+    tmpDir,
     lock: new PathLock(path.join(root, 'locks'), { hooks, enabled: options.locks !== false && !readOnly, wait: options.wait }),
     fsync: options.fsync,
     hooks,
     now: options.now ?? Date.now,
-    ...(readOnly ? { readOnly } : { tempOwner: new TempOwner(root) }),
+    ...(tempOwner === undefined ? { readOnly } : { tempOwner, importJournal: new ImportJournal(tmpDir, tempOwner) }),
   }
 }

@@ -297,6 +297,7 @@ export class Store {
       await this.#threads?.close()
       await this.#indexes.close()
     } finally {
+      this.#ctx.importJournal?.close() // before the owner record is released: a cleaner never sees it in use
       this.#ctx.tempOwner?.release()
       this.#ctx.lock.close()
     }

@@ -10,7 +10,8 @@ import { completeTargetDevice, isCompleteTarget, witnessOf } from './completeTar
 import { fillStage } from './fillStage.js'
 import { IMPORT_METHOD_OPTIONS, MethodLadder, type ImportMethod, type ImportMethodOption } from './importMethod.js'
 import { packageFiles } from './packageFiles.js'
-import { IMPORT_TEMP_INFIX, placeDir, siblingPath } from './placeDir.js'
+import { placeDir } from './placeDir.js'
+import { asidePathOf, stagePathFor } from './stageNames.js'
 import { verifyFiles } from './verifyFiles.js'
 
 /** Options of {@link importPackage}. */
@@ -45,6 +46,8 @@ export interface ImportPackageResult {
  * 4. It is built in a temp folder next to the target that belongs to this call alone, then renamed into place
  *    (`placeDir`): a reader sees no folder or a complete one, even if this process is killed at any point; a
  *    failure removes the temp folder, and a file removed from the store meanwhile fails the import the same way.
+ *    The folder's path is in the store's import journal from before it exists until it is gone, so a cleaner
+ *    (`cas verify --fix`, `cas prune`) removes what a killed import leaves (see `importJournal.ts`).
  */
 export async function importPackage (
   ctx: StoreContext, index: PackageIndex, targetDir: string, options: ImportPackageOptions = {},
@@ -75,17 +78,40 @@ export async function importPackage (
   const list = packageFiles(ctx.root, files)
   await verifyFiles(ctx, list, options.verifiedFiles)
 
-  const stage = makeStage(target)
-  let placed = false
+  const stage = stagePathFor(target)
+  const journal = ctx.importJournal
+  if (journal !== undefined && !journal.ready) await journal.open()
+  journal?.begin(stage) // before the folder exists: from here on, a killed import leaves it named
+  let leftover = false
   try {
-    const ladder = new MethodLadder(ctx.root, fs.statSync(stage).dev, requested, requiresBuild)
-    await reach(ctx.hooks, 'import:staged', stage)
-    const method = await fillStage(stage, dirs, list, ladder)
-    placed = true // placeDir owns the temp folder from here: it removes it on every way out
-    const imported = await placeDir(stage, target, force, async () => await isCompleteTarget(target, witness))
-    return { method, imported }
+    makeStage(stage, target)
+    let placed = false
+    try {
+      const ladder = new MethodLadder(ctx.root, fs.statSync(stage).dev, requested, requiresBuild)
+      await reach(ctx.hooks, 'import:staged', stage)
+      const method = await fillStage(stage, dirs, list, ladder)
+      placed = true // placeDir owns the temp folder from here: it removes it on every way out
+      const isComplete = async (): Promise<boolean> => await isCompleteTarget(target, witness)
+      const imported = await placeDir(stage, target, force, isComplete, () => { leftover = true })
+      return { method, imported }
+    } finally {
+      if (!placed) fs.rmSync(stage, { recursive: true, force: true })
+    }
+  } catch (err) {
+    // A failed import removed its folders, unless that failed too: then the journal must keep naming them.
+    leftover ||= exists(stage) || exists(asidePathOf(stage))
+    throw err
   } finally {
-    if (!placed) fs.rmSync(stage, { recursive: true, force: true })
+    journal?.end(leftover)
+  }
+}
+
+/** Whether `folder` may still be there (an lstat that fails for another reason than its absence says maybe). */
+function exists (folder: string): boolean {
+  try {
+    return fs.lstatSync(folder, { throwIfNoEntry: false }) !== undefined
+  } catch (err) {
+    return errorCode(err) !== 'ENOTDIR'
   }
 }
 
@@ -98,9 +124,8 @@ function filesOf (index: PackageIndex): Map<string, FileInfo> {
     'importPackage: the index must have a `files` Map (from readPackageIndex or an add verb)')
 }
 
-/** Makes this call's temp folder next to the target (creating the target's parents on first use). */
-function makeStage (target: string): string {
-  const stage = siblingPath(target, IMPORT_TEMP_INFIX)
+/** Makes this call's temp folder `stage` next to the target (creating the target's parents on first use). */
+function makeStage (stage: string, target: string): void {
   try {
     fs.mkdirSync(stage)
   } catch (err) {
@@ -108,5 +133,4 @@ function makeStage (target: string): string {
     fs.mkdirSync(path.dirname(target), { recursive: true })
     fs.mkdirSync(stage)
   }
-  return stage
 }

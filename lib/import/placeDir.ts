@@ -1,22 +1,7 @@
 import fs from 'node:fs'
-import path from 'node:path'
 import { FileAccessError } from '../errors.js'
 import { errorCode } from '../util/fs.js'
-import { uniqueId } from '../layout/tempName.js'
-
-/** Infix of an import's temp folders, next to the target: `.<name>.cas-import-<unique id>`. */
-export const IMPORT_TEMP_INFIX = '.cas-import-'
-/** Infix of a replaced target on its way out: `.<name>.cas-old-<unique id>`. */
-export const IMPORT_OLD_INFIX = '.cas-old-'
-
-/**
- * A sibling of `target` that belongs to this call alone (pid, thread, counter and random bytes: the writer's temp
- * name rules). Hidden (leading dot) and never a valid package name, so no resolver or `.bin` linker mistakes it
- * for a package while it exists.
- */
-export function siblingPath (target: string, infix: string): string {
-  return path.join(path.dirname(target), `.${path.basename(target)}${infix}${uniqueId()}`)
-}
+import { asidePathOf } from './stageNames.js'
 
 /** Errors of `rename(stage, target)` that mean "something is already at the target". */
 const OCCUPIED = new Set(['ENOTEMPTY', 'EEXIST', 'ENOTDIR', 'EISDIR', 'EPERM'])
@@ -33,12 +18,16 @@ const MAX_ATTEMPTS = 100
  *   a concurrent importer renames in meanwhile is as fresh as ours, so it is kept (no endless swapping).
  * - Raced away (ENOENT moving the old one aside: someone else moved it): try again.
  * EEXIST/ENOTEMPTY never reach the caller; any other failure removes `stage` and throws `ERR_CAS_FILE_ACCESS`.
+ * The old target goes to `asidePathOf(stage)`, one name per call (a second one, when others keep putting an
+ * incomplete target back, first removes the first). `kept` is told of that folder when it cannot be removed.
  */
 export async function placeDir (
   stage: string, target: string, force: boolean, isComplete: () => Promise<boolean>,
+  kept: (folder: string) => void = () => {},
 ): Promise<boolean> {
   let replace = force
-  const removals: string[] = []
+  const aside = asidePathOf(stage)
+  let movedAside = false
   try {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       try {
@@ -51,10 +40,11 @@ export async function placeDir (
         fs.rmSync(stage, { recursive: true, force: true })
         return false
       }
-      const aside = siblingPath(target, IMPORT_OLD_INFIX)
+      // Ours alone, and nobody reads it: it can go now, so the next old target can take its name.
+      if (movedAside) await removeAside(aside)
       try {
         fs.renameSync(target, aside)
-        removals.push(aside)
+        movedAside = true
       } catch (err) {
         if (errorCode(err) !== 'ENOENT') throw new FileAccessError(target, err as NodeJS.ErrnoException)
       }
@@ -65,6 +55,14 @@ export async function placeDir (
     fs.rmSync(stage, { recursive: true, force: true })
     throw err
   } finally {
-    for (const old of removals) await fs.promises.rm(old, { recursive: true, force: true }).catch(() => {})
+    if (movedAside) await removeAside(aside).catch(() => { kept(aside) })
+  }
+}
+
+async function removeAside (aside: string): Promise<void> {
+  try {
+    await fs.promises.rm(aside, { recursive: true, force: true })
+  } catch (err) {
+    throw new FileAccessError(aside, err as NodeJS.ErrnoException)
   }
 }

@@ -38,8 +38,25 @@ export function ownerId (): string {
   return `${process.pid}-${threadId}-${nonce}`
 }
 
-/** The owner id of a temp file name made by {@link tempPathFor}, or undefined for any other name. */
-export function ownerIdOfTemp (name: string): string | undefined {
-  const m = /^(\d+)-(\d+)-[0-9a-z]+-([0-9a-f]+)\.cas-tmp$/.exec(name)
+/**
+ * Suffix of an open store's import journal in the temp folder, `tmp/<unique id>.cas-imports` (see
+ * `import/importJournal.ts`): the temp folders its imports are making, next to their targets.
+ */
+export const IMPORT_JOURNAL_SUFFIX = '.cas-imports'
+
+/** The owner id of a {@link uniqueId} (`<pid>-<thread>-<n>-<random>`), or undefined for any other string. */
+export function ownerIdOfUniqueId (id: string): string | undefined {
+  const m = /^(\d+)-(\d+)-[0-9a-z]+-([0-9a-f]+)$/.exec(id)
   return m === null ? undefined : `${m[1]}-${m[2]}-${m[3]}`
+}
+
+/**
+ * The owner id of a temp file name made by {@link tempPathFor}, or of an import journal's name, or undefined for
+ * any other name.
+ */
+export function ownerIdOfTemp (name: string): string | undefined {
+  for (const suffix of [TEMP_SUFFIX, IMPORT_JOURNAL_SUFFIX]) {
+    if (name.endsWith(suffix)) return ownerIdOfUniqueId(name.slice(0, -suffix.length))
+  }
+  return undefined
 }

@@ -4,21 +4,30 @@ import { DIRS_FOLDER, isTempDirName, lockFileOfTempDir } from '../dir/dirLayout.
 import { ifKeyLockFree } from '../lock/keyLock.js'
 import { ageOf, isYoung, type ChangeTimes } from '../util/age.js'
 import { errorCode } from '../util/fs.js'
-import { OWNER_SUFFIX } from '../layout/tempName.js'
+import { IMPORT_JOURNAL_SUFFIX, OWNER_SUFFIX } from '../layout/tempName.js'
 import { OWNERS_DIR, tempWriterAlive } from '../lock/tempOwner.js'
+import { leftoverFolders, removeImportLeftovers } from './importLeftovers.js'
 import { readdirOrEmpty } from './walkContent.js'
 
-/** A leftover of a writer or filler that did not finish (killed, crashed). */
+/** A leftover of a writer, filler or importer that did not finish (killed, crashed). */
 export interface StaleTemp {
   path: string
-  kind: 'temp-file' | 'fill-dir' | 'lock-file' | 'stray' | 'owner-record'
+  kind: 'temp-file' | 'fill-dir' | 'lock-file' | 'stray' | 'owner-record' | 'import-journal'
   ageMs: number
   size: number
+  /**
+   * `import-journal`: the folders of its dead importer still left next to their targets (in node_modules, outside
+   * the store), which go with it: temp folders `.<name>.cas-import-<id>` and old targets `.<name>.cas-old-<id>`.
+   */
+  folders?: string[]
 }
+
+const isImportJournal = (name: string): boolean => name.endsWith(IMPORT_JOURNAL_SUFFIX)
 
 /**
  * Temp files and fill folders older than `graceMs` at `now`: `tmp/*` (ensureFile's temps) and
- * `dirs/*.cas-tmpdir-*` (ensureDir fills), dead writers' owner records (`owners/`), and key lock files (`*.lock`
+ * `dirs/*.cas-tmpdir-*` (ensureDir fills), dead importers' journals (`tmp/*.cas-imports`, with the folders they
+ * left, see `importLeftovers.ts`), dead writers' owner records (`owners/`), and key lock files (`*.lock`
  * in `dirs/`, `partial/`, `locks/packages/`) of killed holders. Younger ones may belong to a live writer and are
  * never listed, and neither are temps whose writer's owner record is locked (a live writer, see
  * `write/tempOwner.ts`), whatever their age. Strays under `files/` are found by the content walk instead (see
@@ -26,7 +35,8 @@ export interface StaleTemp {
  */
 export async function * staleTemps (root: string, graceMs: number, now: number): AsyncGenerator<StaleTemp> {
   for (const [dir, kind, match] of [
-    ['tmp', 'temp-file', () => true],
+    ['tmp', 'temp-file', (name: string) => !isImportJournal(name)],
+    ['tmp', 'import-journal', isImportJournal],
     [DIRS_FOLDER, 'fill-dir', (name: string) => isTempDirName(name)],
     [OWNERS_DIR, 'owner-record', (name: string) => name.endsWith(OWNER_SUFFIX)],
     // Key lock files left by killed holders (a live holder removes its own on release).
@@ -44,7 +54,9 @@ export async function * staleTemps (root: string, graceMs: number, now: number):
       if (stat === undefined) continue
       // A temp whose writer is alive is never stale, however old: it may be queued behind a path lock.
       if (kind !== 'fill-dir' && tempWriterAlive(root, name) === true) continue
-      if (!isYoung(stat, graceMs, now)) yield { path: file, kind, ageMs: ageOf(stat, now), size: stat.size }
+      if (isYoung(stat, graceMs, now)) continue
+      const found: StaleTemp = { path: file, kind, ageMs: ageOf(stat, now), size: stat.size }
+      yield kind === 'import-journal' ? { ...found, folders: leftoverFolders(file) } : found
     }
   }
 }
@@ -76,6 +88,8 @@ export async function removeTemp (temp: StaleTemp): Promise<boolean> {
   if (temp.kind === 'lock-file') {
     return fs.existsSync(temp.path) && (await ifKeyLockFree(temp.path, async () => true) ?? false)
   }
+  // A dead importer's folders go first, each judged again (see importLeftovers.ts), then its journal.
+  if (temp.kind === 'import-journal') return await removeImportLeftovers(temp.path)
   if (temp.kind !== 'fill-dir') return await remove()
   return (await ifKeyLockFree(lockFileOfTempDir(temp.path), remove)) ?? false
 }

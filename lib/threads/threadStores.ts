@@ -20,7 +20,8 @@ export function taskContext (spec: ThreadStoreSpec, handOff: LockedStep[]): Stor
   const key = JSON.stringify([spec.root, spec.fsync])
   let ctx = contexts.get(key)
   if (ctx === undefined) {
-    const { tempOwner: _notHeldHere, ...rest } = createStoreContext({ root: spec.root, fsync: spec.fsync })
+    const { tempOwner: _notHeldHere, importJournal: _noImportsHere, ...rest } =
+      createStoreContext({ root: spec.root, fsync: spec.fsync })
     ctx = rest
     contexts.set(key, ctx)
   }

@@ -6,7 +6,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { FileAccessError } from '../../lib/index.js'
-import { IMPORT_OLD_INFIX, placeDir } from '../../lib/import/placeDir.js'
+import { placeDir } from '../../lib/import/placeDir.js'
+import { IMPORT_OLD_INFIX } from '../../lib/import/stageNames.js'
 import { listFiles, tempDir } from '../helpers/tmp.js'
 
 const realRename = fs.renameSync
@@ -114,6 +115,31 @@ describe('placeDir', () => {
     expect(err).toBeInstanceOf(FileAccessError)
     expect(err).toMatchObject({ code: 'ERR_CAS_FILE_ACCESS', path: target, cause: { code: 'ENOENT' } })
     expect(fs.readdirSync(nm)).toEqual([])
+  })
+
+  it('the old target goes aside under the stage\'s own id (what a cleaner looks for after a kill), and is removed', async () => {
+    const { nm, stage, target } = setup()
+    folder(target, 'half')
+    const asides: string[] = []
+    afterMovingAside(() => { asides.push(...fs.readdirSync(nm).filter(n => n.includes(IMPORT_OLD_INFIX))) })
+    expect(await placeDir(stage, target, false, async () => false)).toBe(true)
+    expect(asides).toEqual(['.pkg.cas-old-ours'])
+    expect(fs.readdirSync(nm)).toEqual(['pkg'])
+  })
+
+  it('an old target it cannot remove is told to `kept` (the import succeeded all the same)', async () => {
+    const { nm, stage, target } = setup()
+    folder(target, 'half')
+    const realRm = fs.promises.rm
+    vi.spyOn(fs.promises, 'rm').mockImplementation(async (p, o) => {
+      if (isAside(p)) throw errno('EBUSY')
+      await realRm(p, o)
+    })
+    const kept: string[] = []
+    expect(await placeDir(stage, target, false, async () => false, folder => { kept.push(folder) })).toBe(true)
+    expect(writer(target)).toBe('ours')
+    expect(kept).toEqual([path.join(nm, '.pkg.cas-old-ours')])
+    expect(fs.readdirSync(nm).sort()).toEqual(['.pkg.cas-old-ours', 'pkg'])
   })
 
   it('others that keep putting an incomplete target back: ERR_CAS_FILE_ACCESS (EBUSY), nothing of ours left', async () => {

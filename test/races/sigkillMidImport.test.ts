@@ -1,13 +1,14 @@
 // A process killed mid-import (Ctrl-C'd CI job, OOM killer) must not leave a half-filled package folder that the
 // next install takes for complete. A real importer process loops over a large package (replacing it with force,
 // so every moment of its life is inside an import) and is SIGKILLed at random moments: the target is absent or
-// whole every time, and the next import makes it whole.
+// whole every time, and the next import makes it whole. What the kills leave next to the target, `cas verify --fix`
+// removes.
 import fs from 'node:fs'
 import path from 'node:path'
 import { afterEach, expect, it } from 'vitest'
 import { openStore } from '../../lib/index.js'
 import { runFixture, type Child } from '../helpers/child.js'
-import { expectWhole, packageEntries, storePackage } from '../helpers/importPkg.js'
+import { expectWhole, packageEntries, storePackage, strayEntries } from '../helpers/importPkg.js'
 import { tempDir } from '../helpers/tmp.js'
 
 const children: Child[] = []
@@ -35,9 +36,12 @@ it('SIGKILL at random moments of an import: the target is either absent or compl
     }
   }
   expect(seen.absent + seen.whole).toBe(6)
-  // Whatever the kills left (temp folders of their own, hidden next to the target), the next import completes.
+  // Whatever the kills left (temp folders of their own, hidden next to the target, and old targets moved aside),
+  // the next import completes, and `cas verify --fix` removes every one of them (the journals name them).
   const store = await openStore(storeDir)
   await store.importPackage(index, target, { method: 'copy' })
+  await store.verifyStore({ fix: true, graceMs: 0 })
   await store.close()
   expectWhole(target, entries)
+  expect(strayEntries(path.dirname(target))).toEqual(['big-pkg'])
 }, 180_000)

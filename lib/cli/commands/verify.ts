@@ -114,6 +114,10 @@ function textReport (r: VerifyReport, elapsedMs: number, graceMs: number, advice
     const removed = r.staleTemps.filter(t => t.removed).length
     out.push('', `Stale temp files: ${formatCount(r.staleTemps.length)} (${formatBytes(r.staleTemps.reduce((n, t) => n + t.size, 0))})` +
       (r.fix ? `, ${formatCount(removed)} removed` : ' — `cas verify --fix` removes them'))
+    // Outside the store: say where, so nobody is surprised by a folder of their node_modules going.
+    for (const t of r.staleTemps) {
+      for (const folder of t.folders ?? []) out.push(`  left by a killed import: ${folder}${t.removed ? '  [removed]' : ''}`)
+    }
   }
   if (r.orphans.count > 0) {
     out.push('', `Unreferenced content: ${plural(r.orphans.count, 'file')}, ${formatBytes(r.orphans.bytes)} — \`cas prune\` removes them`)
