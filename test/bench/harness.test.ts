@@ -11,7 +11,9 @@ it('npm run bench --quick --json measures every scenario and reports every targe
   const out = execFileSync(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick', '--json'], { cwd: repo, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
   const report = JSON.parse(out)
   expect(report.corpus.files).toBe(300)
-  expect(report.scenarios.map((s: { name: string }) => s.name)).toHaveLength(15)
+  const names = report.scenarios.map((s: { name: string }) => s.name)
+  expect(names).toHaveLength(16)
+  expect(names).toContain('Add with the store\'s threads already running (a second folder into the same open store)')
   for (const scenario of report.scenarios) {
     for (const figure of scenario.figures) expect(figure.ms).toBeGreaterThan(0)
   }
