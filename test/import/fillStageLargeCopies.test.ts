@@ -25,7 +25,10 @@ vi.mock('graceful-fs', async (importOriginal) => {
   const real = mod.default
   const copyFile = (src: string, dest: string, mode: number, cb: Callback): void => {
     if (!copies.hold) { real.copyFile(src, dest, mode, cb); return }
-    copies.held.push({ src, release: () => { real.copyFile(src, dest, mode, cb) } })
+    // Released once only: a test lets a copy go itself, and afterEach lets go whatever is still held. A second
+    // real copy started there wrote into the temp folder while it was being removed (ENOTEMPTY in cleanup).
+    let released = false
+    copies.held.push({ src, release: () => { if (!released) { released = true; real.copyFile(src, dest, mode, cb) } } })
     copies.onHold?.()
   }
   return { ...mod, default: { ...real, copyFile } }
