@@ -2,7 +2,7 @@ import path from 'node:path'
 import type { WaitOptions } from './lock/lockWait.js'
 import { PathLock } from './lock/pathLock.js'
 import { TempOwner } from './lock/tempOwner.js'
-import { ImportJournal } from './import/importJournal.js'
+import { ImportJournal } from './lock/importJournal.js'
 import type { PackageIndex } from './types.js'
 import type { TestHooks } from './util/hooks.js'
 
@@ -65,7 +65,7 @@ export interface StoreContext {
   readonly now: () => number
   /** This store's claim on its temp files, held from the first one on (see `write/tempOwner.ts`). */
   readonly tempOwner?: TempOwner
-  /** Where this store's imports record their temp folders for a cleaner (see `import/importJournal.ts`). */
+  /** Where this store's imports record their temp folders for a cleaner (see `lock/importJournal.ts`). */
   readonly importJournal?: ImportJournal
   /** Opened read-only: the verifier reports corrupt content and never removes it. */
   readonly readOnly?: boolean

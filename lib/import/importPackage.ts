@@ -47,7 +47,7 @@ export interface ImportPackageResult {
  *    (`placeDir`): a reader sees no folder or a complete one, even if this process is killed at any point; a
  *    failure removes the temp folder, and a file removed from the store meanwhile fails the import the same way.
  *    The folder's path is in the store's import journal from before it exists until it is gone, so a cleaner
- *    (`cas verify --fix`, `cas prune`) removes what a killed import leaves (see `importJournal.ts`).
+ *    (`cas verify --fix`, `cas prune`) removes what a killed import leaves (see `lock/importJournal.ts`).
  */
 export async function importPackage (
   ctx: StoreContext, index: PackageIndex, targetDir: string, options: ImportPackageOptions = {},

@@ -40,7 +40,7 @@ export function ownerId (): string {
 
 /**
  * Suffix of an open store's import journal in the temp folder, `tmp/<unique id>.cas-imports` (see
- * `import/importJournal.ts`): the temp folders its imports are making, next to their targets.
+ * `lock/importJournal.ts`): the temp folders its imports are making, next to their targets.
  */
 export const IMPORT_JOURNAL_SUFFIX = '.cas-imports'
 

@@ -4,14 +4,14 @@ import { asidePathOf, stageOwner } from '../import/stageNames.js'
 import { ownerIdOfTemp } from '../layout/tempName.js'
 
 /**
- * A journal is emptied past 64 KiB whenever no import is in flight (see `import/importJournal.ts`); only a folder
+ * A journal is emptied past 64 KiB whenever no import is in flight (see `lock/importJournal.ts`); only a folder
  * that could not be removed keeps it growing, by one short entry per import. A file in `tmp/` bigger than this is
  * not one a store wrote, and is not read (it would all be held in memory), only removed as a stale temp file.
  */
 export const MAX_JOURNAL_BYTES = 64 * 1024 * 1024
 
 /**
- * The folders that a dead importer's journal (`tmp/<id>.cas-imports`, see `import/importJournal.ts`) names and
+ * The folders that a dead importer's journal (`tmp/<id>.cas-imports`, see `lock/importJournal.ts`) names and
  * that are still there: its imports' temp folders and the old targets they moved aside (most entries name folders
  * long gone: renamed into place or removed). The caller has judged the journal's owner dead (`tempWriterAlive`):
  * while it lives, any folder it names may be an import in progress.

@@ -2,7 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { FileAccessError } from '../errors.js'
 import { IMPORT_JOURNAL_SUFFIX, uniqueId } from '../layout/tempName.js'
-import type { TempOwner } from '../lock/tempOwner.js'
+import type { TempOwner } from './tempOwner.js'
 import { errorCode, writeAllSync } from '../util/fs.js'
 
 /*
