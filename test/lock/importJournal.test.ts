@@ -147,6 +147,25 @@ describe('import journal', () => {
     expect(journals(store.root)).toHaveLength(1)
   })
 
+  it('a failed import whose temp folder could not be removed keeps it named, and the journal outlives the store', async () => {
+    const { storeDir, nm, index } = await setup()
+    const info = index.files.get('lib/f0.js')!
+    const store = await openStore(storeDir, {
+      _hooks: { 'import:staged': () => { fs.unlinkSync(store.filePathFor(info.digest, info.mode)) } },
+    })
+    const realRmSync = fs.rmSync
+    vi.spyOn(fs, 'rmSync').mockImplementation((p, o) => {
+      if (String(p).includes('.cas-import-')) throw Object.assign(new Error('EBUSY'), { code: 'EBUSY' })
+      realRmSync(p, o)
+    })
+    await expect(store.importPackage(index, path.join(nm, 'p'), { method: 'copy' })).rejects.toThrow(/EBUSY/)
+    const [stage] = strayEntries(nm)
+    expect(stage).toMatch(/^\.p\.cas-import-/)
+    expect(namedAndThere(store.root)).toEqual([path.join(nm, stage!)])
+    await store.close()
+    expect(journals(store.root)).toHaveLength(1) // left for `cas verify --fix`: it names a folder still there
+  })
+
   it('a read-only store imports without a journal (it writes nothing in the store)', async () => {
     const { storeDir, nm, index } = await setup()
     const store = await openStore(storeDir, { readOnly: true })
