@@ -65,6 +65,27 @@ describe('a dead importer\'s journal', () => {
     await store.close()
   })
 
+  it('every complete entry counts: a journal naming two imports\' folders and a cut entry loses both folders', async () => {
+    const { store, nm, journal } = await setup()
+    const first = folder(path.join(nm, `.a.cas-import-${idOf(2)}`))
+    const second = folder(path.join(nm, `.b.cas-import-${idOf(3)}`))
+    const cut = folder(path.join(nm, `.c.cas-import-${idOf(4)}`))
+    writeJournal(journal, [first, second], cut)
+    expect(journalReports(await verifyFix(store))).toEqual([{ path: journal, folders: [first, second], removed: true }])
+    expect(fs.readdirSync(nm)).toEqual([path.basename(cut)])
+    await store.close()
+  })
+
+  it('a journal whose name carries no owner id removes nothing, even folders whose ids do not parse either', async () => {
+    const { store, nm } = await setup()
+    const journal = path.join(store.root, 'tmp', 'junk.cas-imports') // judged by age alone: no owner record
+    const odd = folder(path.join(nm, '.p.cas-import-junk'))
+    writeJournal(journal, [odd])
+    expect(journalReports(await verifyFix(store))).toEqual([{ path: journal, folders: [], removed: true }])
+    expect(fs.readdirSync(nm)).toEqual([path.basename(odd)])
+    await store.close()
+  })
+
   it('a journal whose folders are already gone is just removed', async () => {
     const { store, nm, journal } = await setup()
     writeJournal(journal, [path.join(nm, `.a.cas-import-${idOf(2)}`), path.join(nm, `.b.cas-import-${idOf(3)}`)])
