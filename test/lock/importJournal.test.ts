@@ -81,6 +81,26 @@ describe('import journal', () => {
     expect(journals(store.root)).toEqual([])
   })
 
+  it('the store\'s owner record is held before the journal exists: a cleaner in another store leaves a live import alone', async () => {
+    // A store that has written nothing yet holds no owner record; its first import must take it, or a cleaner
+    // (here a second store on the same folder, its own open file description) finds no live owner and, with no
+    // grace, removes the folder of an import still in progress.
+    const { storeDir, nm, index } = await setup()
+    const paused = gate()
+    const store = await openStore(storeDir, { _hooks: { 'import:staged': async () => { await paused.wait() } } })
+    const importing = store.importPackage(index, path.join(nm, 'p'))
+    await paused.reached
+    const [stage] = strayEntries(nm)
+    const cleaner = await openStore(storeDir)
+    const report = await cleaner.verifyStore({ fix: true, graceMs: 0 })
+    expect(report.staleTemps.filter(t => t.kind === 'import-journal')).toEqual([])
+    expect(strayEntries(nm)).toEqual([stage])
+    await cleaner.close()
+    paused.open()
+    expect((await importing).imported).toBe(true)
+    await store.close()
+  })
+
   it('past JOURNAL_EMPTIED_AT it is emptied, but only once no import is in flight', async () => {
     const { storeDir, nm, index } = await setup()
     const parked = gate()
