@@ -4,6 +4,7 @@ import path from 'node:path'
 import { expect } from 'vitest'
 import { openStore, packageIndexKey, type PackageIndex } from '../../lib/index.js'
 import { makeTarball, type TarEntry } from './tarball.js'
+import { tempDir } from './tmp.js'
 
 /** A package for import tests: `count` files in nested folders, every fifth one executable, plus package.json. */
 export function packageEntries (name: string, count: number, size = 200): TarEntry[] {
@@ -49,4 +50,14 @@ export function expectWhole (dir: string, entries: TarEntry[]): void {
 /** Entries of `dir` other than `keep`: leftovers (temp folders) an import must not leave. */
 export function strayEntries (dir: string, keep: string[] = []): string[] {
   return fs.readdirSync(dir).filter(name => !keep.includes(name))
+}
+
+/** A store holding package `p` (10 files) and an empty node_modules beside it, in a fresh temp folder. */
+export async function storeAndNodeModules (): Promise<{ storeDir: string, nm: string, index: PackageIndex }> {
+  const dir = tempDir()
+  const storeDir = path.join(dir, 'store')
+  const { index } = await storePackage(storeDir, packageEntries('p', 10))
+  const nm = path.join(dir, 'node_modules')
+  fs.mkdirSync(nm)
+  return { storeDir, nm, index }
 }

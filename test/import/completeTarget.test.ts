@@ -5,7 +5,7 @@ import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { openStore, type FileInfo, type PackageIndex } from '../../lib/index.js'
 import { gate } from '../helpers/gate.js'
-import { expectWhole, packageEntries, storePackage, strayEntries } from '../helpers/importPkg.js'
+import { expectWhole, packageEntries, storePackage, strayEntries, storeAndNodeModules } from '../helpers/importPkg.js'
 import type { TarEntry } from '../helpers/tarball.js'
 import { tempDir } from '../helpers/tmp.js'
 
@@ -15,14 +15,7 @@ import { tempDir } from '../helpers/tmp.js'
  * one, a file in the folder's place) and check what the import keeps or replaces.
  */
 
-async function setup (): Promise<{ storeDir: string, nm: string, index: PackageIndex }> {
-  const dir = tempDir()
-  const storeDir = path.join(dir, 'store')
-  const { index } = await storePackage(storeDir, packageEntries('p', 10))
-  const nm = path.join(dir, 'node_modules')
-  fs.mkdirSync(nm)
-  return { storeDir, nm, index }
-}
+const setup = storeAndNodeModules
 
 function withFiles (index: PackageIndex, files: Array<[string, FileInfo]>): PackageIndex {
   return { ...index, files: new Map(files) }

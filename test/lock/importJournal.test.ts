@@ -11,19 +11,11 @@ import { openStore, type PackageIndex, type Store } from '../../lib/index.js'
 import { JOURNAL_EMPTIED_AT } from '../../lib/lock/importJournal.js'
 import { asidePathOf } from '../../lib/import/stageNames.js'
 import { gate } from '../helpers/gate.js'
-import { packageEntries, storePackage, strayEntries } from '../helpers/importPkg.js'
-import { tempDir } from '../helpers/tmp.js'
+import { strayEntries, storeAndNodeModules } from '../helpers/importPkg.js'
 
 afterEach(() => { vi.restoreAllMocks() })
 
-async function setup (): Promise<{ storeDir: string, nm: string, index: PackageIndex }> {
-  const dir = tempDir()
-  const storeDir = path.join(dir, 'store')
-  const { index } = await storePackage(storeDir, packageEntries('p', 10))
-  const nm = path.join(dir, 'node_modules')
-  fs.mkdirSync(nm)
-  return { storeDir, nm, index }
-}
+const setup = storeAndNodeModules
 
 /** The store's import journals (file names in tmp/). */
 function journals (root: string): string[] {
