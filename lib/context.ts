@@ -30,8 +30,11 @@ export interface ContextThreads {
   prepare: (module: ModuleUrl) => void
   /** Runs `fn({ store, ...payload })` of `module` in a thread. */
   run: <T>(module: ModuleUrl, fn: string, payload: Record<string, unknown>) => Promise<T>
-  /** {@link run} for a task that creates no file (the verifier's hashing): no temp-owner records held for it. */
-  runReading: <T>(module: ModuleUrl, fn: string, payload: Record<string, unknown>) => Promise<T>
+  /**
+   * {@link run} for a task that creates no file (the verifier's hashing): no temp-owner records held for it.
+   * `threads`: run it on one of the first `threads` threads only (and start no other).
+   */
+  runReading: <T>(module: ModuleUrl, fn: string, payload: Record<string, unknown>, threads?: number) => Promise<T>
 }
 
 /**

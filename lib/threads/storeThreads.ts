@@ -44,10 +44,11 @@ export class StoreThreads {
 
   /**
    * Runs a task that creates no file (the verifier's hashing): no owner record is held for it, so it starts
-   * without that round trip. Same answers and failures as {@link run}.
+   * without that round trip. Same answers and failures as {@link run}. `threads`: on one of the first `threads`
+   * threads only (see `ThreadPool.run`).
    */
-  async runReading<T>(module: ModuleUrl, fn: string, payload: Record<string, unknown>): Promise<T> {
-    return await this.#pool.run<T>(module, fn, { store: this.#spec, ...payload })
+  async runReading<T>(module: ModuleUrl, fn: string, payload: Record<string, unknown>, threads?: number): Promise<T> {
+    return await this.#pool.run<T>(module, fn, { store: this.#spec, ...payload }, threads)
   }
 
   /** Ends the threads, then drops their owner records. */

@@ -20,6 +20,8 @@ export function defaultThreads (): number {
 interface Task {
   /** Set for a task that must run on this very thread ({@link ThreadPool.runOnEach}). */
   thread?: Thread
+  /** Any other task runs on one of the pool's first `limit` threads ({@link ThreadPool.run}'s `threads`). */
+  limit: number
   module: string
   fn: string
   payload: unknown
@@ -96,13 +98,15 @@ export class ThreadPool {
   readonly #queue: Task[] = []
   readonly #closeModule: string
   readonly #beforeStart: (() => void) | undefined
-  #started = false
+  /** Threads created so far (dead ones included: a thread that died is not replaced). */
+  #spawned = 0
   #closed = false
 
   /**
-   * `size`: threads to start on first use (1 to {@link MAX_THREADS}). `closeModule`: the module whose
-   * `closeThreadStores` export each thread runs before it ends. `beforeStart`: called once, just before the
-   * threads are created (the store gives back its idle lock descriptors there, see `store.ts`).
+   * `size`: the most threads this pool runs (1 to {@link MAX_THREADS}), each started when a task first needs it.
+   * `closeModule`: the module whose `closeThreadStores` export each thread runs before it ends. `beforeStart`:
+   * called just before the pool creates threads, each time it does (the store gives back its idle lock
+   * descriptors there, see `store.ts`: a new thread needs descriptors of its own).
    */
   constructor (size: number, closeModule: ModuleUrl, beforeStart?: () => void) {
     this.#size = Math.max(1, Math.min(MAX_THREADS, Math.floor(size)))
@@ -124,15 +128,21 @@ export class ThreadPool {
    * Runs `fn(payload)`, exported by `module`, in a thread; resolves with its return value (structured-cloned).
    * Rejects when the function throws (with its message: the error's class does not cross the boundary, so callers
    * redo failed work on their own thread to report the real error), when the thread dies, or when the pool closes.
+   *
+   * `threads` (default: all of them): the task runs on one of the pool's first `threads` threads, and only those
+   * are started for it. A caller that works beside its threads (the verifier hashes on the calling thread too)
+   * asks for one fewer than the cores, so that no core runs two of them.
    */
-  async run<T>(module: ModuleUrl, fn: string, payload: unknown): Promise<T> {
+  async run<T>(module: ModuleUrl, fn: string, payload: unknown, threads = this.#size): Promise<T> {
     if (this.#closed) throw new StoreClosedError()
-    this.#start()
+    const limit = Math.max(1, Math.min(this.#size, Math.floor(threads)))
+    this.#start(limit)
     // Every thread has died (their tasks failed with them): no thread would ever take this one. The caller does
     // the work itself, as for a thread that dies under its task.
     if (this.#threads.length === 0) throw new Error('no store thread is left: they all died')
     return await new Promise<T>((resolve, reject) => {
-      this.#queue.push({ module: module.href, fn, payload, resolve: resolve as (value: unknown) => void, reject })
+      const task = { module: module.href, fn, payload, limit, resolve: resolve as (value: unknown) => void, reject }
+      this.#queue.push(task)
       this.#dispatch()
     })
   }
@@ -140,9 +150,10 @@ export class ThreadPool {
   /** Runs `fn(payload)` once on every thread (starting them); resolves with their answers in thread order. */
   async runOnEach<T>(module: ModuleUrl, fn: string, payload: unknown): Promise<T[]> {
     if (this.#closed) throw new StoreClosedError()
-    this.#start()
+    this.#start(this.#size)
     const answers = this.#threads.map(async thread => await new Promise<T>((resolve, reject) => {
-      const task = { thread, module: module.href, fn, payload, resolve: resolve as (value: unknown) => void, reject }
+      const settle = { resolve: resolve as (value: unknown) => void, reject }
+      const task = { thread, limit: this.#size, module: module.href, fn, payload, ...settle }
       this.#queue.push(task)
     }))
     this.#dispatch()
@@ -170,16 +181,17 @@ export class ThreadPool {
     this.#threads.length = 0
   }
 
-  #start (): void {
-    if (this.#started) return
-    this.#started = true
+  /** Creates threads until `count` have been (never more than the pool's size, and never one to replace the dead). */
+  #start (count: number): void {
+    if (this.#spawned >= count) return
     this.#beforeStart?.()
     const tsx = tsxLoader()
-    for (let i = 0; i < this.#size; i++) this.#spawn(tsx)
+    while (this.#spawned < count) this.#spawn(tsx)
   }
 
   #spawn (tsx: string | undefined): void {
     // `casStoreThread` marks the thread as one that must never take an OS lock (see `lock/flock.ts`).
+    this.#spawned++
     const worker = new Worker(THREAD_SCRIPT, { eval: true, workerData: { tsx, casStoreThread: true } })
     const thread: Thread = { worker, busy: undefined, closing: false }
     worker.on('message', (reply: Reply) => {
@@ -215,10 +227,12 @@ export class ThreadPool {
   }
 
   #dispatch (): void {
-    for (const thread of this.#threads) {
+    for (let i = 0; i < this.#threads.length; i++) {
+      const thread = this.#threads[i]!
       if (this.#queue.length === 0) break
       if (thread.busy !== undefined || thread.closing) continue
-      const at = this.#queue.findIndex(task => task.thread === undefined || task.thread === thread)
+      // `i < limit` counts the live threads: when one of a task's first threads has died, the next one stands in.
+      const at = this.#queue.findIndex(task => task.thread === thread || (task.thread === undefined && i < task.limit))
       if (at < 0) continue
       const task = this.#queue.splice(at, 1)[0]!
       thread.busy = task

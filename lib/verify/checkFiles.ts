@@ -16,6 +16,11 @@ export interface FileToCheck {
 export interface CheckFilesOptions {
   /** Hash on the store's threads (when it has them and there are enough files to hash). */
   threads: boolean
+  /**
+   * How many of the store's threads may hash (default: all of them). This thread hashes too, once it has handed
+   * out what the threads can take: a caller with nothing else to do asks for one fewer than the cores.
+   */
+  threadCount?: number
   /** Told each file's verdict as soon as it is final (`at`: its place in `files`), in no particular order. */
   onVerdict?: (at: number, verdict: FileVerdict) => void
 }
@@ -54,7 +59,9 @@ export async function checkFiles (
     options.onVerdict?.(at, verdict)
   }
   const left: number[] = []
-  const hashing = options.threads && ctx.threads !== undefined ? new Hashing(ctx, files, settle) : undefined
+  const hashing = options.threads && ctx.threads !== undefined
+    ? new Hashing(ctx, files, settle, options.threadCount ?? ctx.threads.size)
+    : undefined
   let pending: number[] = []
   for (let i = 0; i < files.length; i++) {
     const f = files[i]!
@@ -95,16 +102,20 @@ class Hashing {
   readonly #files: FileToCheck[]
   readonly #settle: (at: number, verdict: FileVerdict) => void
   readonly #queue: number[][] = []
+  readonly #threadCount: number
   readonly #limit: number
   #sent = 0
   #answered: Promise<void>[] = []
   started = false
 
-  constructor (ctx: StoreContext, files: FileToCheck[], settle: (at: number, verdict: FileVerdict) => void) {
+  constructor (
+    ctx: StoreContext, files: FileToCheck[], settle: (at: number, verdict: FileVerdict) => void, threadCount: number,
+  ) {
     this.#ctx = ctx
     this.#files = files
     this.#settle = settle
-    this.#limit = ctx.threads!.size * PER_THREAD
+    this.#threadCount = Math.max(1, Math.min(ctx.threads!.size, threadCount))
+    this.#limit = this.#threadCount * PER_THREAD
   }
 
   /** Queues a chunk of file indexes, and hands chunks to the threads as far as they have room. */
@@ -133,7 +144,7 @@ class Hashing {
     while (this.#sent < this.#limit && this.#queue.length > 0) {
       const chunk = this.#queue.shift()!
       this.#sent++
-      this.#answered.push(this.#ctx.threads!.runReading<Uint8Array>(HASH_MODULE, 'hashFiles', { ...this.#task(chunk) })
+      this.#answered.push(this.#ctx.threads!.runReading<Uint8Array>(HASH_MODULE, 'hashFiles', { ...this.#task(chunk) }, this.#threadCount)
         .then(answers => { this.#answer(chunk, answers) }, () => {}) // not answered: checkFile judges those files
         .finally(() => {
           this.#sent--

@@ -23,7 +23,7 @@ describe('ThreadPool', () => {
     expect(pool.running).toBe(0)
   }, 60_000)
 
-  it('calls beforeStart once, before its first thread is created, and never for a pool left unused', async () => {
+  it('calls beforeStart just before it creates threads, each time it does, and never for a pool left unused', async () => {
     const seen: number[] = []
     const pool = new ThreadPool(2, closer, () => seen.push(pool.running))
     expect(seen).toEqual([])
@@ -34,6 +34,39 @@ describe('ThreadPool', () => {
     const unused = new ThreadPool(1, closer, () => seen.push(-1))
     await unused.close()
     expect(seen).toEqual([0])
+    const inSteps = new ThreadPool(2, closer, () => seen.push(10 + inSteps.running))
+    await inSteps.run(tasks, 'echo', 0, 1)
+    await inSteps.run(tasks, 'echo', 1, 1) // its one thread runs already: nothing created, no call
+    await inSteps.run(tasks, 'echo', 2) // the second thread is created now
+    expect(seen).toEqual([0, 10, 11])
+    await inSteps.close()
+  }, 60_000)
+
+  it('a task limited to `threads` runs on those only, and starts no other thread', async () => {
+    const pool = new ThreadPool(2, closer)
+    const first = await Promise.all(Array.from({ length: 6 }, async (_, i) =>
+      await pool.run<{ threadId: number }>(tasks, 'echo', i, 1)))
+    expect(pool.running).toBe(1)
+    expect(new Set(first.map(a => a.threadId)).size).toBe(1)
+    const all = await pool.runOnEach<{ threadId: number }>(tasks, 'echo', 'both')
+    expect(pool.running).toBe(2)
+    // Both threads run now; tasks limited to one thread still go to the first one only, even while it is busy.
+    const again = await Promise.all(Array.from({ length: 6 }, async (_, i) =>
+      await pool.run<{ threadId: number }>(tasks, 'echo', i, 1)))
+    expect(new Set(again.map(a => a.threadId))).toEqual(new Set([all[0]!.threadId]))
+    await pool.close()
+  }, 60_000)
+
+  it('when a limited task\'s thread has died, the next live thread stands in for it', async () => {
+    const pool = new ThreadPool(2, closer)
+    const [first, second] = await pool.runOnEach<{ threadId: number }>(tasks, 'echo', 0)
+    await expect(pool.run(tasks, 'die', undefined, 1)).rejects.toThrow(/exited/) // the first thread ends
+    expect(pool.running).toBe(1)
+    const after = await pool.run<{ threadId: number }>(tasks, 'echo', 1, 1)
+    expect(after.threadId).toBe(second!.threadId)
+    expect(after.threadId).not.toBe(first!.threadId)
+    expect(pool.running).toBe(1) // a dead thread is not replaced
+    await pool.close()
   }, 60_000)
 
   it('a task that throws rejects with its message; the thread goes on serving', async () => {

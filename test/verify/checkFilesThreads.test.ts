@@ -8,6 +8,7 @@ import { openStore, packageIndexKey, type FileInfo, type Store, type VerifyRepor
 import { StoreThreads } from '../../lib/threads/storeThreads.js'
 import { ThreadPool } from '../../lib/threads/threadPool.js'
 import { checkFiles, type FileToCheck } from '../../lib/verify/checkFiles.js'
+import { checkPkgFilesIntegrity } from '../../lib/verify/checkPkgFilesIntegrity.js'
 import { runFixture } from '../helpers/child.js'
 import { contentOf } from '../helpers/content.js'
 import { gate } from '../helpers/gate.js'
@@ -173,13 +174,34 @@ it('idle threads never keep a process alive: a script that verifies on threads a
 
 /** A store context on `root` with two store threads of its own, as `openStore` makes one (closed by `done`). */
 function threadedContext (root: string, hooks: TestHooks = {}): {
-  ctx: Parameters<typeof checkFiles>[0], done: () => Promise<void>
+  ctx: Parameters<typeof checkFiles>[0], pool: ThreadPool, done: () => Promise<void>
 } {
   const spec = { root, fsync: false }
-  const threads = new StoreThreads(new ThreadPool(2, new URL('../../lib/threads/threadStores.ts', import.meta.url)), spec)
+  const pool = new ThreadPool(2, new URL('../../lib/threads/threadStores.ts', import.meta.url))
+  const threads = new StoreThreads(pool, spec)
   const ctx = { ...createStoreContext({ ...spec, hooks }), threads }
-  return { ctx, done: async () => { await threads.close(); ctx.lock.close() } }
+  return { ctx, pool, done: async () => { await threads.close(); ctx.lock.close() } }
 }
+
+describe('how many threads hash: the calling thread is one of the hashers', () => {
+  it('checkPkgFilesIntegrity starts one thread fewer than the store has; checkFiles alone uses them all', async () => {
+    const store = await openStore(tempDir(), { threads: 0 })
+    const files = await filled(store, 'count') // 150 files to re-hash: enough chunks to keep two threads busy
+    const one = threadedContext(store.root)
+    const result = await checkPkgFilesIntegrity(one.ctx, { algo: 'sha512', files: new Map(files) })
+    expect(result.passed).toBe(true)
+    expect(one.pool.running).toBe(1)
+    await one.done()
+    const list: FileToCheck[] = [...files.values()].map(info =>
+      ({ path: store.filePathFor(info.digest, info.mode), digest: info.digest, size: info.size, checkedAt: 0 }))
+    const all = threadedContext(store.root)
+    const verdicts = await checkFiles(all.ctx, list, {}, { threads: true })
+    expect(verdicts.every(v => v.status === 'good' && v.rehashed)).toBe(true)
+    expect(all.pool.running).toBe(2)
+    await all.done()
+    await store.close()
+  })
+})
 
 describe('what the threads settle is settled: the calling thread judges only the rest', () => {
   it('files a thread proved good are never read again on the calling thread; only the corrupt ones are', async () => {
