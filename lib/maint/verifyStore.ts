@@ -95,6 +95,14 @@ export interface VerifyReport {
   healthy: boolean
 }
 
+/**
+ * Files a thread re-hashes per task in a scan (`checkFiles`' `chunk`): most packages are one task. `jobs` packages
+ * are checked at once, so packages keep the threads busy, and fewer messages cost the calling thread less.
+ * Measured, `--full` of the bench's 300 packages x 166 files, 2 threads, median of 6: 575 ms with tasks of 64
+ * files (`checkFiles`' default, for one package alone), 518 ms with 256 (`--jobs 1`: ~920 ms).
+ */
+export const PACKAGE_CHUNK = 256
+
 /** `jobs` is capped to this: more packages at once only add memory (each job is a task, not a thread). */
 export const MAX_VERIFY_JOBS = 256
 
@@ -247,7 +255,8 @@ async function checkPackages (scan: Scan): Promise<void> {
     }
     if (files.length === 0) return
     try {
-      await checkFiles(ctx, files, policy, { threads, onVerdict: (at, v) => { record(keys[at]!, v) } })
+      const onVerdict = (at: number, v: FileVerdict): void => { record(keys[at]!, v) }
+      await checkFiles(ctx, files, policy, { threads, chunk: PACKAGE_CHUNK, onVerdict })
     } finally {
       for (const key of keys) inflight.delete(key)
       settled()

@@ -21,6 +21,11 @@ export interface CheckFilesOptions {
    * out what the threads can take: a caller with nothing else to do asks for one fewer than the cores.
    */
   threadCount?: number
+  /**
+   * Files per task handed to a thread (default {@link CHUNK}). A caller that checks several packages at once keeps
+   * the threads busy with packages, and gains from fewer, larger tasks (see `maint/verifyStore.ts`).
+   */
+  chunk?: number
   /** Told each file's verdict as soon as it is final (`at`: its place in `files`), in no particular order. */
   onVerdict?: (at: number, verdict: FileVerdict) => void
 }
@@ -31,8 +36,8 @@ export interface CheckFilesOptions {
  */
 export const MIN_THREAD_BATCH = 64
 
-/** Files per chunk: a message then costs little per file, and the work still spreads evenly. */
-const CHUNK = 64
+/** Files per chunk: a message then costs little per file, and one package's work still spreads evenly. */
+export const CHUNK = 64
 
 /** Chunks handed to each thread at a time: one it works on, one waiting, so it never waits for this thread. */
 const PER_THREAD = 2
@@ -62,6 +67,7 @@ export async function checkFiles (
   const hashing = options.threads && ctx.threads !== undefined
     ? new Hashing(ctx, files, settle, options.threadCount ?? ctx.threads.size)
     : undefined
+  const chunk = Math.max(1, options.chunk ?? CHUNK)
   let pending: number[] = []
   for (let i = 0; i < files.length; i++) {
     const f = files[i]!
@@ -77,7 +83,7 @@ export async function checkFiles (
     left.push(i)
     if (hashing === undefined) continue
     pending.push(i)
-    if (pending.length === CHUNK) {
+    if (pending.length === chunk) {
       await hashing.add(pending)
       pending = []
       // Let the event loop read the threads' answers and hand them more, while the stat pass goes on.

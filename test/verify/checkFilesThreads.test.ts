@@ -7,7 +7,8 @@ import { createStoreContext } from '../../lib/context.js'
 import { openStore, packageIndexKey, type FileInfo, type Store, type VerifyReport } from '../../lib/index.js'
 import { StoreThreads } from '../../lib/threads/storeThreads.js'
 import { ThreadPool } from '../../lib/threads/threadPool.js'
-import { checkFiles, type FileToCheck } from '../../lib/verify/checkFiles.js'
+import { CHUNK, checkFiles, type FileToCheck } from '../../lib/verify/checkFiles.js'
+import { PACKAGE_CHUNK } from '../../lib/maint/verifyStore.js'
 import { checkPkgFilesIntegrity } from '../../lib/verify/checkPkgFilesIntegrity.js'
 import { runFixture } from '../helpers/child.js'
 import { contentOf } from '../helpers/content.js'
@@ -201,7 +202,38 @@ describe('how many threads hash: the calling thread is one of the hashers', () =
     await all.done()
     await store.close()
   })
+
+  it('files go to the threads in tasks of `chunk` files: 64 by default, one task for a whole package in a scan', async () => {
+    const store = await openStore(tempDir(), { threads: 0 })
+    const files = await filled(store, 'chunks') // 150 files
+    const list: FileToCheck[] = [...files.values()].map(info =>
+      ({ path: store.filePathFor(info.digest, info.mode), digest: info.digest, size: info.size, checkedAt: 0 }))
+    const tasksFor = async (chunk: number | undefined): Promise<number[]> => {
+      const pool = new CountingPool(2, new URL('../../lib/threads/threadStores.ts', import.meta.url))
+      const spec = { root: store.root, fsync: false }
+      const ctx = { ...createStoreContext(spec), threads: new StoreThreads(pool, spec) }
+      const verdicts = await checkFiles(ctx, list, {}, { threads: true, ...(chunk === undefined ? {} : { chunk }) })
+      expect(verdicts.every(v => v.status === 'good' && v.rehashed)).toBe(true)
+      await ctx.threads.close()
+      ctx.lock.close()
+      return pool.taskSizes.sort((a, b) => a - b)
+    }
+    expect(CHUNK).toBe(64)
+    expect(await tasksFor(undefined)).toEqual([22, 64, 64]) // the tail goes to the threads too, once they run
+    expect(PACKAGE_CHUNK).toBeGreaterThanOrEqual(COUNT)
+    expect(await tasksFor(PACKAGE_CHUNK)).toEqual([150])
+    await store.close()
+  })
 })
+
+/** A pool that counts the files of each hashing task it is given. */
+class CountingPool extends ThreadPool {
+  taskSizes: number[] = []
+  override async run<T>(module: URL, fn: string, payload: unknown, threads?: number): Promise<T> {
+    if (fn === 'hashFiles') this.taskSizes.push((payload as { paths: string[] }).paths.length)
+    return await super.run<T>(module, fn, payload, threads)
+  }
+}
 
 describe('what the threads settle is settled: the calling thread judges only the rest', () => {
   it('files a thread proved good are never read again on the calling thread; only the corrupt ones are', async () => {
