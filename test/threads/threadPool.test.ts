@@ -57,6 +57,20 @@ describe('ThreadPool', () => {
     await pool.close()
   }, 60_000)
 
+  it('a thread\'s next task waits in its own queue: it starts while the calling thread is too busy to post it', async () => {
+    const pool = new ThreadPool(1, closer)
+    await pool.runOnEach(tasks, 'echo', 0) // started, and the tasks module loaded
+    const flag = new SharedArrayBuffer(4)
+    const first = pool.run(tasks, 'sleepSync', 50)
+    const second = pool.run<number>(tasks, 'readFlag', flag)
+    // No event-loop turn here for 1 s, long after the first task ends: only a task posted already can start.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000)
+    Atomics.store(new Int32Array(flag), 0, 1)
+    await first
+    expect(await second).toBe(0)
+    await pool.close()
+  }, 60_000)
+
   it('when a limited task\'s thread has died, the next live thread stands in for it', async () => {
     const pool = new ThreadPool(2, closer)
     const [first, second] = await pool.runOnEach<{ threadId: number }>(tasks, 'echo', 0)

@@ -71,6 +71,18 @@ describe('ThreadPool: who takes which task', () => {
   }, 60_000)
 })
 
+describe('ThreadPool: two tasks posted to one thread', () => {
+  it('run one after another: each answer goes to the task that asked, even when the second is quicker', async () => {
+    const pool = new ThreadPool(1, closer)
+    await pool.runOnEach(tasks, 'echo', 0)
+    const slow = pool.run<string>(tasks, 'later', { ms: 100, value: 'slow' })
+    const quick = pool.run<{ payload: string }>(tasks, 'echo', 'quick')
+    expect(await slow).toBe('slow')
+    expect((await quick).payload).toBe('quick')
+    await pool.close()
+  }, 60_000)
+})
+
 describe('ThreadPool: a thread that dies', () => {
   it('leaves other threads\' queued tasks queued: they run when a live thread is free', async () => {
     const pool = new ThreadPool(2, closer)
@@ -154,6 +166,18 @@ describe('ThreadPool: closing', () => {
     await pool.runOnEach(tasks, 'echo', 0)
     await pool.close()
     expect(pool.running).toBe(0)
+  }, 60_000)
+
+  it('close() waits for the thread\'s own "closed", not for the answer of a task it still had', async () => {
+    const marks = tempDir()
+    process.env.CAS_TEST_CLOSE_DIR = marks
+    const pool = new ThreadPool(1, closer)
+    const [first] = await pool.runOnEach<{ threadId: number }>(tasks, 'echo', 0) // the tasks module loaded
+    // The thread is busy when "close" arrives; it answers these two before its close module is even loaded.
+    const settled = Promise.allSettled([pool.run(tasks, 'sleepSync', 300), pool.run(tasks, 'echo', 1)])
+    await pool.close()
+    expect(fs.readdirSync(marks)).toEqual([String(first!.threadId)])
+    await settled
   }, 60_000)
 
   it('rejects a running task and the queued ones with ERR_CAS_CLOSED', async () => {
