@@ -372,7 +372,8 @@ function storeThreads (root: string, options: StoreOptions, lock: PathLock): Sto
   // Each thread needs descriptors of its own to start (its event loop's). The lock descriptors this store keeps
   // open between locks must not be what it lacks: out of descriptors, a thread fails to start (the verb then runs
   // on the calling thread alone), and from TypeScript sources its loader's own thread start hangs for good.
-  // Threads start once per store, so giving the idle ones back there costs one open per stripe used later.
+  // Threads start at most twice per store (a verifier may start fewer than all, an add the rest), so giving the
+  // idle ones back there costs one open per stripe used later, at most twice.
   const pool = new ThreadPool(count, siblingModule(import.meta.url, 'threads/threadStores'), () => lock.closeIdle())
   return new StoreThreads(pool, { root, fsync: options.fsync === true })
 }

@@ -30,6 +30,8 @@ interface Task {
   thread?: Thread
   /** Any other task runs on one of the pool's first `limit` threads ({@link ThreadPool.run}'s `threads`). */
   limit: number
+  /** Set when posted: its answer must carry it. */
+  id?: number
   module: string
   fn: string
   payload: unknown
@@ -45,8 +47,8 @@ interface Thread {
   closing: boolean
 }
 
-/** A thread's answer to one task. */
-type Reply = { ok: true, value: unknown } | { ok: false, message: string } | { closed: true }
+/** A thread's answer to one task (`id`: the task's), or to "close". */
+type Reply = { id: number, ok: true, value: unknown } | { id: number, ok: false, message: string } | { closed: true }
 
 /**
  * What a thread runs: a tiny CommonJS script (a worker's `eval` code needs no file and no loader), which loads
@@ -66,22 +68,24 @@ const load = url => {
   return m
 }
 let last = Promise.resolve()
-const handle = async msg => {
-  if (msg.close !== undefined) {
-    try { await (await load(msg.close)).closeThreadStores() } catch {}
-    parentPort.postMessage({ closed: true })
-    return
-  }
+let closing = false
+const close = async url => {
+  closing = true
+  try { await (await load(url)).closeThreadStores() } catch {}
+  parentPort.postMessage({ closed: true })
+}
+const run = async msg => {
+  if (closing) return // the pool has already failed it: no work for nothing, no write cut short by the end
   try {
     const value = await (await load(msg.module))[msg.fn](msg.payload)
-    parentPort.postMessage({ ok: true, value })
+    parentPort.postMessage({ id: msg.id, ok: true, value })
   } catch (err) {
-    parentPort.postMessage({ ok: false, message: String(err && err.stack || err) })
+    parentPort.postMessage({ id: msg.id, ok: false, message: String(err && err.stack || err) })
   }
 }
 parentPort.on('message', msg => {
-  if (msg.close !== undefined) handle(msg)
-  else last = last.then(() => handle(msg))
+  if (msg.close !== undefined) close(msg.close)
+  else last = last.then(() => run(msg)).catch(() => {})
 })
 `
 
@@ -116,6 +120,7 @@ export class ThreadPool {
   readonly #beforeStart: (() => void) | undefined
   /** Threads created so far (dead ones included: a thread that died is not replaced). */
   #spawned = 0
+  #nextId = 0
   #closed = false
 
   /**
@@ -147,7 +152,7 @@ export class ThreadPool {
    *
    * `threads` (default: all of them): the task runs on one of the pool's first `threads` threads, and only those
    * are started for it. A caller that works beside its threads (the verifier hashes on the calling thread too)
-   * asks for one fewer than the cores, so that no core runs two of them.
+   * asks for no more than one fewer than the cores, so that no core runs two of them.
    */
   async run<T>(module: ModuleUrl, fn: string, payload: unknown, threads = this.#size): Promise<T> {
     if (this.#closed) throw new StoreClosedError()
@@ -211,15 +216,22 @@ export class ThreadPool {
     const worker = new Worker(THREAD_SCRIPT, { eval: true, workerData: { tsx, casStoreThread: true } })
     const thread: Thread = { worker, posted: [], closing: false }
     worker.on('message', (reply: Reply) => {
-      if ('closed' in reply) return
-      const task = thread.posted.shift()
-      if (task !== undefined) {
-        if (reply.ok) task.resolve(reply.value)
-        else task.reject(new Error(`a store thread failed: ${reply.message}`))
+      if ('closed' in reply || thread.posted.length === 0) return // closing: its tasks were failed already
+      // Answers come in the order the tasks were posted. One that does not is a thread gone wrong: trusting it
+      // would hand one task's answer (a chunk's "hashed good" bytes) to another, so the thread is dropped.
+      if (thread.posted[0]!.id !== reply.id) {
+        drop(new Error(`a store thread answered task ${String(reply.id)} out of turn`))
+        worker.terminate().catch(() => {})
+        return
       }
+      const task = thread.posted.shift()!
+      if (reply.ok) task.resolve(reply.value)
+      else task.reject(new Error(`a store thread failed: ${reply.message}`))
       this.#dispatch()
     })
-    // A thread that dies (out of memory, a bug) is dropped; its task fails and the caller does it itself.
+    // A thread that dies (out of memory, a bug) is dropped; the tasks posted to it fail, and their callers do them
+    // themselves. Tasks it could have taken go to the others: one limited to the first N threads may only now
+    // have a live thread among them.
     const drop = (err: Error): void => {
       const at = this.#threads.indexOf(thread)
       if (at >= 0) this.#threads.splice(at, 1)
@@ -232,6 +244,7 @@ export class ThreadPool {
           task.reject(err)
         }
       }
+      this.#dispatch()
     }
     worker.on('error', drop)
     worker.on('exit', code => { if (!thread.closing) drop(new Error(`a store thread exited (code ${code})`)) })
@@ -253,9 +266,10 @@ export class ThreadPool {
           task.thread === thread || (task.thread === undefined && i < task.limit))
         if (at < 0) continue
         const task = this.#queue.splice(at, 1)[0]!
+        task.id = this.#nextId++
         thread.posted.push(task)
         thread.worker.ref()
-        thread.worker.postMessage({ module: task.module, fn: task.fn, payload: task.payload })
+        thread.worker.postMessage({ id: task.id, module: task.module, fn: task.fn, payload: task.payload })
       }
     }
     // Idle threads must not keep the process alive; a closing one must, until it has closed its stores and ended

@@ -150,7 +150,9 @@ class Hashing {
     while (this.#sent < this.#limit && this.#queue.length > 0) {
       const chunk = this.#queue.shift()!
       this.#sent++
-      this.#answered.push(this.#ctx.threads!.runReading<Uint8Array>(HASH_MODULE, 'hashFiles', { ...this.#task(chunk) }, this.#threadCount)
+      const asked = this.#ctx.threads!.runReading<Uint8Array>(HASH_MODULE, 'hashFiles', { ...this.#task(chunk) },
+        this.#threadCount)
+      this.#answered.push(asked
         .then(answers => { this.#answer(chunk, answers) }, () => {}) // not answered: checkFile judges those files
         .finally(() => {
           this.#sent--
@@ -160,6 +162,8 @@ class Hashing {
   }
 
   #answer (chunk: number[], answers: Uint8Array): void {
+    // An answer that is not one byte per file of this chunk is not an answer for it: those files stay unproven.
+    if (answers.length !== chunk.length) return
     for (let k = 0; k < chunk.length; k++) if (answers[k] === HASHED_GOOD) this.#settle(chunk[k]!, GOOD_HASHED)
   }
 

@@ -83,37 +83,75 @@ describe('ThreadPool: two tasks posted to one thread', () => {
   }, 60_000)
 })
 
+describe('ThreadPool: an answer out of turn', () => {
+  it('drops the thread and fails its tasks, instead of handing one task\'s answer to another', async () => {
+    const pool = new ThreadPool(1, closer)
+    const rogue = pool.run(tasks, 'rogueAnswer', undefined)
+    const next = pool.run(tasks, 'echo', 'next')
+    await expect(rogue).rejects.toThrow(/out of turn/)
+    await expect(next).rejects.toThrow(/out of turn/)
+    expect(pool.running).toBe(0)
+    await pool.close()
+  }, 60_000)
+})
+
 describe('ThreadPool: a thread that dies', () => {
   it('leaves other threads\' queued tasks queued: they run when a live thread is free', async () => {
     const pool = new ThreadPool(2, closer)
     await pool.runOnEach(tasks, 'echo', 0)
     const release = path.join(tempDir(), 'release')
-    const busy = pool.run<number>(tasks, 'busyUntil', release)
-    const dies = pool.run(tasks, 'die', undefined)
+    const busy = pool.run<number>(tasks, 'busyUntil', release) // the first thread
+    const dies = pool.run(tasks, 'die', undefined) // the second
+    const busyToo = pool.run<number>(tasks, 'busyUntil', release) // waits on the first thread, posted to it
+    const behindDeath = pool.run(tasks, 'echo', 'lost') // waits on the second: fails with it
+    // Every thread has two tasks posted: this one stays in the pool's own queue.
     const queued = pool.run<{ payload: string }>(tasks, 'echo', 'queued')
     await expect(dies).rejects.toThrow(/exited/)
+    await expect(behindDeath).rejects.toThrow(/exited/)
     expect(pool.running).toBe(1)
     fs.writeFileSync(release, '')
     await busy
+    await busyToo
     expect(await queued).toMatchObject({ payload: 'queued' })
+    await pool.close()
+  }, 60_000)
+
+  it('hands a task limited to the first thread to the next live one when the first dies', async () => {
+    const pool = new ThreadPool(2, closer)
+    const [, second] = await pool.runOnEach<{ threadId: number }>(tasks, 'echo', 0)
+    const dies = pool.run(tasks, 'die', undefined, 1)
+    const behindDeath = pool.run(tasks, 'echo', 1, 1)
+    const queued = pool.run<{ threadId: number }>(tasks, 'echo', 2, 1) // in the pool's queue: the first thread is full
+    await expect(dies).rejects.toThrow(/exited/)
+    await expect(behindDeath).rejects.toThrow(/exited/)
+    expect((await queued).threadId).toBe(second!.threadId) // answered, not left waiting for a thread that is gone
     await pool.close()
   }, 60_000)
 
   it('fails the tasks bound to it (runOnEach rejects instead of waiting forever)', async () => {
     const pool = new ThreadPool(2, closer)
     await pool.runOnEach(tasks, 'echo', 0)
-    const dies = pool.run(tasks, 'die', undefined)
+    const release = path.join(tempDir(), 'release')
+    const dies = pool.run(tasks, 'die', undefined) // the first thread
+    const busy = pool.run(tasks, 'busyUntil', release) // the second
+    const behindDeath = pool.run(tasks, 'echo', 'lost') // posted to the first, behind its death
+    // The first thread has two tasks posted: its share of this one waits in the pool's queue, bound to it.
     const each = pool.runOnEach(tasks, 'echo', 1)
     await expect(dies).rejects.toThrow(/exited/)
+    await expect(behindDeath).rejects.toThrow(/exited/)
     await expect(each).rejects.toThrow(/exited/)
+    fs.writeFileSync(release, '')
+    await busy
     await pool.close()
   }, 60_000)
 
   it('with no thread left, fails the queued tasks too', async () => {
     const pool = new ThreadPool(1, closer)
     const dies = pool.run(tasks, 'die', undefined)
-    const queued = pool.run(tasks, 'echo', 'never')
+    const behindDeath = pool.run(tasks, 'echo', 'posted')
+    const queued = pool.run(tasks, 'echo', 'never') // the one thread has two tasks posted: this one is queued
     await expect(dies).rejects.toThrow(/exited/)
+    await expect(behindDeath).rejects.toThrow(/exited/)
     await expect(queued).rejects.toThrow(/exited/)
     expect(pool.running).toBe(0)
     await pool.close()
@@ -184,8 +222,9 @@ describe('ThreadPool: closing', () => {
     const pool = new ThreadPool(1, closer)
     await pool.run(tasks, 'echo', 0)
     const busy = pool.run(tasks, 'busyUntil', path.join(tempDir(), 'never'))
-    const queued = pool.run(tasks, 'echo', 1)
-    const settled = Promise.allSettled([busy, queued])
+    const posted = pool.run(tasks, 'echo', 1)
+    const queued = pool.run(tasks, 'echo', 2) // the thread has two tasks posted: this one is in the pool's queue
+    const settled = Promise.allSettled([busy, posted, queued])
     await pool.close()
     for (const task of await settled) {
       expect(task).toMatchObject({ status: 'rejected', reason: { code: 'ERR_CAS_CLOSED' } })

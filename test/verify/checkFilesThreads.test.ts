@@ -2,6 +2,7 @@
 // only ever proves a file good, every other file is judged (and removed) by checkFile on the calling thread under
 // the path lock; a thread that dies or a store closed meanwhile leaves the files to the calling thread.
 import fs from 'node:fs'
+import os from 'node:os'
 import { describe, expect, it, vi } from 'vitest'
 import { createStoreContext } from '../../lib/context.js'
 import { openStore, packageIndexKey, type FileInfo, type Store, type VerifyReport } from '../../lib/index.js'
@@ -128,6 +129,32 @@ class DyingPool extends ThreadPool {
   }
 }
 
+/** A pool whose threads answer a hashing task with one byte too many, every one "hashed good". */
+class OverAnsweringPool extends ThreadPool {
+  override async run<T>(module: URL, fn: string, payload: unknown, threads?: number): Promise<T> {
+    if (fn !== 'hashFiles') return await super.run<T>(module, fn, payload, threads)
+    return new Uint8Array((payload as { paths: string[] }).paths.length + 1).fill(1) as T
+  }
+}
+
+it('an answer that is not one byte per file of its chunk proves nothing: the damaged files are still found', async () => {
+  const store = await openStore(tempDir(), { threads: 0 })
+  const files = await filled(store, 'over')
+  damage(store, files)
+  const pool = new OverAnsweringPool(2, new URL('../../lib/threads/threadStores.ts', import.meta.url))
+  const spec = { root: store.root, fsync: false }
+  const ctx = { ...createStoreContext(spec), threads: new StoreThreads(pool, spec) }
+  const list: FileToCheck[] = [...files.values()].map(info =>
+    ({ path: store.filePathFor(info.digest, info.mode), digest: info.digest, size: info.size, checkedAt: 0 }))
+  const verdicts = await checkFiles(ctx, list, {}, { threads: true })
+  const names = [...files.keys()]
+  expect(verdicts.flatMap((v, i) => v.status === 'good' ? [] : [[names[i], v.status]]))
+    .toEqual([['f7.js', 'corrupt'], ['f40.js', 'corrupt'], ['f99.js', 'missing']])
+  await ctx.threads.close()
+  ctx.lock.close()
+  await store.close()
+})
+
 it('a thread that dies under its task leaves the files to the calling thread: every verdict still right', async () => {
   const store = await openStore(tempDir(), { threads: 0 })
   const files = await filled(store, 'dies')
@@ -185,7 +212,8 @@ function threadedContext (root: string, hooks: TestHooks = {}): {
 }
 
 describe('how many threads hash: the calling thread is one of the hashers', () => {
-  it('checkPkgFilesIntegrity starts one thread fewer than the store has; checkFiles alone uses them all', async () => {
+  it('checkPkgFilesIntegrity starts one thread per core but its own (2 cores: 1 of 2); checkFiles alone all', async () => {
+    vi.spyOn(os, 'availableParallelism').mockReturnValue(2)
     const store = await openStore(tempDir(), { threads: 0 })
     const files = await filled(store, 'count') // 150 files to re-hash: enough chunks to keep two threads busy
     const one = threadedContext(store.root)
@@ -200,6 +228,14 @@ describe('how many threads hash: the calling thread is one of the hashers', () =
     expect(verdicts.every(v => v.status === 'good' && v.rehashed)).toBe(true)
     expect(all.pool.running).toBe(2)
     await all.done()
+    // With more cores than threads, every thread hashes beside the calling thread.
+    vi.spyOn(os, 'availableParallelism').mockReturnValue(8)
+    const many = threadedContext(store.root)
+    for (const info of files.values()) info.checkedAt = 0
+    expect((await checkPkgFilesIntegrity(many.ctx, { algo: 'sha512', files: new Map(files) })).passed).toBe(true)
+    expect(many.pool.running).toBe(2)
+    await many.done()
+    vi.restoreAllMocks()
     await store.close()
   })
 
