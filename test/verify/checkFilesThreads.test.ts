@@ -18,6 +18,7 @@ import { tempDir } from '../helpers/tmp.js'
 import type { TestHooks } from '../../lib/util/hooks.js'
 
 const COUNT = 150 // files to re-hash: above MIN_THREAD_BATCH (64), and more than one task of 128
+const THREAD_STORES = new URL('../../lib/threads/threadStores.ts', import.meta.url)
 
 /** Fills `store` with COUNT files (checkedAt 0: each must be re-hashed); returns the index's files. */
 async function filled (store: Store, seed: string): Promise<Map<string, FileInfo>> {
@@ -141,17 +142,12 @@ it('an answer that is not one byte per file of its chunk proves nothing: the dam
   const store = await openStore(tempDir(), { threads: 0 })
   const files = await filled(store, 'over')
   damage(store, files)
-  const pool = new OverAnsweringPool(2, new URL('../../lib/threads/threadStores.ts', import.meta.url))
-  const spec = { root: store.root, fsync: false }
-  const ctx = { ...createStoreContext(spec), threads: new StoreThreads(pool, spec) }
-  const list: FileToCheck[] = [...files.values()].map(info =>
-    ({ path: store.filePathFor(info.digest, info.mode), digest: info.digest, size: info.size, checkedAt: 0 }))
-  const verdicts = await checkFiles(ctx, list, {}, { threads: true })
+  const { ctx, done } = contextOnPool(store.root, new OverAnsweringPool(2, THREAD_STORES))
+  const verdicts = await checkFiles(ctx, toRehash(store, files), {}, { threads: true })
   const names = [...files.keys()]
   expect(verdicts.flatMap((v, i) => v.status === 'good' ? [] : [[names[i], v.status]]))
     .toEqual([['f7.js', 'corrupt'], ['f40.js', 'corrupt'], ['f99.js', 'missing']])
-  await ctx.threads.close()
-  ctx.lock.close()
+  await done()
   await store.close()
 })
 
@@ -159,20 +155,16 @@ it('a thread that dies under its task leaves the files to the calling thread: ev
   const store = await openStore(tempDir(), { threads: 0 })
   const files = await filled(store, 'dies')
   damage(store, files)
-  const pool = new DyingPool(2, new URL('../../lib/threads/threadStores.ts', import.meta.url))
-  const spec = { root: store.root, fsync: false }
-  const ctx = { ...createStoreContext(spec), threads: new StoreThreads(pool, spec) }
-  const list: FileToCheck[] = [...files.values()].map(info =>
-    ({ path: store.filePathFor(info.digest, info.mode), digest: info.digest, size: info.size, checkedAt: 0 }))
-  const verdicts = await checkFiles(ctx, list, {}, { threads: true })
+  const pool = new DyingPool(2, THREAD_STORES)
+  const { ctx, done } = contextOnPool(store.root, pool)
+  const verdicts = await checkFiles(ctx, toRehash(store, files), {}, { threads: true })
   expect(pool.tasks).toBeGreaterThan(0) // the files were handed to threads…
   expect(pool.running).toBe(0) // …which died
   const names = [...files.keys()]
   const bad = verdicts.flatMap((v, i) => v.status === 'good' ? [] : [[names[i], v.status, v.removed]])
   expect(bad).toEqual([['f7.js', 'corrupt', true], ['f40.js', 'corrupt', true], ['f99.js', 'missing', false]])
   expect(verdicts.filter(v => v.status === 'good' && v.rehashed)).toHaveLength(COUNT - 3)
-  await ctx.threads.close()
-  ctx.lock.close()
+  await done()
   await store.close()
 })
 
@@ -200,15 +192,25 @@ it('idle threads never keep a process alive: a script that verifies on threads a
     { exit: { code: 0, signal: null }, out: '{"passed":true,"checked":100}', stderr: '' })
 })
 
-/** A store context on `root` with two store threads of its own, as `openStore` makes one (closed by `done`). */
-function threadedContext (root: string, hooks: TestHooks = {}): {
+/** A store context on `root` whose threads are `pool`'s, as `openStore` makes one (closed by `done`). */
+function contextOnPool (root: string, pool: ThreadPool, hooks: TestHooks = {}): {
   ctx: Parameters<typeof checkFiles>[0], pool: ThreadPool, done: () => Promise<void>
 } {
   const spec = { root, fsync: false }
-  const pool = new ThreadPool(2, new URL('../../lib/threads/threadStores.ts', import.meta.url))
   const threads = new StoreThreads(pool, spec)
   const ctx = { ...createStoreContext({ ...spec, hooks }), threads }
   return { ctx, pool, done: async () => { await threads.close(); ctx.lock.close() } }
+}
+
+/** {@link contextOnPool} with two store threads of its own. */
+function threadedContext (root: string, hooks: TestHooks = {}): ReturnType<typeof contextOnPool> {
+  return contextOnPool(root, new ThreadPool(2, THREAD_STORES), hooks)
+}
+
+/** Every file of `files` as checkFiles takes it, to be re-hashed (checkedAt 0). */
+function toRehash (store: Store, files: Map<string, FileInfo>): FileToCheck[] {
+  return [...files.values()].map(info =>
+    ({ path: store.filePathFor(info.digest, info.mode), digest: info.digest, size: info.size, checkedAt: 0 }))
 }
 
 describe('how many threads hash: the calling thread is one of the hashers', () => {
@@ -221,8 +223,7 @@ describe('how many threads hash: the calling thread is one of the hashers', () =
     expect(result.passed).toBe(true)
     expect(one.pool.running).toBe(1)
     await one.done()
-    const list: FileToCheck[] = [...files.values()].map(info =>
-      ({ path: store.filePathFor(info.digest, info.mode), digest: info.digest, size: info.size, checkedAt: 0 }))
+    const list: FileToCheck[] = toRehash(store, files)
     const all = threadedContext(store.root)
     const verdicts = await checkFiles(all.ctx, list, {}, { threads: true })
     expect(verdicts.every(v => v.status === 'good' && v.rehashed)).toBe(true)
@@ -242,16 +243,13 @@ describe('how many threads hash: the calling thread is one of the hashers', () =
   it('files go to the threads in tasks of `chunk` files: 64 by default, one task for a whole package in a scan', async () => {
     const store = await openStore(tempDir(), { threads: 0 })
     const files = await filled(store, 'chunks') // 150 files
-    const list: FileToCheck[] = [...files.values()].map(info =>
-      ({ path: store.filePathFor(info.digest, info.mode), digest: info.digest, size: info.size, checkedAt: 0 }))
+    const list: FileToCheck[] = toRehash(store, files)
     const tasksFor = async (chunk: number | undefined): Promise<number[]> => {
-      const pool = new CountingPool(2, new URL('../../lib/threads/threadStores.ts', import.meta.url))
-      const spec = { root: store.root, fsync: false }
-      const ctx = { ...createStoreContext(spec), threads: new StoreThreads(pool, spec) }
+      const pool = new CountingPool(2, THREAD_STORES)
+      const { ctx, done } = contextOnPool(store.root, pool)
       const verdicts = await checkFiles(ctx, list, {}, { threads: true, ...(chunk === undefined ? {} : { chunk }) })
       expect(verdicts.every(v => v.status === 'good' && v.rehashed)).toBe(true)
-      await ctx.threads.close()
-      ctx.lock.close()
+      await done()
       return pool.taskSizes.sort((a, b) => a - b)
     }
     expect(CHUNK).toBe(64)
