@@ -4,9 +4,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import { describe, expect, it, vi } from 'vitest'
-import { createStoreContext } from '../../lib/context.js'
 import { openStore, packageIndexKey, type FileInfo, type Store, type VerifyReport } from '../../lib/index.js'
-import { StoreThreads } from '../../lib/threads/storeThreads.js'
 import { ThreadPool } from '../../lib/threads/threadPool.js'
 import { CHUNK, checkFiles, type FileToCheck } from '../../lib/verify/checkFiles.js'
 import { PACKAGE_CHUNK } from '../../lib/maint/verifyStore.js'
@@ -14,12 +12,10 @@ import { checkPkgFilesIntegrity } from '../../lib/verify/checkPkgFilesIntegrity.
 import { runFixture } from '../helpers/child.js'
 import { contentOf } from '../helpers/content.js'
 import { gate } from '../helpers/gate.js'
+import { contextOnPool, threadedContext, THREAD_STORES } from '../helpers/threads.js'
 import { tempDir } from '../helpers/tmp.js'
-import type { TestHooks } from '../../lib/util/hooks.js'
 
 const COUNT = 150 // files to re-hash: above MIN_THREAD_BATCH (64), and more than one task of 128
-const THREAD_STORES = new URL('../../lib/threads/threadStores.ts', import.meta.url)
-
 /** Fills `store` with COUNT files (checkedAt 0: each must be re-hashed); returns the index's files. */
 async function filled (store: Store, seed: string): Promise<Map<string, FileInfo>> {
   const files = new Map<string, FileInfo>()
@@ -191,21 +187,6 @@ it('idle threads never keep a process alive: a script that verifies on threads a
   expect({ exit, out: child.lines.at(-1), stderr: child.stderr() }).toEqual(
     { exit: { code: 0, signal: null }, out: '{"passed":true,"checked":100}', stderr: '' })
 })
-
-/** A store context on `root` whose threads are `pool`'s, as `openStore` makes one (closed by `done`). */
-function contextOnPool (root: string, pool: ThreadPool, hooks: TestHooks = {}): {
-  ctx: Parameters<typeof checkFiles>[0], pool: ThreadPool, done: () => Promise<void>
-} {
-  const spec = { root, fsync: false }
-  const threads = new StoreThreads(pool, spec)
-  const ctx = { ...createStoreContext({ ...spec, hooks }), threads }
-  return { ctx, pool, done: async () => { await threads.close(); ctx.lock.close() } }
-}
-
-/** {@link contextOnPool} with two store threads of its own. */
-function threadedContext (root: string, hooks: TestHooks = {}): ReturnType<typeof contextOnPool> {
-  return contextOnPool(root, new ThreadPool(2, THREAD_STORES), hooks)
-}
 
 /** Every file of `files` as checkFiles takes it, to be re-hashed (checkedAt 0). */
 function toRehash (store: Store, files: Map<string, FileInfo>): FileToCheck[] {
