@@ -26,10 +26,13 @@ export interface ModuleUrl {
 /** What a verb uses of the store's threads (`threads/storeThreads.ts`). */
 export interface ContextThreads {
   readonly size: number
-  /** Boots the threads and has them load `module` ahead of a task. */
-  prepare: (module: ModuleUrl) => void
-  /** Runs `fn({ store, ...payload })` of `module` in a thread. */
-  run: <T>(module: ModuleUrl, fn: string, payload: Record<string, unknown>) => Promise<T>
+  /**
+   * Boots the first `threads` threads (default: all) and has them load `module` ahead of a task; true once they
+   * are ready, false when that failed. Never rejects.
+   */
+  prepare: (module: ModuleUrl, threads?: number) => Promise<boolean>
+  /** Runs `fn({ store, ...payload })` of `module` in a thread (one of the first `threads`, default: any). */
+  run: <T>(module: ModuleUrl, fn: string, payload: Record<string, unknown>, threads?: number) => Promise<T>
   /**
    * {@link run} for a task that creates no file (the verifier's hashing): no temp-owner records held for it.
    * `threads`: run it on one of the first `threads` threads only (and start no other).

@@ -2,29 +2,13 @@ import fs from 'node:fs'
 import path from 'node:path'
 import type { StoreContext } from '../context.js'
 import { FileAccessError, FileChangedError, InvalidArgumentError, TooManyEntriesError } from '../errors.js'
-import { siblingModule } from '../threads/threadStores.js'
 import type { PackageIndex } from '../types.js'
 import { errorCode } from '../util/fs.js'
 import { reach, type TestHooks } from '../util/hooks.js'
-import { completeStep, dropSteps } from '../write/completeStep.js'
-import { ensureFile } from '../write/ensureFile.js'
-import type { AddedInThread } from './addDirInThread.js'
+import { addBesideThreads, prepareThreads } from './addBesideThreads.js'
 import { addPackageMeta } from './addPackageMeta.js'
 import { DEFAULT_MAX_ENTRIES, type AddLimits } from './limits.js'
-import { openApproved, type Approved } from './openApproved.js'
-
-/**
- * A folder with at least this many files is added by the store's threads (when it has some). Below it, the
- * hand-off (a message each way, a copy of the list) costs more than a second core saves.
- */
-export const THREAD_MIN_FILES = 64
-/**
- * Tasks per thread a folder is split into: two, so a thread that finishes early takes a second share, and the
- * calling thread renames the first shares while the threads still work on the rest. Small tasks cost more
- * (measured: 128-file tasks took 1.6x the CPU of 6,000-file ones, in messages and interleaving).
- */
-const TASKS_PER_THREAD = 2
-const THREAD_JOBS = siblingModule(import.meta.url, 'addDirInThread')
+import type { Approved } from './openApproved.js'
 
 /**
  * How many times one real directory is walked when links inside the package reach it under several names. Each
@@ -53,76 +37,20 @@ export async function addFilesFromDir (ctx: StoreContext, dir: string, options: 
   }
   if (!fs.statSync(root).isDirectory()) throw new InvalidArgumentError(`addFilesFromDir: ${dir} is not a directory`)
   // Threads boot (and load the task's module) while the folder is walked; harmless if it turns out small.
-  ctx.threads?.prepare(THREAD_JOBS)
+  prepareThreads(ctx)
   const files = new Map<string, Approved>()
   const maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES
-  const walk: Walk = { root, maxEntries, visits: new Map(), out: files, hooks: ctx.hooks }
+  const walk: Walk = { root, maxEntries, visits: new Map(), out: files, hooks: ctx.hooks, lastTurn: performance.now() }
   await collect(walk, root, '', new Set([root]))
   await reach(ctx.hooks, 'add:walked', root)
   const index: PackageIndex = { algo: 'sha512', files: new Map() }
-  const tasks = inThreads(ctx, [...files.values()])
-  let i = 0
-  try {
-    for (const [name, approved] of files) {
-      // A thread's file is finished here (its rename or claim, under this thread's lock), as soon as its task is
-      // done. A file a thread could not add, or whose claimed content vanished before the claim, is added here:
-      // its error (the file changed, a lock timed out) is then the real one, thrown from this thread.
-      const fromThread = tasks === undefined ? undefined : await tasks.take(i)
-      if (i === 0 && tasks !== undefined) await reach(ctx.hooks, 'add:handedOff', root)
-      i++
-      let added
-      if (fromThread != null && await completeStep(ctx, fromThread.step)) {
-        added = fromThread
-      } else {
-        if (tasks !== undefined) await reach(ctx.hooks, 'add:redoneHere', approved.realPath)
-        added = await addHere(ctx, approved)
-      }
-      const { digest, size, checkedAt } = added
-      index.files.set(name, { digest, mode: added.mode & 0o777, size, checkedAt })
-    }
-  } catch (err) {
-    await tasks?.dropRest(i)
-    throw err
+  const names = [...files.keys()]
+  const added = await addBesideThreads(ctx, [...files.values()])
+  for (let i = 0; i < names.length; i++) {
+    const { digest, size, checkedAt, mode } = added[i]!
+    index.files.set(names[i]!, { digest, mode: mode & 0o777, size, checkedAt })
   }
   return addPackageMeta(ctx, index)
-}
-
-async function addHere (ctx: StoreContext, approved: Approved): Promise<Omit<AddedInThread, 'step'>> {
-  const { content, mode } = openApproved(approved)
-  const added = await ensureFile(ctx, content, { mode })
-  return { digest: added.digest, size: added.size, checkedAt: added.checkedAt, mode }
-}
-
-/** The files of a folder given to the store's threads, collected in order as their tasks finish. */
-interface ThreadTasks {
-  /** File `i`'s result, once its task is done: null when the thread failed on it. */
-  take: (i: number) => Promise<AddedInThread | null>
-  /** The add failed at file `from`: waits for every task and removes the temp files nobody will rename. */
-  dropRest: (from: number) => Promise<void>
-}
-
-/**
- * Splits the folder's files into tasks for the store's threads; undefined when the store has no threads or the
- * folder is too small to be worth them. A task that fails as a whole (its thread died, the store closed) leaves
- * its files to the calling thread.
- */
-function inThreads (ctx: StoreContext, files: Approved[]): ThreadTasks | undefined {
-  const threads = ctx.threads
-  if (threads === undefined || files.length < THREAD_MIN_FILES) return undefined
-  const size = Math.ceil(files.length / (threads.size * TASKS_PER_THREAD))
-  const tasks: Array<Promise<Array<AddedInThread | null>>> = []
-  for (let from = 0; from < files.length; from += size) {
-    const chunk = files.slice(from, from + size)
-    tasks.push(threads.run<Array<AddedInThread | null>>(THREAD_JOBS, 'addApprovedFiles', { files: chunk })
-      .catch(() => chunk.map(() => null)))
-  }
-  return {
-    take: async i => (await tasks[Math.floor(i / size)]!)[i % size]!,
-    dropRest: async from => {
-      const results = (await Promise.all(tasks)).flat().slice(from)
-      dropSteps(results.flatMap(added => added === null ? [] : [added.step]))
-    },
-  }
 }
 
 interface Walk {
@@ -132,9 +60,22 @@ interface Walk {
   visits: Map<string, number>
   out: Map<string, Approved>
   hooks: TestHooks | undefined
+  /** When the walk last let the event loop run (ms, `performance.now()`). */
+  lastTurn: number
 }
 
+/**
+ * The walk lets the event loop run at least this often (ms). Its calls are synchronous, and a big folder takes tens
+ * of milliseconds to walk: the store's threads, booting meanwhile, are ready only once this thread has read their
+ * answers (measured, 12,000 files: a thread that loaded its module in ~55 ms was ready to take work at ~100 ms).
+ */
+const WALK_TURN_MS = 4
+
 async function collect (walk: Walk, realDir: string, prefix: string, ancestors: Set<string>): Promise<void> {
+  if (performance.now() - walk.lastTurn >= WALK_TURN_MS) {
+    await new Promise(resolve => setImmediate(resolve))
+    walk.lastTurn = performance.now()
+  }
   for (const entry of readDir(realDir)) {
     const entryPath = path.join(realDir, entry.name)
     const name = prefix === '' ? entry.name : `${prefix}/${entry.name}`

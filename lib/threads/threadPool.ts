@@ -168,11 +168,15 @@ export class ThreadPool {
     })
   }
 
-  /** Runs `fn(payload)` once on every thread (starting them); resolves with their answers in thread order. */
-  async runOnEach<T>(module: ModuleUrl, fn: string, payload: unknown): Promise<T[]> {
+  /**
+   * Runs `fn(payload)` once on every thread (starting them), or on the first `threads` only; resolves with their
+   * answers in thread order.
+   */
+  async runOnEach<T>(module: ModuleUrl, fn: string, payload: unknown, threads = this.#size): Promise<T[]> {
     if (this.#closed) throw new StoreClosedError()
-    this.#start(this.#size)
-    const answers = this.#threads.map(async thread => await new Promise<T>((resolve, reject) => {
+    const count = Math.max(1, Math.min(this.#size, Math.floor(threads)))
+    this.#start(count)
+    const answers = this.#threads.slice(0, count).map(async thread => await new Promise<T>((resolve, reject) => {
       const settle = { resolve: resolve as (value: unknown) => void, reject }
       const task = { thread, limit: this.#size, module: module.href, fn, payload, ...settle }
       this.#queue.push(task)

@@ -36,8 +36,21 @@ export type PausePoint =
   | 'add:dirApproved'
   /** addFilesFromDir: the folder was walked and every file approved; none has been opened yet. */
   | 'add:walked'
-  /** Bulk add: the store's threads wrote their temp files (or found content stored); none renamed or claimed yet. */
+  /**
+   * Bulk add: a store thread answered its first task of this add: its files are in temp files (or found stored),
+   * none of them renamed or claimed yet (path: the task's first file).
+   */
   | 'add:handedOff'
+  /**
+   * Bulk add: the calling thread is about to add the next slice of files itself, no store thread being ready with
+   * room for it (path: the slice's first file). It looks again after the pause: a thread ready by then takes it.
+   */
+  | 'add:here'
+  /**
+   * Bulk add: the store's threads are ready for this add (booted, module loaded, owner records held; path: the
+   * first file). They are handed slices only once this returns.
+   */
+  | 'add:threadsReady'
   /** Bulk add: a file a thread did not add is added on the calling thread (path: the file). */
   | 'add:redoneHere'
   /** Remote upload: one content file is on the server (path: its URL). */

@@ -1,11 +1,12 @@
 // A store's threads as the calling thread sees them: `prepare` boots them and loads the module ahead of the
 // first task, every task gets the store's spec, and the threads' temp-owner records are held from the first
 // task to close (store threads take no OS lock, so without them `cas prune` would judge their temps dead).
+import fs from 'node:fs'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { OWNER_SUFFIX } from '../../lib/layout/tempName.js'
-import { tempWriterAlive } from '../../lib/lock/tempOwner.js'
+import { OWNERS_DIR, tempWriterAlive } from '../../lib/lock/tempOwner.js'
 import { StoreThreads } from '../../lib/threads/storeThreads.js'
 import { ThreadPool } from '../../lib/threads/threadPool.js'
 import { siblingModule } from '../../lib/threads/threadStores.js'
@@ -23,7 +24,7 @@ function storeThreads (size = 2): { threads: StoreThreads, pool: ThreadPool, roo
 describe('StoreThreads', () => {
   it('prepare starts every thread and has it run the module\'s `ready` before any task', async () => {
     const { threads, pool } = storeThreads()
-    threads.prepare(tasks)
+    expect(await threads.prepare(tasks)).toBe(true)
     const answers = await Promise.all([
       threads.run<{ readyCalls: number }>(tasks, 'readyCount', {}),
       threads.run<{ readyCalls: number }>(tasks, 'readyCount', {}),
@@ -51,5 +52,40 @@ describe('StoreThreads', () => {
     await threads.close()
     expect(pool.running).toBe(0)
     for (const id of ids) expect(tempWriterAlive(root, id + OWNER_SUFFIX)).toBe(false)
+  }, 60_000)
+
+  it('prepare and run limited to the first threads start only those, and hold only their owner records', async () => {
+    const { threads, pool, root } = storeThreads()
+    expect(await threads.prepare(tasks, 1)).toBe(true)
+    expect(await threads.prepare(tasks, 1)).toBe(true) // asked again: the first call's answer, no second `ready`
+    expect(pool.running).toBe(1)
+    const [first] = await pool.runOnEach<string>(threadStores, 'threadOwnerId', undefined, 1)
+    expect(tempWriterAlive(root, first! + OWNER_SUFFIX)).toBe(true)
+    expect((await threads.run<{ readyCalls: number }>(tasks, 'readyCount', {}, 1)).readyCalls).toBe(1)
+    expect(pool.running).toBe(1)
+    // A task that may run on both: the second thread starts, and its record is held before the task runs.
+    await threads.run(tasks, 'echo', {}, 2)
+    const ids = await pool.runOnEach<string>(threadStores, 'threadOwnerId', undefined)
+    expect(ids[0]).toBe(first)
+    for (const id of ids) expect(tempWriterAlive(root, id + OWNER_SUFFIX)).toBe(true)
+    await threads.close()
+    for (const id of ids) expect(tempWriterAlive(root, id + OWNER_SUFFIX)).toBe(false)
+  }, 60_000)
+
+  it('prepare answers false, never rejects, when the threads cannot load the module; asked again, the same', async () => {
+    const { threads } = storeThreads(1)
+    const missing = pathToFileURL(path.join(import.meta.dirname, 'no-such-module.ts'))
+    expect(await threads.prepare(missing)).toBe(false)
+    expect(await threads.prepare(missing)).toBe(false)
+    expect(await threads.prepare(tasks)).toBe(true)
+    await threads.close()
+  }, 60_000)
+
+  it('no task runs on a thread whose owner record cannot be held: run rejects with the reason', async () => {
+    const { threads, root } = storeThreads(1)
+    fs.writeFileSync(path.join(root, OWNERS_DIR), 'a file where the owners folder goes')
+    await expect(threads.run(tasks, 'echo', {})).rejects.toMatchObject({ code: 'ERR_CAS_FILE_ACCESS' })
+    expect(await threads.prepare(tasks)).toBe(false)
+    await threads.close()
   }, 60_000)
 })

@@ -23,6 +23,20 @@ describe('ThreadPool', () => {
     expect(pool.running).toBe(0)
   }, 60_000)
 
+  it('runOnEach limited to the first threads starts only those and runs on each of them once', async () => {
+    const pool = new ThreadPool(3, closer)
+    const one = await pool.runOnEach<{ threadId: number }>(tasks, 'echo', 'a', 1)
+    expect(one).toHaveLength(1)
+    expect(pool.running).toBe(1)
+    const two = await pool.runOnEach<{ threadId: number }>(tasks, 'echo', 'b', 2)
+    expect(pool.running).toBe(2)
+    expect(two.map(a => a.threadId)[0]).toBe(one[0]!.threadId)
+    expect(new Set(two.map(a => a.threadId)).size).toBe(2)
+    expect(await pool.runOnEach(tasks, 'echo', 'c', 9)).toHaveLength(3) // capped at the pool's size
+    expect(await pool.runOnEach(tasks, 'echo', 'd', 1)).toHaveLength(1) // three run: still the first one only
+    await pool.close()
+  }, 60_000)
+
   it('calls beforeStart just before it creates threads, each time it does, and never for a pool left unused', async () => {
     const seen: number[] = []
     const pool = new ThreadPool(2, closer, () => seen.push(pool.running))
