@@ -24,6 +24,17 @@ export const THREAD_MIN_FILES = 64
 export const TASK_FILES = 512
 
 /**
+ * Near the end of a folder a task is at most this share of the files left (and at least {@link MIN_TASK_FILES}):
+ * with full tasks, the calling thread ran out of files while the thread still had up to two tasks to do, and
+ * waited 0-38 ms (~20 ms on average, 12,000 files, tmpfs) for their answers, idle. With tasks shrinking to a
+ * quarter of what is left, it waited 0 ms in 6 of 6 adds.
+ */
+const TAIL_SHARE = 4
+
+/** The smallest task a thread is handed (below it, the message costs more than the files). */
+export const MIN_TASK_FILES = 64
+
+/**
  * Files the calling thread adds between two looks at the threads (their answers, room for a new task). Smaller
  * than a task, so a thread that finished one is handed the next soon.
  */
@@ -73,6 +84,11 @@ export async function addBesideThreads (ctx: StoreContext, files: Approved[]): P
  */
 function threadsBeside (threads: ContextThreads): number {
   return Math.max(1, Math.min(threads.size, os.availableParallelism() - 1))
+}
+
+/** Files in the next task when `left` files are not handed out yet. */
+export function taskSize (left: number): number {
+  return Math.min(TASK_FILES, Math.max(MIN_TASK_FILES, Math.ceil(left / TAIL_SHARE)))
 }
 
 async function addHere (ctx: StoreContext, approved: Approved): Promise<AddedFile> {
@@ -144,7 +160,7 @@ class SharedAdd {
     const hasRoom = (): boolean => this.#ready && this.#posted < this.#threadCount * TASKS_PER_THREAD
     if (!hasRoom()) await reach(this.#ctx.hooks, 'add:here', this.#files[from]!.realPath)
     if (hasRoom()) {
-      const to = Math.min(this.#files.length, from + TASK_FILES)
+      const to = Math.min(this.#files.length, from + taskSize(this.#files.length - from))
       this.#next = to
       this.#post(from, to)
       return

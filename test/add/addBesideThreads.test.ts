@@ -6,7 +6,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { addFilesFromDir } from '../../lib/add/addFilesFromDir.js'
-import { addBesideThreads, HERE_FILES, TASK_FILES, type AddedFile } from '../../lib/add/addBesideThreads.js'
+import { addBesideThreads, HERE_FILES, MIN_TASK_FILES, TASK_FILES, taskSize, type AddedFile } from '../../lib/add/addBesideThreads.js'
 import type { Approved } from '../../lib/add/openApproved.js'
 import { createStoreContext } from '../../lib/context.js'
 import { openStore } from '../../lib/index.js'
@@ -54,10 +54,14 @@ const digests = (added: AddedFile[]): string[] => added.map(a => `${a.digest} ${
 /** A pool that records the size of each add task it is given, and can fail them all. */
 class AddTaskPool extends ThreadPool {
   tasks: number[] = []
+  /** Each task's files (their real paths). */
+  taskFiles: string[][] = []
   failAdds = false
   override async run<T>(module: URL, fn: string, payload: unknown, threads?: number): Promise<T> {
     if (fn === 'addApprovedFiles') {
-      this.tasks.push((payload as { files: unknown[] }).files.length)
+      const files = (payload as { files: Approved[] }).files
+      this.tasks.push(files.length)
+      this.taskFiles.push(files.map(f => f.realPath))
       if (this.failAdds) throw new Error('this thread died')
     }
     return await super.run<T>(module, fn, payload, threads)
@@ -86,7 +90,7 @@ describe('who adds what', () => {
   }, 60_000)
 
   it('ready threads take tasks of TASK_FILES files while the calling thread adds slices of HERE_FILES', async () => {
-    const files = approvedFolder(TASK_FILES * 2 + HERE_FILES + 40, 'shared')
+    const files = approvedFolder(TASK_FILES * 8 + HERE_FILES + 40, 'shared')
     const here: string[] = []
     const pool = new AddTaskPool(2, THREAD_STORES)
     const first = threadsFirst()
@@ -99,6 +103,16 @@ describe('who adds what', () => {
     // The first two slices went to the thread (two tasks posted per thread); the third was the calling thread's.
     expect(pool.tasks.slice(0, 2)).toEqual([TASK_FILES, TASK_FILES])
     expect(here).toContain(files[TASK_FILES * 2]!.realPath)
+    // Near the end, tasks shrink to a quarter of the files left (at least MIN_TASK_FILES), so the thread never
+    // holds more work than this thread has left: every task has exactly the size the files left called for.
+    const at = new Map(files.map((f, i) => [f.realPath, i]))
+    for (const task of pool.taskFiles) {
+      const from = at.get(task[0]!)!
+      expect(task).toHaveLength(Math.min(files.length - from, taskSize(files.length - from)))
+    }
+    expect(taskSize(TASK_FILES * 4)).toBe(TASK_FILES)
+    expect(taskSize(TASK_FILES)).toBe(TASK_FILES / 4)
+    expect(taskSize(10)).toBe(MIN_TASK_FILES)
     for (const a of added) expect(fs.statSync(path.join(ctx.root, 'files', a.digest.slice(0, 2), a.digest.slice(2))).size).toBe(a.size)
     expect(listFiles(path.join(ctx.root, 'tmp'))).toEqual([])
     await done()
