@@ -6,7 +6,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { addFilesFromDir } from '../../lib/add/addFilesFromDir.js'
-import { addBesideThreads, HERE_FILES, MIN_TASK_FILES, TASK_FILES, taskSize, type AddedFile } from '../../lib/add/addBesideThreads.js'
+import { addBesideThreads, HERE_FILES, MIN_TASK_FILES, TASK_FILES, taskSize, THREAD_MIN_FILES, type AddedFile } from '../../lib/add/addBesideThreads.js'
 import type { Approved } from '../../lib/add/openApproved.js'
 import { createStoreContext } from '../../lib/context.js'
 import { openStore } from '../../lib/index.js'
@@ -57,14 +57,31 @@ class AddTaskPool extends ThreadPool {
   /** Each task's files (their real paths). */
   taskFiles: string[][] = []
   failAdds = false
+  /** Threads that cannot load the add's module: `prepare` fails. */
+  failReady = false
+  /** Resolves once the first add task is answered. */
+  readonly firstAnswered: Promise<void>
+  #answered!: () => void
+
+  constructor (size: number, closeModule: URL) {
+    super(size, closeModule)
+    this.firstAnswered = new Promise(resolve => { this.#answered = resolve })
+  }
+
+  override async runOnEach<T>(module: URL, fn: string, payload: unknown, threads?: number): Promise<T[]> {
+    if (fn === 'ready' && this.failReady) throw new Error('the module could not be loaded')
+    return await super.runOnEach<T>(module, fn, payload, threads)
+  }
+
   override async run<T>(module: URL, fn: string, payload: unknown, threads?: number): Promise<T> {
-    if (fn === 'addApprovedFiles') {
-      const files = (payload as { files: Approved[] }).files
-      this.tasks.push(files.length)
-      this.taskFiles.push(files.map(f => f.realPath))
-      if (this.failAdds) throw new Error('this thread died')
-    }
-    return await super.run<T>(module, fn, payload, threads)
+    if (fn !== 'addApprovedFiles') return await super.run<T>(module, fn, payload, threads)
+    const files = (payload as { files: Approved[] }).files
+    this.tasks.push(files.length)
+    this.taskFiles.push(files.map(f => f.realPath))
+    if (this.failAdds) throw new Error('this thread died')
+    const answer = await super.run<T>(module, fn, payload, threads)
+    this.#answered()
+    return answer
   }
 }
 
@@ -129,6 +146,50 @@ describe('who adds what', () => {
       await done()
       vi.restoreAllMocks()
     }
+  }, 60_000)
+
+  it('a thread that answered has room again: the calling thread then hands it its next slice', async () => {
+    const files = approvedFolder(TASK_FILES * 6, 'room-again')
+    const pool = new AddTaskPool(2, THREAD_STORES)
+    const first = threadsFirst()
+    const { ctx, done } = contextOnPool(await storeRoot(), pool, {
+      ...first,
+      // The calling thread's first slice of its own waits until the thread answered its first task (and the
+      // answer was taken in: one event-loop turn).
+      'add:here': async info => {
+        await first['add:here']!(info)
+        if (info.path !== files[TASK_FILES * 2]!.realPath) return
+        await pool.firstAnswered
+        await new Promise(resolve => setImmediate(resolve))
+      },
+    })
+    await addBesideThreads(ctx, files)
+    expect(pool.taskFiles.length).toBeGreaterThanOrEqual(3)
+    expect(pool.taskFiles[2]![0]).toBe(files[TASK_FILES * 2]!.realPath)
+    await done()
+  }, 60_000)
+
+  it('a folder of exactly THREAD_MIN_FILES files is shared (its threads start)', async () => {
+    const pool = new AddTaskPool(2, THREAD_STORES)
+    const { ctx, done } = contextOnPool(await storeRoot(), pool)
+    await addBesideThreads(ctx, approvedFolder(THREAD_MIN_FILES, 'at-min'))
+    expect(pool.running).toBeGreaterThan(0)
+    await done()
+  }, 60_000)
+
+  it('threads that cannot get ready are never counted ready: the add is done here, the ready point never reached', async () => {
+    let readyReached = 0
+    const pool = new AddTaskPool(2, THREAD_STORES)
+    pool.failReady = true
+    const { ctx, done } = contextOnPool(await storeRoot(), pool, { 'add:threadsReady': () => { readyReached++ } })
+    const files = approvedFolder(300, 'never-ready')
+    const added = await addBesideThreads(ctx, files)
+    expect(added.every(a => a.digest.length === 128)).toBe(true)
+    expect(await ctx.threads!.prepare(ADD_TASKS, 1)).toBe(false) // settled: its `then` in the add has run
+    await new Promise(resolve => setImmediate(resolve))
+    expect(readyReached).toBe(0)
+    expect(pool.tasks).toEqual([])
+    await done()
   }, 60_000)
 
   it('a folder under THREAD_MIN_FILES never starts a thread', async () => {
