@@ -18,7 +18,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 
-export const FOLDERS = ['write', 'verify', 'lock', 'maint', 'fetch', 'dir', 'import', 'ensure', 'threads']
+export const FOLDERS = ['write', 'verify', 'lock', 'maint', 'fetch', 'dir', 'import', 'ensure', 'threads', 'add']
 
 const root = path.resolve(import.meta.dirname ?? path.dirname(new URL(import.meta.url).pathname), '..', '..')
 const incrementalDir = path.join(root, 'reports', 'stryker-incremental')
