@@ -1,6 +1,6 @@
 import crypto from 'node:crypto'
 import path from 'node:path'
-import { threadId } from 'node:worker_threads'
+import { threadId, workerData } from 'node:worker_threads'
 
 /*
  * Why each part of a temp name is there:
@@ -13,8 +13,19 @@ import { threadId } from 'node:worker_threads'
  * Uniqueness is what lets a writer own its temp file outright: nobody else ever opens, renames or removes it,
  * and the file is opened with O_EXCL ('wx') so a collision would fail loudly instead of sharing a file.
  */
-const nonce = crypto.randomBytes(8).toString('hex')
+const nonce = givenNonce() ?? crypto.randomBytes(8).toString('hex')
 let counter = 0
+
+/**
+ * A store thread's random part, drawn by the calling thread that started it (`threads/threadPool.ts`), so that
+ * it knows the thread's owner id, and holds the owner record, before the thread exists (`threads/storeThreads.ts`).
+ */
+function givenNonce (): string | undefined {
+  // Whoever passes it (another worker of the application too), 64 random-looking bits and the thread id keep the
+  // owner id unique; anything else is ignored.
+  const given = (workerData as { ownerNonce?: unknown } | null | undefined)?.ownerNonce
+  return typeof given === 'string' && /^[0-9a-f]{16}$/.test(given) ? given : undefined
+}
 
 /** Suffix every cas-store temp file carries; `cas verify`/`prune` recognise leftovers by it. */
 export const TEMP_SUFFIX = '.cas-tmp'
@@ -35,7 +46,17 @@ export const OWNER_SUFFIX = '.cas-owner'
 
 /** `<pid>-<thread>-<random>`: the part of this thread's temp names that says who writes them. */
 export function ownerId (): string {
-  return `${process.pid}-${threadId}-${nonce}`
+  return ownerIdOf(threadId, nonce)
+}
+
+/** The owner id of thread `thread` of this process whose random part is `random`. */
+export function ownerIdOf (thread: number, random: string): string {
+  return `${process.pid}-${thread}-${random}`
+}
+
+/** A random part for a store thread about to be started (see `givenNonce`). */
+export function newNonce (): string {
+  return crypto.randomBytes(8).toString('hex')
 }
 
 /**

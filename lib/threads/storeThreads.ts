@@ -1,29 +1,33 @@
 import type { ModuleUrl } from '../context.js'
 import { TempOwner } from '../lock/tempOwner.js'
 import type { ThreadPool } from './threadPool.js'
-import { siblingModule } from './threadStores.js'
 import type { ThreadStoreSpec } from './types.js'
 
-const THREAD_STORES = siblingModule(import.meta.url, 'threadStores')
-
 /**
- * A store's threads, as the calling thread uses them for bulk adds. Before the first task it holds each thread's
- * temp-owner record (`write/tempOwner.ts`) on the thread's behalf: store threads take no OS lock, yet `cas prune`
- * must see their temp files as live work. The records are dropped when the store closes, after the threads end.
+ * A store's threads, as the calling thread uses them for bulk adds. Each thread's temp-owner record
+ * (`lock/tempOwner.ts`) is held on the thread's behalf from the moment the thread is created (the pool draws the
+ * random part of its owner id, so the id is known before the thread exists): store threads take no OS lock, yet
+ * `cas prune` must see their temp files as live work, whichever thread ends up running a task (a thread that
+ * dies is stood in for by another one, maybe one started for the verifier). The records are dropped when the
+ * store closes, after the threads end.
  */
 export class StoreThreads {
   readonly #pool: ThreadPool
   readonly #spec: ThreadStoreSpec
-  /** The owner records held, by thread owner id; each settles once its record is written. */
+  /** The owner record of every thread created, by owner id; each settles once held. */
   readonly #owners = new Map<string, Promise<TempOwner>>()
-  /** The records of the first N threads, by N: settled once each of those threads' is held. */
-  readonly #holding = new Map<number, Promise<void>>()
   /** `prepare` calls, by module and thread count: each resolves once, true when the threads were made ready. */
   readonly #prepared = new Map<string, Promise<boolean>>()
 
   constructor (pool: ThreadPool, spec: ThreadStoreSpec) {
     this.#pool = pool
     this.#spec = spec
+    pool.onStart(id => {
+      const owner = new TempOwner(spec.root, id)
+      const held = owner.hold().then(() => owner)
+      held.catch(() => {}) // surfaces in `run` and `prepare`, which wait for every record
+      this.#owners.set(id, held)
+    })
   }
 
   /** Threads this store runs once started. */
@@ -32,18 +36,24 @@ export class StoreThreads {
   }
 
   /**
-   * Starts the first `threads` threads (default: all), if they are not running yet, holds their owner records and
-   * has each load `module` (which must export `ready`), so that a task about to come does not wait for a thread to
-   * boot. Resolves true once they are ready, false when that failed (the failure surfaces again in `run`); never
-   * rejects, so a caller may fire and forget. Asked again, it answers the first call's promise.
+   * Starts the first `threads` threads (default: all), if they are not running yet, and has each load `module`
+   * (which must export `ready`), so that a task about to come does not wait for a thread to boot. Resolves true
+   * once they are ready and every thread's owner record is held, false when that failed (the failure surfaces
+   * again in `run`); never rejects, so a caller may fire and forget. Asked again, it answers the first call's
+   * promise, unless that one answered false: then it tries again.
    */
   async prepare (module: ModuleUrl, threads = this.size): Promise<boolean> {
     const key = `${threads} ${module.href}`
     let prepared = this.#prepared.get(key)
     if (prepared === undefined) {
-      // Both at once: the module loads in each thread while this thread writes the owner records.
-      prepared = Promise.all([this.#holdOwners(threads), this.#pool.runOnEach(module, 'ready', undefined, threads)])
-        .then(() => true, () => false)
+      this.#pool.start(threads)
+      // Both at once: the module loads in each thread while this thread's records settle.
+      prepared = Promise.all([this.#ownersHeld(), this.#pool.runOnEach(module, 'ready', undefined, threads)])
+        .then(() => true, () => {
+          // Not remembered: one thread that died while booting must not keep the store's adds off threads.
+          this.#prepared.delete(key)
+          return false
+        })
       this.#prepared.set(key, prepared)
     }
     return await prepared
@@ -51,17 +61,17 @@ export class StoreThreads {
 
   /**
    * Runs `fn({ store, ...payload })` of `module` in a thread (see `ThreadPool.run`), on one of the first `threads`
-   * threads (default: any), once those threads' owner records are held.
+   * threads (default: any), once the owner record of every thread created is held.
    */
   async run<T>(module: ModuleUrl, fn: string, payload: Record<string, unknown>, threads = this.size): Promise<T> {
-    await this.#holdOwners(threads)
+    this.#pool.start(threads)
+    await this.#ownersHeld()
     return await this.#pool.run<T>(module, fn, { store: this.#spec, ...payload }, threads)
   }
 
   /**
-   * Runs a task that creates no file (the verifier's hashing): no owner record is held for it, so it starts
-   * without that round trip. Same answers and failures as {@link run}. `threads`: on one of the first `threads`
-   * threads only (see `ThreadPool.run`).
+   * Runs a task that creates no file (the verifier's hashing) without waiting for owner records. Same answers and
+   * failures as {@link run}. `threads`: on one of the first `threads` threads only (see `ThreadPool.run`).
    */
   async runReading<T>(module: ModuleUrl, fn: string, payload: Record<string, unknown>, threads?: number): Promise<T> {
     return await this.#pool.run<T>(module, fn, { store: this.#spec, ...payload }, threads)
@@ -73,23 +83,8 @@ export class StoreThreads {
     for (const owner of this.#owners.values()) (await owner.catch(() => undefined))?.release()
   }
 
-  /** Holds the owner records of the first `threads` threads (starting them): before any task that writes files. */
-  async #holdOwners (threads: number): Promise<void> {
-    const count = Math.max(1, Math.min(this.size, Math.floor(threads)))
-    let holding = this.#holding.get(count)
-    if (holding === undefined) {
-      holding = this.#pool.runOnEach<string>(THREAD_STORES, 'threadOwnerId', undefined, count).then(async ids => {
-        // A thread counted in several calls (the first of 1 and of 2) has one record, held once.
-        for (const id of ids) {
-          if (!this.#owners.has(id)) {
-            const owner = new TempOwner(this.#spec.root, id)
-            this.#owners.set(id, owner.hold().then(() => owner))
-          }
-        }
-        await Promise.all(ids.map(async id => await this.#owners.get(id)))
-      })
-      this.#holding.set(count, holding)
-    }
-    await holding
+  /** Settles once the record of every thread created so far is held; rejects when one could not be. */
+  async #ownersHeld (): Promise<void> {
+    await Promise.all(this.#owners.values())
   }
 }

@@ -4,6 +4,7 @@ import { pathToFileURL } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import type { ModuleUrl } from '../context.js'
 import { StoreClosedError } from '../errors.js'
+import { newNonce, ownerIdOf } from '../layout/tempName.js'
 
 /**
  * Tasks posted to one thread at once: the one it runs, and the next one, waiting in the thread's own queue. With
@@ -118,6 +119,7 @@ export class ThreadPool {
   readonly #queue: Task[] = []
   readonly #closeModule: string
   readonly #beforeStart: (() => void) | undefined
+  #onStart: ((ownerId: string) => void) | undefined
   /** Threads created so far (dead ones included: a thread that died is not replaced). */
   #spawned = 0
   #nextId = 0
@@ -133,6 +135,14 @@ export class ThreadPool {
     this.#size = Math.max(1, Math.min(MAX_THREADS, Math.floor(size)))
     this.#closeModule = closeModule.href
     this.#beforeStart = beforeStart
+  }
+
+  /**
+   * Calls `listener` with each thread's owner id (the one its temp names carry) as the thread is created, before
+   * any task can reach it: the store holds the thread's owner record there (`storeThreads.ts`).
+   */
+  onStart (listener: (ownerId: string) => void): void {
+    this.#onStart = listener
   }
 
   /** Threads this pool runs once started. */
@@ -206,6 +216,15 @@ export class ThreadPool {
     this.#threads.length = 0
   }
 
+  /**
+   * Creates threads until `count` have been (never more than the pool's size, and never one to replace the dead),
+   * without giving them a task: the store holds their owner records before it hands them one.
+   */
+  start (count: number): void {
+    if (this.#closed) return
+    this.#start(Math.max(1, Math.min(this.#size, Math.floor(count))))
+  }
+
   /** Creates threads until `count` have been (never more than the pool's size, and never one to replace the dead). */
   #start (count: number): void {
     if (this.#spawned >= count) return
@@ -217,7 +236,9 @@ export class ThreadPool {
   #spawn (tsx: string | undefined): void {
     // `casStoreThread` marks the thread as one that must never take an OS lock (see `lock/flock.ts`).
     this.#spawned++
-    const worker = new Worker(THREAD_SCRIPT, { eval: true, workerData: { tsx, casStoreThread: true } })
+    const ownerNonce = newNonce()
+    const worker = new Worker(THREAD_SCRIPT, { eval: true, workerData: { tsx, casStoreThread: true, ownerNonce } })
+    this.#onStart?.(ownerIdOf(worker.threadId, ownerNonce))
     const thread: Thread = { worker, posted: [], closing: false }
     worker.on('message', (reply: Reply) => {
       if ('closed' in reply || thread.posted.length === 0) return // closing: its tasks were failed already

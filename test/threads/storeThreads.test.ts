@@ -1,6 +1,6 @@
 // A store's threads as the calling thread sees them: `prepare` boots them and loads the module ahead of the
-// first task, every task gets the store's spec, and the threads' temp-owner records are held from the first
-// task to close (store threads take no OS lock, so without them `cas prune` would judge their temps dead).
+// first task, every task gets the store's spec, and each thread's temp-owner record is held from the thread's
+// creation to close (store threads take no OS lock, so without them `cas prune` would judge their temps dead).
 import fs from 'node:fs'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -72,11 +72,35 @@ describe('StoreThreads', () => {
     for (const id of ids) expect(tempWriterAlive(root, id + OWNER_SUFFIX)).toBe(false)
   }, 60_000)
 
-  it('prepare answers false, never rejects, when the threads cannot load the module; asked again, the same', async () => {
+  it('prepare answers false, never rejects, when the threads cannot load the module; asked again, it tries again', async () => {
     const { threads } = storeThreads(1)
     const missing = pathToFileURL(path.join(import.meta.dirname, 'no-such-module.ts'))
     expect(await threads.prepare(missing)).toBe(false)
     expect(await threads.prepare(missing)).toBe(false)
+    expect(await threads.prepare(tasks)).toBe(true)
+    await threads.close()
+  }, 60_000)
+
+  it('prepare answers false when a thread\'s owner record cannot be held, even as its first call', async () => {
+    const { threads, root } = storeThreads(1)
+    fs.writeFileSync(path.join(root, OWNERS_DIR), 'a file where the owners folder goes')
+    expect(await threads.prepare(tasks)).toBe(false)
+    await threads.close()
+  }, 60_000)
+
+  it('a prepare that failed is not remembered: the next one tries again (one dead boot does not turn threads off)', async () => {
+    class FailsOnce extends ThreadPool {
+      failed = false
+      override async runOnEach<T>(module: URL, fn: string, payload: unknown, count?: number): Promise<T[]> {
+        if (fn === 'ready' && !this.failed) {
+          this.failed = true
+          throw new Error('a thread died while booting')
+        }
+        return await super.runOnEach<T>(module, fn, payload, count)
+      }
+    }
+    const threads = new StoreThreads(new FailsOnce(1, threadStores), { root: tempDir(), fsync: false })
+    expect(await threads.prepare(tasks)).toBe(false)
     expect(await threads.prepare(tasks)).toBe(true)
     await threads.close()
   }, 60_000)
