@@ -31,13 +31,11 @@ export interface ContextThreads {
    * are ready, false when that failed. Never rejects.
    */
   prepare: (module: ModuleUrl, threads?: number) => Promise<boolean>
-  /** Runs `fn({ store, ...payload })` of `module` in a thread (one of the first `threads`, default: any). */
-  run: <T>(module: ModuleUrl, fn: string, payload: Record<string, unknown>, threads?: number) => Promise<T>
   /**
-   * {@link run} for a task that creates no file (the verifier's hashing): no temp-owner records held for it.
-   * `threads`: run it on one of the first `threads` threads only (and start no other).
+   * Runs `fn({ store, ...payload })` of `module` in a thread: one of the first `threads` (default: any), starting
+   * no other. Every thread has its temp-owner record held before it gets a task.
    */
-  runReading: <T>(module: ModuleUrl, fn: string, payload: Record<string, unknown>, threads?: number) => Promise<T>
+  run: <T>(module: ModuleUrl, fn: string, payload: Record<string, unknown>, threads?: number) => Promise<T>
 }
 
 /**

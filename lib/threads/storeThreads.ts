@@ -22,11 +22,13 @@ export class StoreThreads {
   constructor (pool: ThreadPool, spec: ThreadStoreSpec) {
     this.#pool = pool
     this.#spec = spec
-    pool.onStart(id => {
+    // The pool gives a thread no task before its record is held, and drops it if the record cannot be: whichever
+    // thread ends up running a writing task (a stand-in for a dead one, one started for the verifier), it has one.
+    pool.onStart(async id => {
       const owner = new TempOwner(spec.root, id)
       const held = owner.hold().then(() => owner)
-      held.catch(() => {}) // surfaces in `run` and `prepare`, which wait for every record
       this.#owners.set(id, held)
+      await held
     })
   }
 
@@ -46,9 +48,7 @@ export class StoreThreads {
     const key = `${threads} ${module.href}`
     let prepared = this.#prepared.get(key)
     if (prepared === undefined) {
-      this.#pool.start(threads)
-      // Both at once: the module loads in each thread while this thread's records settle.
-      prepared = Promise.all([this.#ownersHeld(), this.#pool.runOnEach(module, 'ready', undefined, threads)])
+      prepared = this.#pool.runOnEach(module, 'ready', undefined, threads)
         .then(() => true, () => {
           // Not remembered: one thread that died while booting must not keep the store's adds off threads.
           this.#prepared.delete(key)
@@ -61,19 +61,9 @@ export class StoreThreads {
 
   /**
    * Runs `fn({ store, ...payload })` of `module` in a thread (see `ThreadPool.run`), on one of the first `threads`
-   * threads (default: any), once the owner record of every thread created is held.
+   * threads (default: any). The thread's owner record is held by then (the pool waits for it, see the constructor).
    */
   async run<T>(module: ModuleUrl, fn: string, payload: Record<string, unknown>, threads = this.size): Promise<T> {
-    this.#pool.start(threads)
-    await this.#ownersHeld()
-    return await this.#pool.run<T>(module, fn, { store: this.#spec, ...payload }, threads)
-  }
-
-  /**
-   * Runs a task that creates no file (the verifier's hashing) without waiting for owner records. Same answers and
-   * failures as {@link run}. `threads`: on one of the first `threads` threads only (see `ThreadPool.run`).
-   */
-  async runReading<T>(module: ModuleUrl, fn: string, payload: Record<string, unknown>, threads?: number): Promise<T> {
     return await this.#pool.run<T>(module, fn, { store: this.#spec, ...payload }, threads)
   }
 
@@ -81,10 +71,5 @@ export class StoreThreads {
   async close (): Promise<void> {
     await this.#pool.close()
     for (const owner of this.#owners.values()) (await owner.catch(() => undefined))?.release()
-  }
-
-  /** Settles once the record of every thread created so far is held; rejects when one could not be. */
-  async #ownersHeld (): Promise<void> {
-    await Promise.all(this.#owners.values())
   }
 }

@@ -46,6 +46,8 @@ interface Thread {
   posted: Task[]
   /** Set once the thread has been told to close its stores: no more tasks go to it. */
   closing: boolean
+  /** No task goes to it before this is set: once its `onStart` promise resolved (at once without a listener). */
+  admitted: boolean
 }
 
 /** A thread's answer to one task (`id`: the task's), or to "close". */
@@ -119,7 +121,7 @@ export class ThreadPool {
   readonly #queue: Task[] = []
   readonly #closeModule: string
   readonly #beforeStart: (() => void) | undefined
-  #onStart: ((ownerId: string) => void) | undefined
+  #onStart: ((ownerId: string) => Promise<void> | void) | undefined
   /** Threads created so far (dead ones included: a thread that died is not replaced). */
   #spawned = 0
   #nextId = 0
@@ -138,10 +140,12 @@ export class ThreadPool {
   }
 
   /**
-   * Calls `listener` with each thread's owner id (the one its temp names carry) as the thread is created, before
-   * any task can reach it: the store holds the thread's owner record there (`storeThreads.ts`).
+   * Calls `listener` with each thread's owner id (the one its temp names carry) as the thread is created. When it
+   * returns a promise, the thread is given no task until that settles: once it resolves the thread works, and if
+   * it rejects the thread is dropped (its tasks fail with that error, as for a thread that died). The store holds
+   * the thread's owner record there (`storeThreads.ts`), so no thread ever writes a temp file without one.
    */
-  onStart (listener: (ownerId: string) => void): void {
+  onStart (listener: (ownerId: string) => Promise<void> | void): void {
     this.#onStart = listener
   }
 
@@ -186,6 +190,8 @@ export class ThreadPool {
     if (this.#closed) throw new StoreClosedError()
     const count = Math.max(1, Math.min(this.#size, Math.floor(threads)))
     this.#start(count)
+    // As in `run`: with every thread dead, "each thread did it" would be true of none.
+    if (this.#threads.length === 0) throw new Error('no store thread is left: they all died')
     const answers = this.#threads.slice(0, count).map(async thread => await new Promise<T>((resolve, reject) => {
       const settle = { resolve: resolve as (value: unknown) => void, reject }
       const task = { thread, limit: this.#size, module: module.href, fn, payload, ...settle }
@@ -216,15 +222,6 @@ export class ThreadPool {
     this.#threads.length = 0
   }
 
-  /**
-   * Creates threads until `count` have been (never more than the pool's size, and never one to replace the dead),
-   * without giving them a task: the store holds their owner records before it hands them one.
-   */
-  start (count: number): void {
-    if (this.#closed) return
-    this.#start(Math.max(1, Math.min(this.#size, Math.floor(count))))
-  }
-
   /** Creates threads until `count` have been (never more than the pool's size, and never one to replace the dead). */
   #start (count: number): void {
     if (this.#spawned >= count) return
@@ -238,8 +235,7 @@ export class ThreadPool {
     this.#spawned++
     const ownerNonce = newNonce()
     const worker = new Worker(THREAD_SCRIPT, { eval: true, workerData: { tsx, casStoreThread: true, ownerNonce } })
-    this.#onStart?.(ownerIdOf(worker.threadId, ownerNonce))
-    const thread: Thread = { worker, posted: [], closing: false }
+    const thread: Thread = { worker, posted: [], closing: false, admitted: this.#onStart === undefined }
     worker.on('message', (reply: Reply) => {
       if ('closed' in reply || thread.posted.length === 0) return // closing: its tasks were failed already
       // Answers come in the order the tasks were posted. One that does not is a thread gone wrong: trusting it
@@ -276,6 +272,18 @@ export class ThreadPool {
     // After the listeners: a 'message' listener references the port again.
     worker.unref()
     this.#threads.push(thread)
+    const admission = this.#onStart?.(ownerIdOf(worker.threadId, ownerNonce))
+    if (admission === undefined) {
+      thread.admitted = true
+      return
+    }
+    admission.then(() => {
+      thread.admitted = true
+      this.#dispatch()
+    }, err => {
+      drop(err instanceof Error ? err : new Error(String(err)))
+      worker.terminate().catch(() => {})
+    })
   }
 
   #dispatch (): void {
@@ -285,7 +293,7 @@ export class ThreadPool {
       for (let i = 0; i < this.#threads.length; i++) {
         const thread = this.#threads[i]!
         if (this.#queue.length === 0) break
-        if (thread.posted.length >= depth || thread.closing) continue
+        if (thread.posted.length >= depth || thread.closing || !thread.admitted) continue
         // `i < limit` counts the live threads: when one of a task's first threads has died, the next one stands in.
         const at = this.#queue.findIndex(task =>
           task.thread === thread || (task.thread === undefined && i < task.limit))

@@ -150,7 +150,7 @@ class Hashing {
     while (this.#sent < this.#limit && this.#queue.length > 0) {
       const chunk = this.#queue.shift()!
       this.#sent++
-      const asked = this.#ctx.threads!.runReading<Uint8Array>(HASH_MODULE, 'hashFiles', { ...this.#task(chunk) },
+      const asked = this.#ctx.threads!.run<Uint8Array>(HASH_MODULE, 'hashFiles', { ...this.#task(chunk) },
         this.#threadCount)
       this.#answered.push(asked
         .then(answers => { this.#answer(chunk, answers) }, () => {}) // not answered: checkFile judges those files

@@ -38,8 +38,6 @@ describe('StoreThreads', () => {
     const { threads, root } = storeThreads(1)
     const answer = await threads.run<{ payload: unknown }>(tasks, 'echo', { files: ['a'] })
     expect(answer.payload).toEqual({ store: { root, fsync: false }, files: ['a'] })
-    expect((await threads.runReading<{ payload: unknown }>(tasks, 'echo', { n: 1 })).payload)
-      .toEqual({ store: { root, fsync: false }, n: 1 })
     await threads.close()
   }, 60_000)
 
@@ -102,6 +100,18 @@ describe('StoreThreads', () => {
     const threads = new StoreThreads(new FailsOnce(1, threadStores), { root: tempDir(), fsync: false })
     expect(await threads.prepare(tasks)).toBe(false)
     expect(await threads.prepare(tasks)).toBe(true)
+    await threads.close()
+  }, 60_000)
+
+  it('a thread whose owner record cannot be held is dropped before it gets any task; the others go on', async () => {
+    const { threads, pool, root } = storeThreads(2)
+    const first = await threads.run<{ threadId: number }>(tasks, 'echo', {}, 1)
+    fs.rmSync(path.join(root, OWNERS_DIR), { recursive: true, force: true })
+    fs.writeFileSync(path.join(root, OWNERS_DIR), 'a file where the owners folder goes')
+    // May run on either thread: the second one starts now, cannot hold its record, and must never run it.
+    const answers = await Promise.all([1, 2, 3].map(async n => await threads.run<{ threadId: number }>(tasks, 'echo', { n }, 2)))
+    expect(answers.map(a => a.threadId)).toEqual([first.threadId, first.threadId, first.threadId])
+    expect(pool.running).toBe(1)
     await threads.close()
   }, 60_000)
 
