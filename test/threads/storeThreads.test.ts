@@ -86,6 +86,15 @@ describe('StoreThreads', () => {
     await threads.close()
   }, 60_000)
 
+  it('prepare is remembered per module and thread count: asked for more threads, it starts and readies them', async () => {
+    const { threads, pool } = storeThreads(2)
+    expect(await threads.prepare(tasks, 1)).toBe(true)
+    expect(pool.running).toBe(1)
+    expect(await threads.prepare(tasks, 2)).toBe(true)
+    expect(pool.running).toBe(2)
+    await threads.close()
+  }, 60_000)
+
   it('a prepare that failed is not remembered: the next one tries again (one dead boot does not turn threads off)', async () => {
     class FailsOnce extends ThreadPool {
       failed = false
