@@ -13,7 +13,7 @@ import { threadId, workerData } from 'node:worker_threads'
  * Uniqueness is what lets a writer own its temp file outright: nobody else ever opens, renames or removes it,
  * and the file is opened with O_EXCL ('wx') so a collision would fail loudly instead of sharing a file.
  */
-const nonce = givenNonce() ?? crypto.randomBytes(8).toString('hex')
+const nonce = givenNonce() ?? newNonce()
 let counter = 0
 
 /**

@@ -28,7 +28,10 @@ export function taskContext (spec: ThreadStoreSpec, handOff: LockedStep[]): Stor
   return { ...ctx, handOff }
 }
 
-/** This thread's owner id, the one its temp names carry (the calling thread holds its record). */
+/**
+ * This thread's owner id, the one its temp names carry. The pool computes it before the thread exists (and the
+ * calling thread holds its record then); tests ask a thread for it to check the two agree.
+ */
 export function threadOwnerId (): string {
   return ownerId()
 }
