@@ -1,5 +1,6 @@
 import os from 'node:os'
 import type { ContextThreads, StoreContext } from '../context.js'
+import { POSTED_PER_THREAD } from '../threads/threadPool.js'
 import { siblingModule } from '../threads/threadStores.js'
 import { reach } from '../util/hooks.js'
 import { completeStep, dropSteps } from '../write/completeStep.js'
@@ -39,9 +40,6 @@ export const MIN_TASK_FILES = 64
  * than a task, so a thread that finished one is handed the next soon.
  */
 export const HERE_FILES = 256
-
-/** Tasks posted to each thread at once: the one it runs and the next (see `threads/threadPool.ts`). */
-const TASKS_PER_THREAD = 2
 
 const THREAD_JOBS = siblingModule(import.meta.url, 'addDirInThread')
 
@@ -157,7 +155,7 @@ class SharedAdd {
   /** Hands the next slice to a thread if one is ready and has room, or adds it here. */
   async #handOutNext (): Promise<void> {
     const from = this.#next
-    const hasRoom = (): boolean => this.#ready && this.#posted < this.#threadCount * TASKS_PER_THREAD
+    const hasRoom = (): boolean => this.#ready && this.#posted < this.#threadCount * POSTED_PER_THREAD
     if (!hasRoom()) await reach(this.#ctx.hooks, 'add:here', this.#files[from]!.realPath)
     if (hasRoom()) {
       const to = Math.min(this.#files.length, from + taskSize(this.#files.length - from))

@@ -12,7 +12,7 @@ import { newNonce, ownerIdOf } from '../layout/tempName.js'
  * next, and a calling thread busy with its own work (decoding indexes, the locked steps) left it idle: `cas verify
  * --full` of the bench's 49,800 files took 495-507 ms with one and 470-478 ms with two (median of 6, tmpfs).
  */
-const POSTED_PER_THREAD = 2
+export const POSTED_PER_THREAD = 2
 
 /** The most threads a store starts, whatever `threads` asks (more only add memory and lock contention). */
 export const MAX_THREADS = 8
