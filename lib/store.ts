@@ -108,6 +108,10 @@ export class Store {
   readonly #remote: RemoteTier | undefined
   readonly #threads: StoreThreads | undefined
   #closed = false
+  #closing: Promise<void> | undefined
+  /** Operations in flight (see {@link Store.close}), and who waits for them to end. */
+  #busy = 0
+  #idle: (() => void) | undefined
 
   /** @internal Use {@link openStore}. */
   constructor (
@@ -134,7 +138,7 @@ export class Store {
   async ensureFile (
     content: Uint8Array | AsyncIterable<unknown>, options: EnsureFileOptions,
   ): Promise<EnsureFileResult> {
-    return await ensureFile(this.#writable('add content'), asBufferOrStream(content), options)
+    return await this.#during(ensureFile(this.#writable('add content'), asBufferOrStream(content), options))
   }
 
   /**
@@ -142,7 +146,7 @@ export class Store {
    * (under the path lock, after re-checking). Renews `checkedAt` in `index` for files it re-hashed.
    */
   async checkPkgFilesIntegrity (index: PackageIndexInput, options?: CheckOptions): Promise<IntegrityResult> {
-    return await checkPkgFilesIntegrity(this.#open(), index, options)
+    return await this.#during(checkPkgFilesIntegrity(this.#open(), index, options))
   }
 
   /**
@@ -184,18 +188,18 @@ export class Store {
    */
   async verifyStore (options?: VerifyStoreOptions): Promise<VerifyReport> {
     if (options?.fix === true) this.#writable('repair (--fix)')
-    return await verifyStore(this.#open(), this.#openIndexes(), options)
+    return await this.#during(verifyStore(this.#open(), this.#openIndexes(), options))
   }
 
   /** Removes content no package index references, never content changed within `graceMs`. `cas prune`. */
   async pruneStore (options?: PruneOptions): Promise<PruneReport> {
     if (options?.dryRun !== true) this.#writable('prune')
-    return await pruneStore(this.#open(), this.#openIndexes(), options)
+    return await this.#during(pruneStore(this.#open(), this.#openIndexes(), options))
   }
 
   /** File, byte and package counts, and how much the packages share. `cas stat`. */
   async storeStats (): Promise<StoreStats> {
-    return await storeStats(this.#open(), this.#openIndexes())
+    return await this.#during(storeStats(this.#open(), this.#openIndexes()))
   }
 
   /**
@@ -206,7 +210,7 @@ export class Store {
   async importPackage (
     index: PackageIndex, targetDir: string, options?: ImportPackageOptions,
   ): Promise<ImportPackageResult> {
-    return await importPackage(this.#open(), index, targetDir, options)
+    return await this.#during(importPackage(this.#open(), index, targetDir, options))
   }
 
   /**
@@ -214,7 +218,7 @@ export class Store {
    * between the walk and its read fails with `ERR_CAS_FILE_CHANGED`; `options.maxEntries` bounds the file count.
    */
   async addFilesFromDir (dir: string, options?: AddLimits): Promise<PackageIndex> {
-    return await addFilesFromDir(this.#writable('add files'), dir, options)
+    return await this.#during(addFilesFromDir(this.#writable('add files'), dir, options))
   }
 
   /**
@@ -226,7 +230,7 @@ export class Store {
   async addFilesFromTarball (
     tarball: Uint8Array | AsyncIterable<unknown>, options?: AddFilesFromTarballOptions,
   ): Promise<PackageIndex> {
-    return await addFilesFromTarball(this.#writable('add files'), asBufferOrStream(tarball), options)
+    return await this.#during(addFilesFromTarball(this.#writable('add files'), asBufferOrStream(tarball), options))
   }
 
   /**
@@ -235,7 +239,7 @@ export class Store {
    * adds and indexes it while the others wait; the tarball is checked against `integrity` as it streams.
    */
   async ensurePackage (options: EnsurePackageOptions): Promise<EnsurePackageResult> {
-    return await ensurePackage(this.#writable('add a package'), this.#openIndexes(), options)
+    return await this.#during(ensurePackage(this.#writable('add a package'), this.#openIndexes(), options))
   }
 
   /**
@@ -246,7 +250,7 @@ export class Store {
   async ensureDir (
     key: string, fill: (dir: string) => Promise<void> | void, options?: EnsureDirOptions,
   ): Promise<string> {
-    return await ensureDir(this.#writable('fill a directory entry'), key, fill, options)
+    return await this.#during(ensureDir(this.#writable('fill a directory entry'), key, fill, options))
   }
 
   /**
@@ -255,7 +259,7 @@ export class Store {
    * request by the next caller; nothing is stored unless the whole file matches.
    */
   async fetchFile (url: string, options: FetchFileOptions): Promise<FetchFileResult> {
-    return await fetchFile(this.#writable('fetch into the store'), url, options)
+    return await this.#during(fetchFile(this.#writable('fetch into the store'), url, options))
   }
 
   /** The remote cache's base URL (without credentials), or undefined when the store has none. */
@@ -273,21 +277,32 @@ export class Store {
    * index). `ERR_CAS_REMOTE_UNAVAILABLE` when the server fails; a miss or a wrong object is the outcome.
    */
   async pullFromRemote (key: string): Promise<PullOutcome> {
-    return await this.#remoteTier().pull(assertPackageIndexKey(key))
+    return await this.#during(this.#remoteTier().pull(assertPackageIndexKey(key)))
   }
 
   /** `cas push`: uploads every package of this store the remote lacks (files first, then the index). */
   async pushToRemote (options?: PushOptions): Promise<PushReport> {
-    return await pushStore(this.#openIndexes(), this.#remoteTier(), options)
+    return await this.#during(pushStore(this.#openIndexes(), this.#remoteTier(), options))
   }
 
   /**
-   * Waits for background uploads to the remote (at most its `closeTimeoutMs`), then closes the lock files
-   * (dropping any OS lock still held). The store cannot be used afterwards.
+   * Closes the store: new calls fail with `ERR_CAS_STORE_CLOSED` at once; the operations already in flight are
+   * waited for (they finish as they would have), then background uploads to the remote (at most its
+   * `closeTimeoutMs`); then the threads, the index and the lock files close, dropping any OS lock still held. An
+   * iteration of `listPackageIndexes` is not waited for: its next page fails. Calling it again returns the same
+   * promise.
    */
   async close (): Promise<void> {
-    if (this.#closed) return
+    this.#closing ??= this.#close()
+    await this.#closing
+  }
+
+  async #close (): Promise<void> {
     this.#closed = true
+    // Why wait: this store's owner record is what tells a cleaner (`cas verify --fix`, `cas prune` in another
+    // process) that its temp files and its imports' folders in node_modules belong to a live writer. Released under
+    // an operation still running, it would leave them protected by their age alone (test/races/closeMidOperation).
+    if (this.#busy > 0) await new Promise<void>(resolve => { this.#idle = resolve })
     try {
       await this.#remote?.close()
     } catch {
@@ -300,6 +315,19 @@ export class Store {
       this.#ctx.importJournal?.close() // before the owner record is released: a cleaner never sees it in use
       this.#ctx.tempOwner?.release()
       this.#ctx.lock.close()
+    }
+  }
+
+  /**
+   * Counts `work` as in flight until it settles, for {@link close}. Every verb but the package index's own calls
+   * goes through here: those finish within the index's close (a queued write is flushed first, see `indexDb.ts`).
+   */
+  async #during<T> (work: Promise<T>): Promise<T> {
+    this.#busy++
+    try {
+      return await work
+    } finally {
+      if (--this.#busy === 0) this.#idle?.()
     }
   }
 

@@ -77,12 +77,15 @@ it('closing the verifier\'s store mid-critical-section does not drop its OS lock
 
   const verifying = verifierStore.checkPkgFilesIntegrity({ algo: 'sha512', files: { 'a.js': { digest, mode: 0o644, size: data.length, checkedAt: 0 } } })
   await verifierParked.reached
-  await verifierStore.close() // e.g. an installer shutting down while a verification is in flight
+  // An installer shutting down while a verification is in flight: close() waits for it (closeMidOperation.test.ts),
+  // and whatever it does meanwhile must not let the OS lock go under the parked verifier.
+  const closing = verifierStore.close()
   const writing = writerStore.ensureFile(data, { mode: 0o644 })
   const first = await Promise.race([writerContended.signalled.then(() => 'waiting'), writing.then(() => 'finished')])
   expect(first).toBe('waiting')
   verifierParked.open()
   await verifying
+  await closing
   expect(fs.readFileSync((await writing).filePath).equals(data)).toBe(true)
   await writerStore.close()
 })

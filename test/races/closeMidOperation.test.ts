@@ -1,0 +1,239 @@
+// A store closed while one of its operations was still running released its owner record at once. That record is
+// what tells a cleaner in another process (`cas verify --fix`, `cas prune`) that the store's temp files, and its
+// imports' folders in node_modules, belong to a live writer; without it they were protected by their age alone, so
+// a cleaner with a short grace removed a live import's folder and a live writer's temp file under them. close()
+// now refuses new calls at once and waits for the operations in flight before it lets anything go. Each side of
+// the race is parked at a pause point (an import) or inside its input stream (a writer); the cleaner is a second
+// store on the same folder, with its own owner record and lock descriptors, as another process would be.
+import crypto from 'node:crypto'
+import fs from 'node:fs'
+import path from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { openStore, packageIndexKey, type Store } from '../../lib/index.js'
+import type { PausePoint } from '../../lib/util/hooks.js'
+import { sha512Hex } from '../helpers/content.js'
+import { gate, type Gate } from '../helpers/gate.js'
+import { startNginx } from '../helpers/nginx.js'
+import { makePackages } from '../helpers/packages.js'
+import { startServer } from '../helpers/server.js'
+import { expectWhole, packageEntries, strayEntries, storeAndNodeModules } from '../helpers/importPkg.js'
+import { tempDir } from '../helpers/tmp.js'
+
+/** Settles `promise` into a flag, so a test can say it has not settled yet without waiting for it. */
+function watch (promise: Promise<unknown>): { settled: () => boolean } {
+  let settled = false
+  promise.then(() => { settled = true }, () => { settled = true })
+  return { settled: () => settled }
+}
+
+/** A cleaner's pass with no grace, from a second store on the same folder; returns what it removed. */
+async function cleanWithNoGrace (storeDir: string): Promise<string[]> {
+  const cleaner = await openStore(storeDir)
+  try {
+    const report = await cleaner.verifyStore({ fix: true, graceMs: 0 })
+    return report.staleTemps.filter(t => t.removed).map(t => `${t.kind} ${path.basename(t.path)}`)
+  } finally {
+    await cleaner.close()
+  }
+}
+
+describe('close() while an operation is in flight', () => {
+  it('an import parked mid-way keeps its folder through a cleaner, finishes, and only then does close() resolve', async () => {
+    const { storeDir, nm, index } = await storeAndNodeModules()
+    const parked = gate()
+    const store = await openStore(storeDir, { _hooks: { 'import:staged': async () => { await parked.wait() } } })
+    const importing = store.importPackage(index, path.join(nm, 'p'))
+    await parked.reached
+    const [stage] = strayEntries(nm)
+    const closing = store.close()
+    const closed = watch(closing)
+    // New calls are refused at once, while the one in flight goes on.
+    await expect(store.importPackage(index, path.join(nm, 'q'))).rejects.toMatchObject({ code: 'ERR_CAS_CLOSED' })
+
+    expect(await cleanWithNoGrace(storeDir)).toEqual([])
+    expect(strayEntries(nm)).toEqual([stage])
+    expect(closed.settled()).toBe(false)
+
+    parked.open()
+    expect(await importing).toEqual({ method: expect.any(String), imported: true })
+    await closing
+    expect(strayEntries(nm)).toEqual(['p'])
+    expectWhole(path.join(nm, 'p'), packageEntries('p', 10))
+    // Closed for real now: the journal is gone, and the owner record is free for a cleaner to remove.
+    expect(fs.readdirSync(path.join(store.root, 'tmp')).filter(n => n.endsWith('.cas-imports'))).toEqual([])
+    expect((await cleanWithNoGrace(storeDir)).filter(t => t.startsWith('owner-record'))).toHaveLength(1)
+  })
+
+  it('a writer whose stream is still coming keeps its temp file through a cleaner, and its file lands', async () => {
+    const storeDir = path.join(tempDir(), 'store')
+    const store = await openStore(storeDir, { threads: 0 })
+    const halfway = gate()
+    const head = crypto.randomBytes(64 * 1024)
+    const tail = crypto.randomBytes(64 * 1024)
+    async function * body (): AsyncGenerator<Buffer> {
+      yield head
+      await halfway.wait() // the temp file exists and holds the head
+      yield tail
+    }
+    const writing = store.ensureFile(body(), { mode: 0o644 })
+    await halfway.reached
+    const temps = fs.readdirSync(path.join(store.root, 'tmp'))
+    expect(temps.filter(n => !n.endsWith('.cas-imports'))).toHaveLength(1)
+    const closing = store.close()
+    const closed = watch(closing)
+
+    expect(await cleanWithNoGrace(storeDir)).toEqual([])
+    expect(closed.settled()).toBe(false)
+
+    halfway.open()
+    const added = await writing
+    await closing
+    const whole = Buffer.concat([head, tail])
+    expect(added.digest).toBe(crypto.createHash('sha512').update(whole).digest('hex'))
+    expect(fs.readFileSync(added.filePath).equals(whole)).toBe(true)
+  })
+
+  it('a second close() resolves only once the first one has', async () => {
+    const store = await openStore(path.join(tempDir(), 'store'), { threads: 0 })
+    await store.ensureFile(Buffer.from('x'), { mode: 0o644 })
+    const first = watch(store.close())
+    await store.close() // before: returned at once, while the first close was still under way
+    expect(first.settled()).toBe(true)
+    await expect(store.ensureFile(Buffer.from('y'), { mode: 0o644 })).rejects.toMatchObject({ code: 'ERR_CAS_CLOSED' })
+  })
+
+  // Every verb that writes, imports, verifies or removes is waited for, each parked at its own pause point (or in
+  // the installer's callback). Before close() waited, each of these closed at once under the parked call.
+  const parkedIn = (hook: PausePoint, run: (store: Store, dir: string) => Promise<unknown>): Verb => ({ hook, run })
+  const verbs: Record<string, Verb> = {
+    ensureFile: parkedIn('writer:tempWritten', async store => await store.ensureFile(Buffer.from('a file'), { mode: 0o644 })),
+    addFilesFromDir: parkedIn('writer:tempWritten', async (store, dir) => {
+      fs.mkdirSync(path.join(dir, 'pkg'))
+      fs.writeFileSync(path.join(dir, 'pkg', 'index.js'), 'module.exports = 1\n')
+      return await store.addFilesFromDir(path.join(dir, 'pkg'))
+    }),
+    addFilesFromTarball: parkedIn('writer:tempWritten', async store => await store.addFilesFromTarball(makePackages(1, 'tgz')[0]!.tgz)),
+    checkPkgFilesIntegrity: parkedIn('verifier:suspect', async store => {
+      const index = await storedThenCorrupted(store)
+      return await store.checkPkgFilesIntegrity(index)
+    }),
+    verifyStore: parkedIn('verifier:suspect', async store => {
+      await store.writePackageIndex(`sha512-${Buffer.alloc(64).toString('base64')}\tcorrupted@1.0.0`, await storedThenCorrupted(store))
+      return await store.verifyStore({ jobs: 1 })
+    }),
+    pruneStore: parkedIn('prune:candidate', async store => {
+      await store.ensureFile(Buffer.from('no index names me'), { mode: 0o644 })
+      return await store.pruneStore({ graceMs: -60_000, allowNoIndexes: true }) // a file just written is old
+    }),
+    importPackage: parkedIn('import:staged', async (store, dir) => {
+      const { index } = await store.ensurePackage({ ...pkgOf('imported'), tarball: async () => makePackages(1, 'imported')[0]!.tgz })
+      fs.mkdirSync(path.join(dir, 'node_modules'))
+      return await store.importPackage(index, path.join(dir, 'node_modules', 'imported'))
+    }),
+  }
+
+  for (const [name, verb] of Object.entries(verbs)) {
+    it(`${name}, parked at ${verb.hook}: close() resolves only after the call has`, async () => {
+      const dir = tempDir()
+      const parked = gate()
+      const store = await openStore(path.join(dir, 'store'), { threads: 0, _hooks: { [verb.hook]: parked.wait } })
+      await expectCloseWaitsFor(store, verb.run(store, dir), parked)
+    })
+  }
+
+  it('fetchFile, parked at writer:locked: close() resolves only after the call has', async () => {
+    const body = Buffer.from('a downloaded file\n')
+    const server = await startServer(body)
+    try {
+      const parked = gate()
+      const store = await openStore(path.join(tempDir(), 'store'), { threads: 0, _hooks: { 'writer:locked': parked.wait } })
+      await expectCloseWaitsFor(store, store.fetchFile(server.url, { digest: sha512Hex(body) }), parked)
+    } finally {
+      await server.close()
+    }
+  })
+
+  it('storeStats (no pause point: close() is called in the same tick): close() resolves only after the call has', async () => {
+    const store = await openStore(path.join(tempDir(), 'store'), { threads: 0 })
+    for (let i = 0; i < 20; i++) await store.ensureFile(Buffer.from(`file ${i}`), { mode: 0o644 })
+    const stats = watch(store.storeStats())
+    await store.close()
+    expect(stats.settled()).toBe(true)
+  })
+
+  it('pushToRemote and pullFromRemote, parked mid-transfer: close() resolves only after the call has', async () => {
+    const server = await startNginx()
+    try {
+      const dir = tempDir()
+      const [pkg] = makePackages(1, 'remote')
+      const key = packageIndexKey(pkg!.integrity, pkg!.pkgId)
+      const pushed = gate()
+      const pusher = await openStore(path.join(dir, 'a'), { threads: 0, remote: server.url, _hooks: { 'remote:filesUploaded': pushed.wait } })
+      await pusher.writePackageIndex(key, await pusher.addFilesFromTarball(pkg!.tgz))
+      await expectCloseWaitsFor(pusher, pusher.pushToRemote(), pushed)
+      const pulled = gate()
+      const puller = await openStore(path.join(dir, 'b'), { threads: 0, remote: server.url, _hooks: { 'writer:tempWritten': pulled.wait } })
+      await expectCloseWaitsFor(puller, puller.pullFromRemote(key), pulled)
+      const check = await openStore(path.join(dir, 'b'))
+      expect(await check.readPackageIndex(key)).toBeDefined()
+      await check.close()
+    } finally {
+      await server.stop()
+    }
+  })
+
+  it('ensurePackage, parked in the installer\'s fetcher: close() resolves only after the call has', async () => {
+    const store = await openStore(path.join(tempDir(), 'store'), { threads: 0 })
+    const parked = gate()
+    const [pkg] = makePackages(1, 'fetched')
+    const running = store.ensurePackage({ ...pkgOf('fetched'), tarball: async () => { await parked.wait(); return pkg!.tgz } })
+    await expectCloseWaitsFor(store, running, parked)
+  })
+
+  it('ensureDir, parked in its fill: close() resolves only after the call has', async () => {
+    const store = await openStore(path.join(tempDir(), 'store'), { threads: 0 })
+    const parked = gate()
+    const running = store.ensureDir('a-clone', async tmp => {
+      await parked.wait()
+      fs.writeFileSync(path.join(tmp, 'HEAD'), 'ref: refs/heads/main\n')
+    })
+    await expectCloseWaitsFor(store, running, parked)
+  })
+})
+
+interface Verb {
+  hook: PausePoint
+  run: (store: Store, dir: string) => Promise<unknown>
+}
+
+/** The key fields of test package `name` (see makePackages). */
+function pkgOf (name: string): { integrity: string, pkgId: string } {
+  const [pkg] = makePackages(1, name)
+  return { integrity: pkg!.integrity, pkgId: pkg!.pkgId }
+}
+
+/** Stores a file, then changes its bytes in place; returns an index naming it, never checked (`checkedAt` 0). */
+async function storedThenCorrupted (store: Store): Promise<{ algo: 'sha512', files: Map<string, { digest: string, mode: number, size: number, checkedAt: number }> }> {
+  const added = await store.ensureFile(Buffer.from('the right bytes'), { mode: 0o644 })
+  fs.chmodSync(added.filePath, 0o644)
+  fs.writeFileSync(added.filePath, 'the wrong bytes')
+  return { algo: 'sha512', files: new Map([['f.txt', { digest: added.digest, mode: 0o644, size: added.size, checkedAt: 0 }]]) }
+}
+
+/**
+ * `running` is parked at `parked`: close() is called, must not resolve while the call is parked (its own steps
+ * take a few ticks; a macrotask turn is past them all), and resolves once the call, let go, has settled.
+ */
+async function expectCloseWaitsFor (store: Store, running: Promise<unknown>, parked: Gate): Promise<void> {
+  const outcome = watch(running)
+  await Promise.race([parked.reached, running.then(() => { throw new Error('the call ended without reaching its pause point') })])
+  const closing = store.close()
+  const closed = watch(closing)
+  await new Promise(resolve => setImmediate(resolve))
+  await new Promise(resolve => setImmediate(resolve))
+  expect(closed.settled()).toBe(false)
+  parked.open()
+  await running
+  expect(outcome.settled()).toBe(true)
+  await closing
+}
