@@ -80,6 +80,12 @@ export interface StoreContext {
   readonly handOff?: LockedStep[]
   /** Worker threads for folder adds and the verifier's hashing, started on first use; undefined with `threads: 0`. */
   readonly threads?: ContextThreads
+  /**
+   * Set once the store has begun to close (`Store.close`): from then on a wait for a lock (path, package, download,
+   * directory entry) gives up with `ERR_CAS_CLOSED`, so the close, which waits for the calls in flight, is never
+   * held up by a call that is only waiting for another process.
+   */
+  readonly closing: { started: boolean }
 }
 
 /** How {@link createStoreContext} sets a store up. */
@@ -102,10 +108,14 @@ export function createStoreContext (options: StoreContextOptions): StoreContext 
   const readOnly = options.readOnly === true
   const tmpDir = path.join(root, 'tmp')
   const tempOwner = readOnly ? undefined : new TempOwner(root)
+  const closing = { started: false }
   return {
     root,
     tmpDir,
-    lock: new PathLock(path.join(root, 'locks'), { hooks, enabled: options.locks !== false && !readOnly, wait: options.wait }),
+    closing,
+    lock: new PathLock(path.join(root, 'locks'), {
+      hooks, enabled: options.locks !== false && !readOnly, wait: options.wait, stopped: () => closing.started,
+    }),
     fsync: options.fsync,
     hooks,
     now: options.now ?? Date.now,

@@ -299,6 +299,7 @@ export class Store {
 
   async #close (): Promise<void> {
     this.#closed = true
+    this.#ctx.closing.started = true // calls only waiting for a lock give up now, rather than hold the close up
     // Why wait: this store's owner record is what tells a cleaner (`cas verify --fix`, `cas prune` in another
     // process) that its temp files and its imports' folders in node_modules belong to a live writer. Released under
     // an operation still running, it would leave them protected by their age alone (test/races/closeMidOperation).

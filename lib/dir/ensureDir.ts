@@ -47,7 +47,7 @@ export async function ensureDir (
       throw err
     }
     return dir
-  }, options)
+  }, { ...options, stopped: () => ctx.closing.started })
 }
 
 function isComplete (dir: string): boolean {

@@ -14,6 +14,8 @@ export interface PollOptions {
    * package) polls faster, or waiters would spend longer noticing the release than the holder spent working.
    */
   pollMaxMs?: number
+  /** Once this says true (the store is closing), a wait gives up with `ERR_CAS_CLOSED`. */
+  stopped?: () => boolean
 }
 
 /**
@@ -48,7 +50,9 @@ async function acquire (lockFile: string, key: string, options: WaitOptions & Po
     try {
       // The holder's own record says when it started; /proc/locks names it even before it has written that record.
       const holder = (): LockHolder | undefined => readHolder(lockFile) ?? flockHolder(lockFile)
-      await waitForLock(() => tryFlock(fd), { key, holder, started, maxBackoffMs: options.pollMaxMs }, options)
+      await waitForLock(() => tryFlock(fd), {
+        key, holder, started, maxBackoffMs: options.pollMaxMs, stopped: options.stopped,
+      }, options)
     } catch (err) {
       unlockFd(fd)
       throw err

@@ -1,6 +1,6 @@
 import fs from 'node:fs'
 import os from 'node:os'
-import { LockTimeoutError } from '../errors.js'
+import { LockTimeoutError, StoreClosedError } from '../errors.js'
 import { backoff } from './flock.js'
 
 /** Who holds a lock: as the holder recorded it (key locks), or as the kernel says (/proc/locks: pid only). */
@@ -48,6 +48,8 @@ export async function waitForLock (
     started?: number
     /** Awaited once, after the first failed try (a test's pause point). */
     onFirstMiss?: () => void | Promise<void>
+    /** Checked after each failed try: true gives up with `ERR_CAS_CLOSED` (the store is closing). */
+    stopped?: () => boolean
   },
   options: WaitOptions = {},
 ): Promise<void> {
@@ -55,6 +57,7 @@ export async function waitForLock (
   let nextReport = started + (what.reportAfterMs ?? 0)
   for (let attempt = 0; !tryTake(); attempt++) {
     if (attempt === 0) await what.onFirstMiss?.()
+    if (what.stopped?.() === true) throw new StoreClosedError()
     const now = Date.now()
     const waitedMs = now - started
     if (options.timeoutMs !== undefined && waitedMs >= options.timeoutMs) {

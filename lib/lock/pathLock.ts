@@ -19,8 +19,12 @@ export class PathLock {
   readonly #hooks: TestHooks | undefined
   readonly #enabled: boolean
 
-  constructor (locksDir: string, options: { hooks?: TestHooks, enabled?: boolean, wait?: WaitOptions } = {}) {
-    this.#stripes = new StripeLocks(locksDir, options.wait)
+  /** `stopped`: once it says true, a wait for a stripe held by another process gives up (`ERR_CAS_CLOSED`). */
+  constructor (
+    locksDir: string,
+    options: { hooks?: TestHooks, enabled?: boolean, wait?: WaitOptions, stopped?: () => boolean } = {},
+  ) {
+    this.#stripes = new StripeLocks(locksDir, options.wait, { stopped: options.stopped })
     this.#hooks = options.hooks
     this.#enabled = options.enabled ?? true
   }

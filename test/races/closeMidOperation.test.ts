@@ -201,6 +201,96 @@ describe('close() while an operation is in flight', () => {
   })
 })
 
+describe('close() while a call only waits for a lock another process holds', () => {
+  // Waiting for a lock is not work in flight: close() would otherwise wait as long as the other holder takes (a
+  // clone, a download, a stuck process). The wait gives up with ERR_CAS_CLOSED as soon as the store starts to close;
+  // the holder is a second store on the same folder (its own descriptors, so flock excludes it as another process).
+  it('a writer waiting for the path lock gives up, leaves no temp file, and close() resolves while the holder holds', async () => {
+    const storeDir = path.join(tempDir(), 'store')
+    const holderParked = gate()
+    const holder = await openStore(storeDir, { threads: 0, _hooks: { 'writer:locked': holderParked.wait } })
+    const contended = gate()
+    const waiter = await openStore(storeDir, { threads: 0, _hooks: { 'lock:contended': async () => { contended.open() } } })
+    const data = crypto.randomBytes(1000)
+    const holding = holder.ensureFile(data, { mode: 0o644 })
+    await holderParked.reached
+    const temps = (): string[] => fs.readdirSync(path.join(waiter.root, 'tmp')).filter(n => !n.endsWith('.cas-imports'))
+    const holdersTemp = temps() // the holder's own, written, waiting to be renamed
+    expect(holdersTemp).toHaveLength(1)
+    const waiting = waiter.ensureFile(data, { mode: 0o644 })
+    waiting.catch(() => {})
+    await contended.wait() // the waiter found the stripe held and is polling
+    await waiter.close()
+    await expect(waiting).rejects.toMatchObject({ code: 'ERR_CAS_CLOSED' })
+    expect(temps()).toEqual(holdersTemp) // the waiter's temp file went with its call
+    holderParked.open()
+    expect(fs.readFileSync((await holding).filePath).equals(data)).toBe(true)
+    await holder.close()
+  })
+
+  it('ensurePackage waiting for the package another process is adding gives up, and close() resolves', async () => {
+    const storeDir = path.join(tempDir(), 'store')
+    const [pkg] = makePackages(1, 'contended')
+    const fetching = gate()
+    const holder = await openStore(storeDir, { threads: 0 })
+    const adding = holder.ensurePackage({ ...pkgOf('contended'), tarball: async () => { await fetching.wait(); return pkg!.tgz } })
+    await fetching.reached
+    const waiter = await openStore(storeDir, { threads: 0 })
+    const told = gate()
+    const waiting = waiter.ensurePackage({ ...pkgOf('contended'), tarball: async () => pkg!.tgz, onWait: () => { told.open() } })
+    waiting.catch(() => {})
+    await told.wait()
+    await waiter.close()
+    await expect(waiting).rejects.toMatchObject({ code: 'ERR_CAS_CLOSED' })
+    fetching.open()
+    expect((await adding).fetched).toBe(true)
+    await holder.close()
+  })
+
+  it('ensureDir waiting for the entry another process is filling gives up, and close() resolves', async () => {
+    const storeDir = path.join(tempDir(), 'store')
+    const filling = gate()
+    const holder = await openStore(storeDir, { threads: 0 })
+    const fill = async (dir: string): Promise<void> => { fs.writeFileSync(path.join(dir, 'HEAD'), 'ref\n') }
+    const held = holder.ensureDir('a-clone', async dir => { await filling.wait(); await fill(dir) })
+    await filling.reached
+    const waiter = await openStore(storeDir, { threads: 0 })
+    const told = gate()
+    const waiting = waiter.ensureDir('a-clone', fill, { onWait: () => { told.open() } })
+    waiting.catch(() => {})
+    await told.wait()
+    await waiter.close()
+    await expect(waiting).rejects.toMatchObject({ code: 'ERR_CAS_CLOSED' })
+    filling.open()
+    expect(fs.readFileSync(path.join(await held, 'HEAD'), 'utf8')).toBe('ref\n')
+    await holder.close()
+  })
+
+  it('fetchFile waiting for the download another process is making gives up, and close() resolves', async () => {
+    const body = Buffer.from('a file two processes want\n')
+    const server = await startServer(body)
+    try {
+      const storeDir = path.join(tempDir(), 'store')
+      const renaming = gate()
+      const holder = await openStore(storeDir, { threads: 0, _hooks: { 'writer:locked': renaming.wait } })
+      const held = holder.fetchFile(server.url, { digest: sha512Hex(body) })
+      await renaming.reached // downloaded, its download lock held, about to rename
+      const waiter = await openStore(storeDir, { threads: 0 })
+      const told = gate()
+      const waiting = waiter.fetchFile(server.url, { digest: sha512Hex(body), onWait: () => { told.open() } })
+      waiting.catch(() => {})
+      await told.wait()
+      await waiter.close()
+      await expect(waiting).rejects.toMatchObject({ code: 'ERR_CAS_CLOSED' })
+      renaming.open()
+      expect(fs.readFileSync((await held).filePath).equals(body)).toBe(true)
+      await holder.close()
+    } finally {
+      await server.close()
+    }
+  })
+})
+
 interface Verb {
   hook: PausePoint
   run: (store: Store, dir: string) => Promise<unknown>
