@@ -1,5 +1,6 @@
 import path from 'node:path'
 import type { WaitOptions } from './lock/lockWait.js'
+import type { StoreClosing } from './lock/keyLock.js'
 import { PathLock } from './lock/pathLock.js'
 import { TempOwner } from './lock/tempOwner.js'
 import { ImportJournal } from './lock/importJournal.js'
@@ -81,11 +82,12 @@ export interface StoreContext {
   /** Worker threads for folder adds and the verifier's hashing, started on first use; undefined with `threads: 0`. */
   readonly threads?: ContextThreads
   /**
-   * Set once the store has begun to close (`Store.close`): from then on a wait for a lock (path, package, download,
-   * directory entry) gives up with `ERR_CAS_CLOSED`, so the close, which waits for the calls in flight, is never
-   * held up by a call that is only waiting for another process.
+   * Whether the store has begun to close: key-lock waits (a package being added, a download, a directory entry
+   * being filled) then give up, unless this store's own call holds the lock (`StoreClosing` in `lock/keyLock.ts`).
+   * Path-lock waits go on: a path lock is held for a few syscalls, and a call waiting for one may be deep in work it
+   * must finish (an add holding its package's lock).
    */
-  readonly closing: { started: boolean }
+  readonly closing: StoreClosing
 }
 
 /** How {@link createStoreContext} sets a store up. */
@@ -108,14 +110,11 @@ export function createStoreContext (options: StoreContextOptions): StoreContext 
   const readOnly = options.readOnly === true
   const tmpDir = path.join(root, 'tmp')
   const tempOwner = readOnly ? undefined : new TempOwner(root)
-  const closing = { started: false }
   return {
     root,
     tmpDir,
-    closing,
-    lock: new PathLock(path.join(root, 'locks'), {
-      hooks, enabled: options.locks !== false && !readOnly, wait: options.wait, stopped: () => closing.started,
-    }),
+    closing: { started: false, heldKeyLocks: new Set() },
+    lock: new PathLock(path.join(root, 'locks'), { hooks, enabled: options.locks !== false && !readOnly, wait: options.wait }),
     fsync: options.fsync,
     hooks,
     now: options.now ?? Date.now,

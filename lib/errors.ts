@@ -139,8 +139,11 @@ export class NativeAddonError extends CasError {
 
 /** The store was used after `close()`. */
 export class StoreClosedError extends CasError {
-  constructor () {
-    super('ERR_CAS_CLOSED', 'This store was closed; open it again with openStore() before using it.')
+  /** `waitingFor`: what a call waited for when the store began to close (it gave up rather than hold the close up). */
+  constructor (waitingFor?: string) {
+    super('ERR_CAS_CLOSED', waitingFor === undefined
+      ? 'This store was closed; open it again with openStore() before using it.'
+      : `This store was closed while this call waited for ${waitingFor}, which another process (or store) holds; open the store again and retry the call.`)
   }
 }
 

@@ -156,12 +156,12 @@ export class Store {
    */
   async writePackageIndex (key: string, index: PackageIndex): Promise<void> {
     this.#writable('write a package index')
-    await this.#openIndexes().write(key, index)
+    await this.#during(this.#openIndexes().write(key, index))
   }
 
   /** The package index stored under `key`, or undefined. `ERR_CAS_INDEX_CORRUPT` when its row is unreadable. */
   async readPackageIndex (key: string): Promise<PackageIndex | undefined> {
-    return await this.#openIndexes().read(key)
+    return await this.#during(this.#openIndexes().read(key))
   }
 
   /**
@@ -178,7 +178,7 @@ export class Store {
    */
   async deletePackageIndex (key: string, revision?: string): Promise<boolean> {
     this.#writable('delete a package index')
-    return await this.#openIndexes().delete(key, revision)
+    return await this.#during(this.#openIndexes().delete(key, revision))
   }
 
   /**
@@ -286,11 +286,11 @@ export class Store {
   }
 
   /**
-   * Closes the store: new calls fail with `ERR_CAS_STORE_CLOSED` at once; the operations already in flight are
-   * waited for (they finish as they would have), then background uploads to the remote (at most its
-   * `closeTimeoutMs`); then the threads, the index and the lock files close, dropping any OS lock still held. An
-   * iteration of `listPackageIndexes` is not waited for: its next page fails. Calling it again returns the same
-   * promise.
+   * Closes the store: new calls fail with `ERR_CAS_CLOSED` at once; the calls already in flight are waited for
+   * (they finish as they would have, except a wait for a key lock another process or store holds, which gives up
+   * with `ERR_CAS_CLOSED`), then background uploads to the remote (at most its `closeTimeoutMs`); then the threads,
+   * the index and the lock files close, dropping any OS lock still held. An iteration of `listPackageIndexes` is not
+   * waited for: its next page fails with `ERR_CAS_CLOSED`. A second call waits for the first.
    */
   async close (): Promise<void> {
     this.#closing ??= this.#close()
@@ -319,10 +319,7 @@ export class Store {
     }
   }
 
-  /**
-   * Counts `work` as in flight until it settles, for {@link close}. Every verb but the package index's own calls
-   * goes through here: those finish within the index's close (a queued write is flushed first, see `indexDb.ts`).
-   */
+  /** Counts `work` as in flight until it settles, for {@link close}. Every verb goes through here. */
   async #during<T> (work: Promise<T>): Promise<T> {
     this.#busy++
     try {

@@ -47,7 +47,7 @@ export async function ensureDir (
       throw err
     }
     return dir
-  }, { ...options, stopped: () => ctx.closing.started })
+  }, { ...options, closing: ctx.closing })
 }
 
 function isComplete (dir: string): boolean {

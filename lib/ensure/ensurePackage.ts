@@ -79,7 +79,7 @@ export async function ensurePackage (
       await indexes.write(key, index)
       if (remote?.index === undefined) ctx.remote?.scheduleUpload(key, index, remote?.repair)
       return { index, fetched: true }
-    }, { ...wait, pollMaxMs: PACKAGE_POLL_MAX_MS, stopped: () => ctx.closing.started })
+    }, { ...wait, pollMaxMs: PACKAGE_POLL_MAX_MS, closing: ctx.closing })
   }, wait)
   if (!joined) return { index: value.index, key, fetched: value.fetched }
   return { index: { ...value.index, files: new Map(value.index.files) }, key, fetched: false }

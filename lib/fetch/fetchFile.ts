@@ -72,7 +72,7 @@ export async function fetchFile (ctx: StoreContext, url: string, options: FetchF
     fs.chmodSync(partial, storedMode(mode))
     await finalize(ctx, partial, filePath, digest, size)
     return { digest, filePath, size }
-  }, { ...options, stopped: () => ctx.closing.started })
+  }, { ...options, closing: ctx.closing })
 }
 
 /** A hit: claim the content found in place (see `claimExisting`); false when it vanished meanwhile. */

@@ -2,6 +2,7 @@ import fs from 'node:fs'
 import { FileAccessError, MissingContentError, NameCollisionError } from '../errors.js'
 import { storedMode } from '../layout/contentPath.js'
 import { errorCode, isFdExhaustion, statOrUndefined } from '../util/fs.js'
+import { mapPool } from '../util/mapPool.js'
 import type { ImportMethod, MethodLadder } from './importMethod.js'
 import { isLargeCopy, materializeFileAsync, materializeFileSync } from './materializeFile.js'
 import type { PackageFile } from './packageFiles.js'
@@ -31,10 +32,9 @@ export async function fillStage (
     if (isLargeCopy(ladder.current, file.info.size)) later.push(file)
     else if (!importSync(prefix + file.name, file, ladder, missing)) later.push(file)
   }
-  let next = 0
-  await Promise.all(Array.from({ length: Math.min(LARGE_COPY_CONCURRENCY, later.length) }, async () => {
-    while (next < later.length) await importAsync(prefix, later[next++]!, ladder, missing)
-  }))
+  // mapPool waits for every copy under way before it throws the first failure: an import must not be over (nor its
+  // store closed, which waits for it, and its owner record released) while a copy still writes into its folder.
+  await mapPool(later, LARGE_COPY_CONCURRENCY, async file => { await importAsync(prefix, file, ladder, missing) })
   if (missing.length > 0) throw new MissingContentError(missing)
   return ladder.current
 }

@@ -14,8 +14,20 @@ export interface PollOptions {
    * package) polls faster, or waiters would spend longer noticing the release than the holder spent working.
    */
   pollMaxMs?: number
-  /** Once this says true (the store is closing), a wait gives up with `ERR_CAS_CLOSED`. */
-  stopped?: () => boolean
+  /** The store's closing state: once it has started, a wait for a lock none of its calls holds gives up. */
+  closing?: StoreClosing
+}
+
+/**
+ * Whether a store has begun to close (`Store.close`), and which key lock files its calls hold right now. Once
+ * closing, a wait for a key lock that another holder has (another process, or another store) gives up with
+ * `ERR_CAS_CLOSED`: the close waits for the calls in flight, and must not wait as long as someone else's clone or
+ * download takes. A wait for a lock one of the same store's calls holds goes on: the close waits for that call
+ * anyway, and the waiter then finds its work done.
+ */
+export interface StoreClosing {
+  started: boolean
+  readonly heldKeyLocks: Set<string>
 }
 
 /**
@@ -34,10 +46,12 @@ export async function withKeyLock<T> (
   lockFile: string, key: string, fn: () => Promise<T>, options: WaitOptions & PollOptions = {},
 ): Promise<T> {
   const fd = await acquire(lockFile, key, options)
+  options.closing?.heldKeyLocks.add(lockFile)
   try {
     recordHolder(fd)
     return await fn()
   } finally {
+    options.closing?.heldKeyLocks.delete(lockFile)
     release(lockFile, fd)
   }
 }
@@ -45,13 +59,15 @@ export async function withKeyLock<T> (
 /** Opens `lockFile` and waits for its flock; returns the descriptor once it holds the lock on the current file. */
 async function acquire (lockFile: string, key: string, options: WaitOptions & PollOptions): Promise<number> {
   const started = Date.now()
+  const { closing } = options
+  const stopped = closing === undefined ? undefined : () => closing.started && !closing.heldKeyLocks.has(lockFile)
   for (;;) {
     const fd = openCreatingDir(lockFile)
     try {
       // The holder's own record says when it started; /proc/locks names it even before it has written that record.
       const holder = (): LockHolder | undefined => readHolder(lockFile) ?? flockHolder(lockFile)
       await waitForLock(() => tryFlock(fd), {
-        key, holder, started, maxBackoffMs: options.pollMaxMs, stopped: options.stopped,
+        key, holder, started, maxBackoffMs: options.pollMaxMs, stopped,
       }, options)
     } catch (err) {
       unlockFd(fd)

@@ -57,7 +57,7 @@ export async function waitForLock (
   let nextReport = started + (what.reportAfterMs ?? 0)
   for (let attempt = 0; !tryTake(); attempt++) {
     if (attempt === 0) await what.onFirstMiss?.()
-    if (what.stopped?.() === true) throw new StoreClosedError()
+    if (what.stopped?.() === true) throw new StoreClosedError(`the lock on ${what.key}`)
     const now = Date.now()
     const waitedMs = now - started
     if (options.timeoutMs !== undefined && waitedMs >= options.timeoutMs) {

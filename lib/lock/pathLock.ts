@@ -19,12 +19,8 @@ export class PathLock {
   readonly #hooks: TestHooks | undefined
   readonly #enabled: boolean
 
-  /** `stopped`: once it says true, a wait for a stripe held by another process gives up (`ERR_CAS_CLOSED`). */
-  constructor (
-    locksDir: string,
-    options: { hooks?: TestHooks, enabled?: boolean, wait?: WaitOptions, stopped?: () => boolean } = {},
-  ) {
-    this.#stripes = new StripeLocks(locksDir, options.wait, { stopped: options.stopped })
+  constructor (locksDir: string, options: { hooks?: TestHooks, enabled?: boolean, wait?: WaitOptions } = {}) {
+    this.#stripes = new StripeLocks(locksDir, options.wait)
     this.#hooks = options.hooks
     this.#enabled = options.enabled ?? true
   }

@@ -39,8 +39,6 @@ export interface StripeLockOptions {
   idleCloseMs?: number
   /** Test-only: called after idle descriptors were closed by the timer. */
   onIdleClosed?: () => void
-  /** Once this says true (the store is closing), a wait for a stripe another process holds gives up. */
-  stopped?: () => boolean
 }
 
 /** Called when the OS lock is held by another process and this one starts to poll. */
@@ -67,7 +65,6 @@ export class StripeLocks {
   readonly #wait: WaitOptions
   readonly #idleCloseMs: number
   readonly #onIdleClosed: (() => void) | undefined
-  readonly #stopped: () => boolean
   #idleTimer: NodeJS.Timeout | undefined
   #closed = false
 
@@ -77,7 +74,6 @@ export class StripeLocks {
     this.#wait = wait
     this.#idleCloseMs = options.idleCloseMs ?? IDLE_CLOSE_MS
     this.#onIdleClosed = options.onIdleClosed
-    this.#stopped = options.stopped ?? (() => false)
     for (let i = 0; i < STRIPE_COUNT; i++) {
       this.#stripes.push({ fd: undefined, idleSince: undefined, holders: 0, acquiring: undefined })
     }
@@ -233,7 +229,6 @@ export class StripeLocks {
       maxBackoffMs: 32,
       started,
       onFirstMiss: onContended,
-      stopped: () => this.#closed || this.#stopped(),
     }, this.#wait)
   }
 

@@ -324,26 +324,35 @@ async function checkPackages (scan: Scan): Promise<void> {
   }
   const entries = indexes.list()[Symbol.asyncIterator]()
   let lastYield = Date.now()
+  // The first failure stops the jobs from taking more packages, and is thrown once every job has stopped: a job
+  // still inside a package may be removing a file under its path lock, and the scan must not be over (nor the
+  // store closed, which waits for it) while it is.
+  let failure: { error: unknown } | undefined
   await Promise.all(Array.from({ length: jobs }, async () => {
-    for (;;) {
-      // Small files are read and hashed synchronously and index pages come from a synchronous SQLite call, so a
-      // scan can run for seconds on microtasks alone. Give the event loop a turn every 50 ms: that is when a
-      // Ctrl-C handler (the abort signal), timers and other I/O get to run.
-      if (Date.now() - lastYield >= 50) {
-        await new Promise(resolve => setImmediate(resolve))
-        lastYield = Date.now()
+    while (failure === undefined) {
+      try {
+        // Small files are read and hashed synchronously and index pages come from a synchronous SQLite call, so a
+        // scan can run for seconds on microtasks alone. Give the event loop a turn every 50 ms: that is when a
+        // Ctrl-C handler (the abort signal), timers and other I/O get to run.
+        if (Date.now() - lastYield >= 50) {
+          await new Promise(resolve => setImmediate(resolve))
+          lastYield = Date.now()
+        }
+        if (options.signal?.aborted === true) {
+          report.interrupted = true
+          return
+        }
+        const next = await entries.next()
+        if (next.done === true) return
+        await checkPackage(next.value)
+        progress()
+      } catch (error) {
+        failure ??= { error }
       }
-      if (options.signal?.aborted === true) {
-        report.interrupted = true
-        return
-      }
-      const next = await entries.next()
-      if (next.done === true) return
-      await checkPackage(next.value)
-      progress()
     }
   }))
   await entries.return?.(undefined)
+  if (failure !== undefined) throw failure.error
 }
 
 /** Phase 2: walks `files/`; stale strays are listed (removed with fix), unreferenced content is counted. */

@@ -1,7 +1,7 @@
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type Database from 'better-sqlite3'
-import { CasError, FileAccessError, IndexBusyError, IndexCorruptError } from '../errors.js'
+import { CasError, FileAccessError, IndexBusyError, IndexCorruptError, StoreClosedError } from '../errors.js'
 import type { PackageIndex } from '../types.js'
 import type { IndexBackend, PackageIndexEntry } from './backend.js'
 import { decodePackageIndex, encodePackageIndex } from './codec.js'
@@ -53,6 +53,7 @@ export class IndexDb implements IndexBackend {
   #pending: PendingWrite[] = []
   #flushing: Promise<void> | undefined
   #dispose: (() => void) | undefined
+  #closed = false
 
   private constructor (file: string, db: Database.Database, busyTimeoutMs: number, dispose?: () => void) {
     this.path = file
@@ -179,6 +180,7 @@ export class IndexDb implements IndexBackend {
 
   async close (): Promise<void> {
     while (this.#flushing !== undefined) await this.#flushing
+    this.#closed = true
     if (this.#dispose !== undefined) this.#dispose()
     else this.#db.close()
   }
@@ -200,6 +202,8 @@ export class IndexDb implements IndexBackend {
   }
 
   async #run<T> (op: () => T): Promise<T> {
+    // A closed connection would throw a bare TypeError: a listing still iterated after close() says what happened.
+    if (this.#closed) throw new StoreClosedError()
     return await retryBusy(this.path, this.#busyTimeoutMs, op)
   }
 

@@ -11,7 +11,7 @@ import type { RemoteHttp } from './http.js'
 import { mergeRanges, MAX_RANGES_PER_REQUEST, rangeHeader, receivedParts, sliceOf, type ByteRange } from './byteRanges.js'
 import { decodeRemoteIndexDoc } from './indexCodec.js'
 import { remoteFilePath, remoteIndexPath } from './layout.js'
-import { mapPool } from './pool.js'
+import { mapPool } from '../util/mapPool.js'
 import type { PullOutcome } from './types.js'
 
 /**

@@ -1,7 +1,7 @@
 import { CasError, RemoteUnavailableError } from '../errors.js'
 import type { IndexBackend } from '../pkgIndex/backend.js'
 import type { RemoteTier } from './remoteTier.js'
-import { mapPool } from './pool.js'
+import { mapPool } from '../util/mapPool.js'
 import type { PushOptions, PushReport } from './types.js'
 
 /** Packages uploaded at once by `cas push`. */

@@ -9,7 +9,7 @@ import { planPack } from './packPlan.js'
 import { sha512Hex } from '../util/hash.js'
 import { remoteFilePath, remoteIndexPath } from './layout.js'
 import { openLocalBlob } from './localBlob.js'
-import { mapPool } from './pool.js'
+import { mapPool } from '../util/mapPool.js'
 import type { UploadResult } from './types.js'
 
 /** Options of {@link uploadPackage}. */

@@ -9,13 +9,14 @@ import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { openStore, packageIndexKey, type Store } from '../../lib/index.js'
+import { openStore, packageIndexKey, type PackageIndex, type Store } from '../../lib/index.js'
 import type { PausePoint } from '../../lib/util/hooks.js'
 import { sha512Hex } from '../helpers/content.js'
 import { gate, type Gate } from '../helpers/gate.js'
 import { startNginx } from '../helpers/nginx.js'
 import { makePackages } from '../helpers/packages.js'
 import { startServer } from '../helpers/server.js'
+import { rawIndexDb } from '../helpers/sqlite.js'
 import { expectWhole, packageEntries, strayEntries, storeAndNodeModules } from '../helpers/importPkg.js'
 import { tempDir } from '../helpers/tmp.js'
 
@@ -114,11 +115,11 @@ describe('close() while an operation is in flight', () => {
     }),
     addFilesFromTarball: parkedIn('writer:tempWritten', async store => await store.addFilesFromTarball(makePackages(1, 'tgz')[0]!.tgz)),
     checkPkgFilesIntegrity: parkedIn('verifier:suspect', async store => {
-      const index = await storedThenCorrupted(store)
+      const { index } = await storedThenCorrupted(store)
       return await store.checkPkgFilesIntegrity(index)
     }),
     verifyStore: parkedIn('verifier:suspect', async store => {
-      await store.writePackageIndex(`sha512-${Buffer.alloc(64).toString('base64')}\tcorrupted@1.0.0`, await storedThenCorrupted(store))
+      await store.writePackageIndex(pkgKey('corrupted'), (await storedThenCorrupted(store)).index)
       return await store.verifyStore({ jobs: 1 })
     }),
     pruneStore: parkedIn('prune:candidate', async store => {
@@ -205,7 +206,9 @@ describe('close() while a call only waits for a lock another process holds', () 
   // Waiting for a lock is not work in flight: close() would otherwise wait as long as the other holder takes (a
   // clone, a download, a stuck process). The wait gives up with ERR_CAS_CLOSED as soon as the store starts to close;
   // the holder is a second store on the same folder (its own descriptors, so flock excludes it as another process).
-  it('a writer waiting for the path lock gives up, leaves no temp file, and close() resolves while the holder holds', async () => {
+  it('a writer waiting for a path lock another store holds is not given up on: close() resolves once it has landed', async () => {
+    // A path lock is held for a few syscalls, and the call waiting for one may be deep in work it must finish (an
+    // add holding its package's lock): such waits go on.
     const storeDir = path.join(tempDir(), 'store')
     const holderParked = gate()
     const holder = await openStore(storeDir, { threads: 0, _hooks: { 'writer:locked': holderParked.wait } })
@@ -214,18 +217,39 @@ describe('close() while a call only waits for a lock another process holds', () 
     const data = crypto.randomBytes(1000)
     const holding = holder.ensureFile(data, { mode: 0o644 })
     await holderParked.reached
-    const temps = (): string[] => fs.readdirSync(path.join(waiter.root, 'tmp')).filter(n => !n.endsWith('.cas-imports'))
-    const holdersTemp = temps() // the holder's own, written, waiting to be renamed
-    expect(holdersTemp).toHaveLength(1)
     const waiting = waiter.ensureFile(data, { mode: 0o644 })
-    waiting.catch(() => {})
     await contended.wait() // the waiter found the stripe held and is polling
-    await waiter.close()
-    await expect(waiting).rejects.toMatchObject({ code: 'ERR_CAS_CLOSED' })
-    expect(temps()).toEqual(holdersTemp) // the waiter's temp file went with its call
+    const closing = waiter.close()
+    const closed = watch(closing)
+    await new Promise(resolve => setImmediate(resolve))
+    await new Promise(resolve => setImmediate(resolve))
+    expect(closed.settled()).toBe(false)
     holderParked.open()
-    expect(fs.readFileSync((await holding).filePath).equals(data)).toBe(true)
+    await holding
+    expect(fs.readFileSync((await waiting).filePath).equals(data)).toBe(true)
+    await closing
     await holder.close()
+  })
+
+  it('a wait behind the same store\'s own call goes on: both ensureDir calls of one key succeed', async () => {
+    const store = await openStore(path.join(tempDir(), 'store'), { threads: 0 })
+    const filling = gate()
+    const fill = async (dir: string): Promise<void> => { fs.writeFileSync(path.join(dir, 'HEAD'), 'ref\n') }
+    const first = store.ensureDir('a-clone', async dir => { await filling.wait(); await fill(dir) })
+    await filling.reached
+    // onWait is called at the first failed try, then about once a second, each time after the check that gives up.
+    let reports = 0
+    const toldAgain = gate()
+    const second = store.ensureDir('a-clone', fill, { onWait: () => { if (++reports === 2) toldAgain.open() } })
+    const secondOutcome = watch(second)
+    await new Promise(resolve => setImmediate(resolve))
+    expect(reports).toBe(1) // the second call waits for the first one's lock
+    const closing = store.close()
+    await Promise.race([toldAgain.wait(), second.catch(() => {})]) // it polled again since close() began
+    expect(secondOutcome.settled()).toBe(false)
+    filling.open()
+    expect(await second).toBe(await first)
+    await closing
   })
 
   it('ensurePackage waiting for the package another process is adding gives up, and close() resolves', async () => {
@@ -266,6 +290,26 @@ describe('close() while a call only waits for a lock another process holds', () 
     await holder.close()
   })
 
+  it('a key this store held earlier counts as its own no longer: a later wait for another store\'s hold gives up', async () => {
+    const storeDir = path.join(tempDir(), 'store')
+    const waiter = await openStore(storeDir, { threads: 0 })
+    await expect(waiter.ensureDir('a-clone', () => { throw new Error('the clone failed') })).rejects.toThrow('the clone failed')
+    const filling = gate()
+    const holder = await openStore(storeDir, { threads: 0 })
+    const fill = async (dir: string): Promise<void> => { fs.writeFileSync(path.join(dir, 'HEAD'), 'ref\n') }
+    const held = holder.ensureDir('a-clone', async dir => { await filling.wait(); await fill(dir) })
+    await filling.reached
+    const told = gate()
+    const waiting = waiter.ensureDir('a-clone', fill, { onWait: () => { told.open() } })
+    waiting.catch(() => {})
+    await told.wait()
+    await waiter.close()
+    await expect(waiting).rejects.toMatchObject({ code: 'ERR_CAS_CLOSED' })
+    filling.open()
+    await held
+    await holder.close()
+  })
+
   it('fetchFile waiting for the download another process is making gives up, and close() resolves', async () => {
     const body = Buffer.from('a file two processes want\n')
     const server = await startServer(body)
@@ -291,6 +335,56 @@ describe('close() while a call only waits for a lock another process holds', () 
   })
 })
 
+describe('a verb is over only when all of its work is', () => {
+  it('verifyStore: after one job fails no job takes a package, and the verb waits for the job parked under its path lock', async () => {
+    const storeDir = path.join(tempDir(), 'store')
+    const setup = await openStore(storeDir, { threads: 0 })
+    const a = await storedThenCorrupted(setup, 'file A')
+    const b = await storedThenCorrupted(setup, 'file B')
+    const c = await storedThenCorrupted(setup, 'file C')
+    const keyOf = (n: string): string => `sha512-${n.toUpperCase()}${'A'.repeat(85)}==\t${n}@1.0.0`
+    await setup.writePackageIndex(keyOf('a'), a.index) // listed in key order: a, b, c
+    await setup.writePackageIndex(keyOf('b'), b.index)
+    await setup.writePackageIndex(keyOf('c'), c.index)
+    await setup.close()
+    const bLocked = gate()
+    const verifier = await openStore(storeDir, {
+      threads: 0,
+      _hooks: {
+        'verifier:suspect': async ({ path: p }) => { if (p === a.filePath) throw new Error('job A failed') },
+        'verifier:locked': async ({ path: p }) => { if (p === b.filePath) await bLocked.wait() },
+      },
+    })
+    const verifying = verifier.verifyStore({ fix: true, graceMs: 0, jobs: 2 })
+    const over = watch(verifying)
+    await bLocked.reached
+    for (let i = 0; i < 5; i++) await new Promise(resolve => setImmediate(resolve))
+    expect(over.settled()).toBe(false) // job A failed, but job B holds its lock and is about to remove
+    bLocked.open()
+    await expect(verifying).rejects.toThrow('job A failed')
+    expect(fs.existsSync(b.filePath)).toBe(false) // B's removal was over before the verb was
+    expect(fs.existsSync(c.filePath)).toBe(true) // and no job took a package after the failure
+    await verifier.close()
+  })
+
+  it('a package index call retrying on a busy index.db holds close() up; a listing iterated after close says ERR_CAS_CLOSED', async () => {
+    const store = await openStore(path.join(tempDir(), 'store'), { threads: 0 })
+    const listing = store.listPackageIndexes()
+    const db = rawIndexDb(store.root)
+    db.run('BEGIN EXCLUSIVE')
+    const deleting = store.deletePackageIndex(pkgKey('busy'))
+    const closing = store.close()
+    const closed = watch(closing)
+    for (let i = 0; i < 5; i++) await new Promise(resolve => setImmediate(resolve))
+    expect(closed.settled()).toBe(false)
+    db.run('COMMIT')
+    db.close()
+    expect(await deleting).toBe(false)
+    await closing
+    await expect(listing.next()).rejects.toMatchObject({ code: 'ERR_CAS_CLOSED' })
+  })
+})
+
 interface Verb {
   hook: PausePoint
   run: (store: Store, dir: string) => Promise<unknown>
@@ -303,11 +397,18 @@ function pkgOf (name: string): { integrity: string, pkgId: string } {
 }
 
 /** Stores a file, then changes its bytes in place; returns an index naming it, never checked (`checkedAt` 0). */
-async function storedThenCorrupted (store: Store): Promise<{ algo: 'sha512', files: Map<string, { digest: string, mode: number, size: number, checkedAt: number }> }> {
-  const added = await store.ensureFile(Buffer.from('the right bytes'), { mode: 0o644 })
+async function storedThenCorrupted (store: Store, text = 'the right bytes'): Promise<{ filePath: string, index: PackageIndex }> {
+  const added = await store.ensureFile(Buffer.from(text), { mode: 0o644 })
   fs.chmodSync(added.filePath, 0o644)
   fs.writeFileSync(added.filePath, 'the wrong bytes')
-  return { algo: 'sha512', files: new Map([['f.txt', { digest: added.digest, mode: 0o644, size: added.size, checkedAt: 0 }]]) }
+  const files = new Map([['f.txt', { digest: added.digest, mode: 0o644, size: added.size, checkedAt: 0 }]])
+  return { filePath: added.filePath, index: { algo: 'sha512', files } }
+}
+
+/** A package index key of test package `name`. */
+function pkgKey (name: string): string {
+  const { integrity, pkgId } = pkgOf(name)
+  return packageIndexKey(integrity, pkgId)
 }
 
 /**

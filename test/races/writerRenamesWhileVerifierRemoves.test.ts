@@ -63,7 +63,10 @@ it('the same across processes\' view of the lock: a writer on its synchronous qu
   await writerStore.close()
 })
 
-it('closing the verifier\'s store mid-critical-section does not drop its OS lock early', async () => {
+// Closing a store whose verifier is inside its critical section: close() waits for the verifier, and the OS lock is
+// not let go under it meanwhile (a writer of the same path keeps waiting). The lock's own guard for a close that
+// does reach a held stripe (StripeLocks.close keeps a held descriptor) is tested in test/lock/stripeLocks.test.ts.
+it('closing the verifier\'s store mid-critical-section waits for it, and its OS lock holds until it is done', async () => {
   const dir = tempDir()
   const verifierParked = gate()
   const writerContended = signal()
@@ -77,8 +80,7 @@ it('closing the verifier\'s store mid-critical-section does not drop its OS lock
 
   const verifying = verifierStore.checkPkgFilesIntegrity({ algo: 'sha512', files: { 'a.js': { digest, mode: 0o644, size: data.length, checkedAt: 0 } } })
   await verifierParked.reached
-  // An installer shutting down while a verification is in flight: close() waits for it (closeMidOperation.test.ts),
-  // and whatever it does meanwhile must not let the OS lock go under the parked verifier.
+  // An installer shutting down while a verification is in flight (closeMidOperation.test.ts).
   const closing = verifierStore.close()
   const writing = writerStore.ensureFile(data, { mode: 0o644 })
   const first = await Promise.race([writerContended.signalled.then(() => 'waiting'), writing.then(() => 'finished')])
