@@ -343,7 +343,8 @@ async function checkPackages (scan: Scan): Promise<void> {
           return
         }
         const next = await entries.next()
-        if (next.done === true) return
+        // Another job may have failed during either wait above: then this package is left alone.
+        if (next.done === true || failure !== undefined) return
         await checkPackage(next.value)
         progress()
       } catch (error) {

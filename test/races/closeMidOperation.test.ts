@@ -367,6 +367,41 @@ describe('a verb is over only when all of its work is', () => {
     await verifier.close()
   })
 
+  it('verifyStore: a job waiting for its next package when another job fails leaves that package alone', async () => {
+    const storeDir = path.join(tempDir(), 'store')
+    const setup = await openStore(storeDir, { threads: 0 })
+    const a = await storedThenCorrupted(setup, 'file A')
+    const b = await storedThenCorrupted(setup, 'file B')
+    const c = await storedThenCorrupted(setup, 'file C')
+    const keyOf = (n: string): string => `sha512-${n.toUpperCase()}${'A'.repeat(85)}==\t${n}@1.0.0`
+    for (const [name, stored] of [['a', a], ['b', b], ['c', c]] as const) await setup.writePackageIndex(keyOf(name), stored.index)
+    await setup.close()
+    const bParked = gate()
+    const verifier = await openStore(storeDir, {
+      threads: 0,
+      _hooks: { 'verifier:suspect': async ({ path: p }) => { if (p === b.filePath) { await bParked.wait(); throw new Error('job B failed') } } },
+    })
+    let opened = false
+    const verifying = verifier.verifyStore({
+      fix: true,
+      graceMs: 0,
+      jobs: 2,
+      onProgress: ({ packagesDone }) => {
+        if (packagesDone !== 1 || opened) return
+        // Job 1 has just finished package a: its next turn yields to the event loop first (a scan yields every
+        // 50 ms, so this callback makes that turn due), and job 2 fails while it does.
+        opened = true
+        const until = Date.now() + 60
+        while (Date.now() < until) { /* make the yield due */ }
+        bParked.open()
+      },
+    })
+    await expect(verifying).rejects.toThrow('job B failed')
+    expect(opened).toBe(true)
+    expect(fs.existsSync(c.filePath)).toBe(true)
+    await verifier.close()
+  })
+
   it('a package index call retrying on a busy index.db holds close() up; a listing iterated after close says ERR_CAS_CLOSED', async () => {
     const store = await openStore(path.join(tempDir(), 'store'), { threads: 0 })
     const listing = store.listPackageIndexes()
