@@ -69,29 +69,35 @@ export async function checkFiles (
     : undefined
   const chunk = Math.max(1, options.chunk ?? CHUNK)
   let pending: number[] = []
-  for (let i = 0; i < files.length; i++) {
-    const f = files[i]!
-    // A file never checked (checkedAt 0 or none) or re-hashed anyway (--full) goes to hashing without a stat here:
-    // the stat could only find it missing, which a failed hash leaves to checkFile to say. (With checkedAt 0 the
-    // fast path would also trust a file last changed in the first 100 ms of 1970: that one is hashed instead.)
-    const neverTrusted = hashing !== undefined && (policy.full === true || !((f.checkedAt ?? 0) > 0))
-    const fast = neverTrusted ? undefined : fastVerdict(f.path, f.size, f.checkedAt, policy)
-    if (fast !== undefined) {
-      settle(i, fast)
-      continue
+  // Never left by an error while a thread still works on this call's files (a verdict's listener may throw).
+  try {
+    for (let i = 0; i < files.length; i++) {
+      const f = files[i]!
+      // A file never checked (checkedAt 0 or none) or re-hashed anyway (--full) goes to hashing without a stat here:
+      // the stat could only find it missing, which a failed hash leaves to checkFile to say. (With checkedAt 0 the
+      // fast path would also trust a file last changed in the first 100 ms of 1970: that one is hashed instead.)
+      const neverTrusted = hashing !== undefined && (policy.full === true || !((f.checkedAt ?? 0) > 0))
+      const fast = neverTrusted ? undefined : fastVerdict(f.path, f.size, f.checkedAt, policy)
+      if (fast !== undefined) {
+        settle(i, fast)
+        continue
+      }
+      left.push(i)
+      if (hashing === undefined) continue
+      pending.push(i)
+      if (pending.length === chunk) {
+        await hashing.add(pending)
+        pending = []
+        // Let the event loop read the threads' answers and hand them more, while the stat pass goes on.
+        if (hashing.started) await new Promise(resolve => setImmediate(resolve))
+      }
     }
-    left.push(i)
-    if (hashing === undefined) continue
-    pending.push(i)
-    if (pending.length === chunk) {
+    if (hashing !== undefined && pending.length > 0 && (hashing.started || pending.length >= MIN_THREAD_BATCH)) {
       await hashing.add(pending)
-      pending = []
-      // Let the event loop read the threads' answers and hand them more, while the stat pass goes on.
-      if (hashing.started) await new Promise(resolve => setImmediate(resolve))
     }
-  }
-  if (hashing !== undefined && pending.length > 0 && (hashing.started || pending.length >= MIN_THREAD_BATCH)) {
-    await hashing.add(pending)
+  } catch (err) {
+    await hashing?.abandon()
+    throw err
   }
   await hashing?.finish()
   for (const i of left) {
@@ -134,16 +140,41 @@ class Hashing {
     this.#pump()
   }
 
-  /** Hashes what the threads have not taken, here, a chunk at a time; resolves once every chunk is answered. */
+  /**
+   * Hashes what the threads have not taken, here, a chunk at a time; resolves once every chunk is answered. A
+   * failure (a verdict's listener that throws: a caller's progress callback) stops it handing out chunks, and is
+   * thrown once the threads have answered what they had: the call is never over while they still work for it.
+   */
   async finish (): Promise<void> {
-    for (;;) {
-      const chunk = this.#queue.pop()
-      if (chunk === undefined) break
-      this.#answer(chunk, hashFiles(this.#task(chunk)))
-      // Let the threads' answers in (and hand them the next chunks) between two chunks hashed here.
-      await new Promise(resolve => setImmediate(resolve))
+    try {
+      for (;;) {
+        const chunk = this.#queue.pop()
+        if (chunk === undefined) break
+        this.#answer(chunk, hashFiles(this.#task(chunk)))
+        // Let the threads' answers in (and hand them the next chunks) between two chunks hashed here.
+        await new Promise(resolve => setImmediate(resolve))
+      }
+    } catch (err) {
+      await this.abandon()
+      throw err
     }
-    while (this.#answered.length > 0) await Promise.all(this.#answered.splice(0))
+    const failure = await this.abandon()
+    if (failure !== undefined) throw failure.error
+  }
+
+  /**
+   * Hands out no more chunks and waits for the threads' answers to those they have; returns the first failure among
+   * them (a verdict's listener that threw while an answer was read).
+   */
+  async abandon (): Promise<{ error: unknown } | undefined> {
+    this.#queue.length = 0
+    let failure: { error: unknown } | undefined
+    while (this.#answered.length > 0) {
+      for (const answered of await Promise.allSettled(this.#answered.splice(0))) {
+        if (answered.status === 'rejected') failure ??= { error: answered.reason }
+      }
+    }
+    return failure
   }
 
   #pump (): void {

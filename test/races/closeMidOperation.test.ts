@@ -402,6 +402,50 @@ describe('a verb is over only when all of its work is', () => {
     await verifier.close()
   })
 
+  // Never-checked files go to hashing (two chunks to the store's one thread); files checked a moment ago are
+  // trusted by a stat. The callback throws on the first verdict: one of the files hashed here after the stat pass,
+  // or, with trusted files after the hashed ones, a verdict of the stat pass itself, while the thread still hashes.
+  for (const [layout, trusted] of [['all never checked', 0], ['never checked, then trusted', 300]] as const) {
+    it(`verifyStore with threads (${layout}): a progress callback that throws ends the verb only once the thread has answered`, async () => {
+      const storeDir = path.join(tempDir(), 'store')
+      const setup = await openStore(storeDir, { threads: 0 })
+      const files = new Map<string, { digest: string, mode: number, size: number, checkedAt: number }>()
+      for (let i = 0; i < 600; i++) {
+        const added = await setup.ensureFile(Buffer.from(`file ${i}\n`.repeat(20)), { mode: 0o644 })
+        const checkedAt = i >= 600 - trusted ? added.checkedAt : 0
+        files.set(`f${i}.txt`, { digest: added.digest, mode: 0o644, size: added.size, checkedAt })
+      }
+      await setup.writePackageIndex(pkgKey('many'), { algo: 'sha512', files })
+      await setup.close()
+      const store = await openStore(storeDir, { threads: 1 })
+      let calls = 0
+      const verifying = store.verifyStore({ jobs: 2, onProgress: () => { calls++; throw new Error('progress failed') } })
+      await expect(verifying).rejects.toThrow('progress failed')
+      const atRejection = calls
+      expect(atRejection).toBeGreaterThan(1) // the thread's answers were recorded (each calls back once, and throws)
+      await store.close()
+      expect(calls).toBe(atRejection) // and nothing of the verb ran after it was over
+    })
+  }
+
+  it('verifyStore with threads: a progress callback that throws once, while a thread\'s answer is read, fails the verb', async () => {
+    // 512 never-checked files are two chunks, both handed to the store's one thread: every verdict comes from it.
+    const storeDir = path.join(tempDir(), 'store')
+    const setup = await openStore(storeDir, { threads: 0 })
+    const files = new Map<string, { digest: string, mode: number, size: number, checkedAt: number }>()
+    for (let i = 0; i < 512; i++) {
+      const added = await setup.ensureFile(Buffer.from(`file ${i}\n`.repeat(20)), { mode: 0o644 })
+      files.set(`f${i}.txt`, { digest: added.digest, mode: 0o644, size: added.size, checkedAt: 0 })
+    }
+    await setup.writePackageIndex(pkgKey('threaded'), { algo: 'sha512', files })
+    await setup.close()
+    const store = await openStore(storeDir, { threads: 1 })
+    let calls = 0
+    const onProgress = (): void => { if (++calls === 1) throw new Error('progress failed once') }
+    await expect(store.verifyStore({ jobs: 2, onProgress })).rejects.toThrow('progress failed once')
+    await store.close()
+  })
+
   it('a package index call retrying on a busy index.db holds close() up; a listing iterated after close says ERR_CAS_CLOSED', async () => {
     const store = await openStore(path.join(tempDir(), 'store'), { threads: 0 })
     const listing = store.listPackageIndexes()
