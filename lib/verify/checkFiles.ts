@@ -90,6 +90,7 @@ export async function checkFiles (
         pending = []
         // Let the event loop read the threads' answers and hand them more, while the stat pass goes on.
         if (hashing.started) await new Promise(resolve => setImmediate(resolve))
+        if (hashing.failed) break // finish() throws it, once the threads are done
       }
     }
     if (hashing !== undefined && pending.length > 0 && (hashing.started || pending.length >= MIN_THREAD_BATCH)) {
@@ -118,6 +119,7 @@ class Hashing {
   readonly #limit: number
   #sent = 0
   #answered: Promise<void>[] = []
+  #failure: { error: unknown } | undefined
   started = false
 
   constructor (
@@ -142,39 +144,40 @@ class Hashing {
 
   /**
    * Hashes what the threads have not taken, here, a chunk at a time; resolves once every chunk is answered. A
-   * failure (a verdict's listener that throws: a caller's progress callback) stops it handing out chunks, and is
-   * thrown once the threads have answered what they had: the call is never over while they still work for it.
+   * failure (a verdict's listener that throws: a caller's progress callback), here or while a thread's answer is
+   * read, stops the handing out of chunks, and the first one is thrown once the threads have answered what they
+   * had: the call is never over while they still work for it.
    */
   async finish (): Promise<void> {
     try {
-      for (;;) {
+      while (this.#failure === undefined) {
         const chunk = this.#queue.pop()
         if (chunk === undefined) break
         this.#answer(chunk, hashFiles(this.#task(chunk)))
         // Let the threads' answers in (and hand them the next chunks) between two chunks hashed here.
         await new Promise(resolve => setImmediate(resolve))
       }
-    } catch (err) {
-      await this.abandon()
-      throw err
+    } catch (error) {
+      this.#fail(error)
     }
-    const failure = await this.abandon()
-    if (failure !== undefined) throw failure.error
+    await this.abandon()
+    if (this.#failure !== undefined) throw this.#failure.error
   }
 
-  /**
-   * Hands out no more chunks and waits for the threads' answers to those they have; returns the first failure among
-   * them (a verdict's listener that threw while an answer was read).
-   */
-  async abandon (): Promise<{ error: unknown } | undefined> {
+  /** A failure so far (a verdict's listener threw while a thread's answer was read): hand out nothing more. */
+  get failed (): boolean {
+    return this.#failure !== undefined
+  }
+
+  /** Hands out no more chunks and waits for the threads' answers to those they have. */
+  async abandon (): Promise<void> {
     this.#queue.length = 0
-    let failure: { error: unknown } | undefined
-    while (this.#answered.length > 0) {
-      for (const answered of await Promise.allSettled(this.#answered.splice(0))) {
-        if (answered.status === 'rejected') failure ??= { error: answered.reason }
-      }
-    }
-    return failure
+    while (this.#answered.length > 0) await Promise.all(this.#answered.splice(0))
+  }
+
+  #fail (error: unknown): void {
+    this.#failure ??= { error }
+    this.#queue.length = 0
   }
 
   #pump (): void {
@@ -185,6 +188,9 @@ class Hashing {
         this.#threadCount)
       this.#answered.push(asked
         .then(answers => { this.#answer(chunk, answers) }, () => {}) // not answered: checkFile judges those files
+        // Caught here, at once: the answer may come in while this thread is elsewhere (its stat pass), and a
+        // rejection left for later would be an unhandled one.
+        .catch((error: unknown) => { this.#fail(error) })
         .finally(() => {
           this.#sent--
           this.#pump()

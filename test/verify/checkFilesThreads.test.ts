@@ -7,6 +7,7 @@ import { describe, expect, it, vi } from 'vitest'
 import { openStore, packageIndexKey, type FileInfo, type Store, type VerifyReport } from '../../lib/index.js'
 import { ThreadPool } from '../../lib/threads/threadPool.js'
 import { CHUNK, checkFiles, type FileToCheck } from '../../lib/verify/checkFiles.js'
+import { HASHED_GOOD } from '../../lib/verify/hashInThread.js'
 import { PACKAGE_CHUNK } from '../../lib/maint/verifyStore.js'
 import { checkPkgFilesIntegrity } from '../../lib/verify/checkPkgFilesIntegrity.js'
 import { runFixture } from '../helpers/child.js'
@@ -143,6 +144,69 @@ it('an answer that is not one byte per file of its chunk proves nothing: the dam
   const names = [...files.keys()]
   expect(verdicts.flatMap((v, i) => v.status === 'good' ? [] : [[names[i], v.status]]))
     .toEqual([['f7.js', 'corrupt'], ['f40.js', 'corrupt'], ['f99.js', 'missing']])
+  await done()
+  await store.close()
+})
+
+/** A pool whose threads answer every hashing task at once, every file good: answers come in at any await. */
+class InstantPool extends ThreadPool {
+  override async run<T>(module: URL, fn: string, payload: unknown, threads?: number): Promise<T> {
+    if (fn !== 'hashFiles') return await super.run<T>(module, fn, payload, threads)
+    return new Uint8Array((payload as { paths: string[] }).paths.length).fill(HASHED_GOOD) as T
+  }
+}
+
+it('a verdict listener that throws while a thread\'s answer is read: the call fails with its error, nothing is left unhandled, no chunk is handed out after it', async () => {
+  // The answer is read during the stat pass's turn of the event loop, before anything waits for it: a rejection
+  // not caught at once was reported as unhandled (and ended a plain Node process).
+  const store = await openStore(tempDir(), { threads: 0 })
+  const files = await filled(store, 'instant') // 150 files to re-hash: chunks of 64, 64 and 22
+  const pool = new InstantPool(2, THREAD_STORES)
+  const asked = vi.spyOn(pool, 'run')
+  const { ctx, done } = contextOnPool(store.root, pool)
+  const unhandled: unknown[] = []
+  const onUnhandled = (reason: unknown): void => { unhandled.push(reason) }
+  process.on('unhandledRejection', onUnhandled)
+  try {
+    let calls = 0
+    const onVerdict = (): void => { calls++; throw new Error('listener failed') }
+    await expect(checkFiles(ctx, toRehash(store, files), {}, { threads: true, onVerdict })).rejects.toThrow('listener failed')
+    await new Promise(resolve => setImmediate(resolve))
+    expect(unhandled).toEqual([])
+    expect(calls).toBe(1)
+    expect(asked.mock.calls.filter(([, fn]) => fn === 'hashFiles')).toHaveLength(1)
+  } finally {
+    process.off('unhandledRejection', onUnhandled)
+    await done()
+    await store.close()
+  }
+})
+
+/** A pool whose hashing tasks are answered only once `held` is opened, and with answers that prove nothing. */
+class HeldPool extends ThreadPool {
+  readonly held = gate()
+  override async run<T>(module: URL, fn: string, payload: unknown, threads?: number): Promise<T> {
+    if (fn !== 'hashFiles') return await super.run<T>(module, fn, payload, threads)
+    await this.held.wait()
+    return new Uint8Array((payload as { paths: string[] }).paths.length + 1) as T
+  }
+}
+
+it('a verdict listener that throws once, on a file hashed here while the threads hold the rest, fails the call', async () => {
+  // One thread holds two chunks; the third is hashed here, and its first verdict calls the listener, which lets the
+  // thread answer and throws, once. Swallowed, the call would go on, judge the rest itself, and succeed.
+  const store = await openStore(tempDir(), { threads: 0 })
+  const files = await filled(store, 'once')
+  const pool = new HeldPool(1, THREAD_STORES)
+  const { ctx, done } = contextOnPool(store.root, pool)
+  let calls = 0
+  const onVerdict = (): void => {
+    if (++calls > 1) return
+    pool.held.open()
+    throw new Error('listener failed once')
+  }
+  await expect(checkFiles(ctx, toRehash(store, files), {}, { threads: true, threadCount: 1, onVerdict }))
+    .rejects.toThrow('listener failed once')
   await done()
   await store.close()
 })
