@@ -172,7 +172,8 @@ class Hashing {
   /** Hands out no more chunks and waits for the threads' answers to those they have. */
   async abandon (): Promise<void> {
     this.#queue.length = 0
-    while (this.#answered.length > 0) await Promise.all(this.#answered.splice(0))
+    // allSettled, though no answer rejects (each catches its own failure): never over while one is still out.
+    while (this.#answered.length > 0) await Promise.allSettled(this.#answered.splice(0))
   }
 
   #fail (error: unknown): void {
@@ -199,8 +200,9 @@ class Hashing {
   }
 
   #answer (chunk: number[], answers: Uint8Array): void {
-    // An answer that is not one byte per file of this chunk is not an answer for it: those files stay unproven.
-    if (answers.length !== chunk.length) return
+    // An answer that is not one byte per file of this chunk is not an answer for it: those files stay unproven. After
+    // a failure the call is lost anyway: its listener hears no more.
+    if (answers.length !== chunk.length || this.#failure !== undefined) return
     for (let k = 0; k < chunk.length; k++) if (answers[k] === HASHED_GOOD) this.#settle(chunk[k]!, GOOD_HASHED)
   }
 

@@ -12,7 +12,7 @@ import { PACKAGE_CHUNK } from '../../lib/maint/verifyStore.js'
 import { checkPkgFilesIntegrity } from '../../lib/verify/checkPkgFilesIntegrity.js'
 import { runFixture } from '../helpers/child.js'
 import { contentOf } from '../helpers/content.js'
-import { gate } from '../helpers/gate.js'
+import { gate, signal } from '../helpers/gate.js'
 import { contextOnPool, threadedContext, THREAD_STORES } from '../helpers/threads.js'
 import { tempDir } from '../helpers/tmp.js'
 
@@ -182,19 +182,20 @@ it('a verdict listener that throws while a thread\'s answer is read: the call fa
   }
 })
 
-/** A pool whose hashing tasks are answered only once `held` is opened, and with answers that prove nothing. */
+/** A pool whose hashing tasks are answered only once `held` is opened: every file good. */
 class HeldPool extends ThreadPool {
   readonly held = gate()
   override async run<T>(module: URL, fn: string, payload: unknown, threads?: number): Promise<T> {
     if (fn !== 'hashFiles') return await super.run<T>(module, fn, payload, threads)
     await this.held.wait()
-    return new Uint8Array((payload as { paths: string[] }).paths.length + 1) as T
+    return new Uint8Array((payload as { paths: string[] }).paths.length).fill(HASHED_GOOD) as T
   }
 }
 
 it('a verdict listener that throws once, on a file hashed here while the threads hold the rest, fails the call', async () => {
   // One thread holds two chunks; the third is hashed here, and its first verdict calls the listener, which lets the
-  // thread answer and throws, once. Swallowed, the call would go on, judge the rest itself, and succeed.
+  // thread answer and throws, once. Swallowed, the call would go on, judge the rest itself, and succeed; and the
+  // thread's answers, in after the failure, must not reach the listener.
   const store = await openStore(tempDir(), { threads: 0 })
   const files = await filled(store, 'once')
   const pool = new HeldPool(1, THREAD_STORES)
@@ -207,9 +208,39 @@ it('a verdict listener that throws once, on a file hashed here while the threads
   }
   await expect(checkFiles(ctx, toRehash(store, files), {}, { threads: true, threadCount: 1, onVerdict }))
     .rejects.toThrow('listener failed once')
+  expect(calls).toBe(1) // the thread's answers, in after the failure, were not told to the listener
   await done()
   await store.close()
 })
+
+// The listener throws on the first verdict: of a file hashed here after the stat pass, or, with files the fast path
+// trusts after the first two chunks, of the stat pass itself. Either way two chunks are still out on the thread.
+for (const [where, trustedFrom] of [['hashed here', Infinity], ['in the stat pass', 128]] as const) {
+  it(`a verdict listener that throws (${where}) while a thread holds chunks: the call fails only once the thread has answered`, async () => {
+    const store = await openStore(tempDir(), { threads: 0 })
+    const files = await filled(store, `waits-${trustedFrom}`)
+    const trustedAfter = (f: FileToCheck, i: number): FileToCheck =>
+      i < trustedFrom ? f : { ...f, checkedAt: fs.statSync(f.path).mtimeMs }
+    const checks = toRehash(store, files).map(trustedAfter)
+    const pool = new HeldPool(1, THREAD_STORES)
+    const { ctx, done } = contextOnPool(store.root, pool)
+    const failed = signal()
+    const onVerdict = (): void => {
+      failed.signal()
+      throw new Error('listener failed')
+    }
+    const checking = checkFiles(ctx, checks, {}, { threads: true, threadCount: 1, onVerdict })
+    let settled = false
+    checking.then(() => { settled = true }, () => { settled = true })
+    await failed.signalled
+    for (let i = 0; i < 5; i++) await new Promise(resolve => setImmediate(resolve))
+    expect(settled).toBe(false)
+    pool.held.open()
+    await expect(checking).rejects.toThrow('listener failed')
+    await done()
+    await store.close()
+  })
+}
 
 it('a thread that dies under its task leaves the files to the calling thread: every verdict still right', async () => {
   const store = await openStore(tempDir(), { threads: 0 })
