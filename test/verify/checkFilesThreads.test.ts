@@ -242,6 +242,18 @@ for (const [where, trustedFrom] of [['hashed here', Infinity], ['in the stat pas
   })
 }
 
+it('a verdict listener that throws once, in the stat pass, fails the call (its error is never swallowed)', async () => {
+  const store = await openStore(tempDir(), { threads: 0 })
+  const files = await filled(store, 'stat-once')
+  const checks = toRehash(store, files).map(f => ({ ...f, checkedAt: fs.statSync(f.path).mtimeMs })) // all trusted
+  const { ctx, done } = contextOnPool(store.root, new InstantPool(1, THREAD_STORES))
+  let calls = 0
+  const onVerdict = (): void => { if (++calls === 1) throw new Error('listener failed in the stat pass') }
+  await expect(checkFiles(ctx, checks, {}, { threads: true, onVerdict })).rejects.toThrow('listener failed in the stat pass')
+  await done()
+  await store.close()
+})
+
 it('a thread that dies under its task leaves the files to the calling thread: every verdict still right', async () => {
   const store = await openStore(tempDir(), { threads: 0 })
   const files = await filled(store, 'dies')
