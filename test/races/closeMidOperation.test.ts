@@ -219,11 +219,7 @@ describe('close() while a call only waits for a lock another process holds', () 
     await holderParked.reached
     const waiting = waiter.ensureFile(data, { mode: 0o644 })
     await contended.wait() // the waiter found the stripe held and is polling
-    const closing = waiter.close()
-    const closed = watch(closing)
-    await new Promise(resolve => setImmediate(resolve))
-    await new Promise(resolve => setImmediate(resolve))
-    expect(closed.settled()).toBe(false)
+    const { closing } = await closeStillPending(waiter)
     holderParked.open()
     await holding
     expect(fs.readFileSync((await waiting).filePath).equals(data)).toBe(true)
@@ -242,7 +238,7 @@ describe('close() while a call only waits for a lock another process holds', () 
     const toldAgain = gate()
     const second = store.ensureDir('a-clone', fill, { onWait: () => { if (++reports === 2) toldAgain.open() } })
     const secondOutcome = watch(second)
-    await new Promise(resolve => setImmediate(resolve))
+    await turns(1)
     expect(reports).toBe(1) // the second call waits for the first one's lock
     const closing = store.close()
     await Promise.race([toldAgain.wait(), second.catch(() => {})]) // it polled again since close() began
@@ -337,16 +333,7 @@ describe('close() while a call only waits for a lock another process holds', () 
 
 describe('a verb is over only when all of its work is', () => {
   it('verifyStore: after one job fails no job takes a package, and the verb waits for the job parked under its path lock', async () => {
-    const storeDir = path.join(tempDir(), 'store')
-    const setup = await openStore(storeDir, { threads: 0 })
-    const a = await storedThenCorrupted(setup, 'file A')
-    const b = await storedThenCorrupted(setup, 'file B')
-    const c = await storedThenCorrupted(setup, 'file C')
-    const keyOf = (n: string): string => `sha512-${n.toUpperCase()}${'A'.repeat(85)}==\t${n}@1.0.0`
-    await setup.writePackageIndex(keyOf('a'), a.index) // listed in key order: a, b, c
-    await setup.writePackageIndex(keyOf('b'), b.index)
-    await setup.writePackageIndex(keyOf('c'), c.index)
-    await setup.close()
+    const { storeDir, a, b, c } = await threeCorruptPackages()
     const bLocked = gate()
     const verifier = await openStore(storeDir, {
       threads: 0,
@@ -358,7 +345,7 @@ describe('a verb is over only when all of its work is', () => {
     const verifying = verifier.verifyStore({ fix: true, graceMs: 0, jobs: 2 })
     const over = watch(verifying)
     await bLocked.reached
-    for (let i = 0; i < 5; i++) await new Promise(resolve => setImmediate(resolve))
+    await turns(5)
     expect(over.settled()).toBe(false) // job A failed, but job B holds its lock and is about to remove
     bLocked.open()
     await expect(verifying).rejects.toThrow('job A failed')
@@ -368,14 +355,7 @@ describe('a verb is over only when all of its work is', () => {
   })
 
   it('verifyStore: a job waiting for its next package when another job fails leaves that package alone', async () => {
-    const storeDir = path.join(tempDir(), 'store')
-    const setup = await openStore(storeDir, { threads: 0 })
-    const a = await storedThenCorrupted(setup, 'file A')
-    const b = await storedThenCorrupted(setup, 'file B')
-    const c = await storedThenCorrupted(setup, 'file C')
-    const keyOf = (n: string): string => `sha512-${n.toUpperCase()}${'A'.repeat(85)}==\t${n}@1.0.0`
-    for (const [name, stored] of [['a', a], ['b', b], ['c', c]] as const) await setup.writePackageIndex(keyOf(name), stored.index)
-    await setup.close()
+    const { storeDir, b, c } = await threeCorruptPackages()
     const bParked = gate()
     const verifier = await openStore(storeDir, {
       threads: 0,
@@ -455,7 +435,7 @@ describe('a verb is over only when all of its work is', () => {
     const deleting = store.deletePackageIndex(pkgKey('busy'))
     const closing = store.close()
     const closed = watch(closing)
-    for (let i = 0; i < 5; i++) await new Promise(resolve => setImmediate(resolve))
+    await turns(5)
     expect(closed.settled()).toBe(false)
     db.run('COMMIT')
     db.close()
@@ -498,13 +478,38 @@ function pkgKey (name: string): string {
 async function expectCloseWaitsFor (store: Store, running: Promise<unknown>, parked: Gate): Promise<void> {
   const outcome = watch(running)
   await Promise.race([parked.reached, running.then(() => { throw new Error('the call ended without reaching its pause point') })])
-  const closing = store.close()
-  const closed = watch(closing)
-  await new Promise(resolve => setImmediate(resolve))
-  await new Promise(resolve => setImmediate(resolve))
-  expect(closed.settled()).toBe(false)
+  const { closing } = await closeStillPending(store)
   parked.open()
   await running
   expect(outcome.settled()).toBe(true)
   await closing
+}
+
+/** Lets the event loop turn `n` times (each a macrotask: past every tick a few awaits take). */
+async function turns (n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await new Promise(resolve => setImmediate(resolve))
+}
+
+/**
+ * Calls `store.close()` and checks it has not resolved two turns later (its own steps take a few ticks). The
+ * promise comes back in an object: an async function returning it bare would wait for it.
+ */
+async function closeStillPending (store: Store): Promise<{ closing: Promise<void> }> {
+  const closing = store.close()
+  const closed = watch(closing)
+  await turns(2)
+  expect(closed.settled()).toBe(false)
+  return { closing }
+}
+
+/** A store (closed again) with packages a, b and c, listed in that order, each naming one corrupt file. */
+async function threeCorruptPackages (): Promise<{ storeDir: string } & Record<'a' | 'b' | 'c', { filePath: string }>> {
+  const storeDir = path.join(tempDir(), 'store')
+  const setup = await openStore(storeDir, { threads: 0 })
+  const stored = { a: await storedThenCorrupted(setup, 'file A'), b: await storedThenCorrupted(setup, 'file B'), c: await storedThenCorrupted(setup, 'file C') }
+  for (const [name, { index }] of Object.entries(stored)) {
+    await setup.writePackageIndex(`sha512-${name.toUpperCase()}${'A'.repeat(85)}==\t${name}@1.0.0`, index)
+  }
+  await setup.close()
+  return { storeDir, ...stored }
 }
