@@ -7,10 +7,11 @@ import { FetchError, IntegrityError, InvalidArgumentError } from '../errors.js'
 import { contentPathFor, storedMode } from '../layout/contentPath.js'
 import { withKeyLock, type WaitOptions } from '../lock/keyLock.js'
 import { probeContent } from '../content/probe.js'
-import { closeAsync, createReadStream, errorCode, openAsync, statOrUndefined, writeAllAsync } from '../util/fs.js'
+import { closeAsync, createReadStream, errorCode, fsyncAsync, openAsync, statOrUndefined, writeAllAsync } from '../util/fs.js'
 import { reach } from '../util/hooks.js'
 import { claimExisting } from '../write/claimExisting.js'
 import { finalize } from '../write/finalize.js'
+import { claimPartial, parkPartial } from './ownPartial.js'
 
 /** Progress of a download, reported after each chunk is on disk. */
 export interface FetchProgress {
@@ -44,12 +45,15 @@ export interface FetchFileResult {
  * Makes sure the content with the given digest is in the store, downloading it from `url` if it is not.
  *
  * Exactly one process downloads a digest at a time: the others wait on its lock, then find the file in the store.
- * The download goes to `<root>/partial/<digest>.partial`, a stable name that belongs to whoever holds the lock, so
- * a download cut short (a killed process, a dropped connection) is resumed by the next holder with a
- * `Range: bytes=N-` request. A server that answers 206 appends; one that answers 200 starts over. The partial
- * bytes are re-hashed before resuming and nothing is trusted until the whole file hashes to the digest; then it
- * goes through the same finalize as `ensureFile` (rename under the path lock). Lock order is always download lock
- * then path lock, never the reverse, so the two cannot deadlock.
+ * The download goes to a file of its own in `<root>/partial/` (see `ownPartial.ts`: no two downloads ever write
+ * one file, even when the lock file was removed under them). A download cut short by a dropped connection or a
+ * stall parks its bytes as `partial/<digest>.partial`, and one killed mid-way leaves its own file; either is
+ * resumed by the next download of the digest with a `Range: bytes=N-` request. A server that answers 206 appends;
+ * one that answers 200 starts over. The kept bytes are re-hashed before resuming, and nothing is trusted until the
+ * whole file hashes to the digest; a resumed file that does not (the bytes kept were from another version of the
+ * URL's file) is downloaded once more from byte 0. Then it goes through the same finalize as `ensureFile` (fsync
+ * when the store was opened with `fsync`, rename under the path lock). Lock order is always download lock then
+ * path lock, never the reverse, so the two cannot deadlock.
  */
 export async function fetchFile (ctx: StoreContext, url: string, options: FetchFileOptions): Promise<FetchFileResult> {
   const given = options.digest ?? options.integrity
@@ -62,11 +66,17 @@ export async function fetchFile (ctx: StoreContext, url: string, options: FetchF
   if (inStore !== undefined && await claim(ctx, filePath, digest)) return { digest, filePath, size: inStore }
   const partialDir = path.join(ctx.root, 'partial')
   fs.mkdirSync(partialDir, { recursive: true })
-  const partial = path.join(partialDir, `${digest}.partial`)
   return await withKeyLock(path.join(partialDir, `${digest}.lock`), url, async () => {
     const done = await goodSize(filePath, digest)
     if (done !== undefined && await claim(ctx, filePath, digest)) return { digest, filePath, size: done }
-    const size = await download(url, partial, digest, options)
+    const partial = await claimPartial(ctx, partialDir, digest)
+    let size: number
+    try {
+      size = await download(url, partial, digest, options, ctx.fsync)
+    } catch (err) {
+      parkPartial(partial, partialDir, digest) // what was received is kept for the next try (gone if wrong)
+      throw err
+    }
     // The partial was created 0o644 (and may come from a caller with another mode): give it the stored mode now,
     // as ensureFile's temp files have, so `-exec` content is executable.
     fs.chmodSync(partial, storedMode(mode))
@@ -87,9 +97,29 @@ async function goodSize (file: string, digest: string): Promise<number | undefin
   return probe.state === 'good' ? probe.size : undefined
 }
 
-/** Downloads into `partial` (resuming it when possible) until it hashes to `digest`; returns its size. */
-async function download (url: string, partial: string, digest: string, options: FetchFileOptions): Promise<number> {
-  let resumeFrom = statOrUndefined(partial)?.size ?? 0
+/** The bytes kept were resumed from and the whole does not hash to the digest: worth one more try from byte 0. */
+class ResumedWrong extends Error {}
+
+/**
+ * Downloads into `partial` (resuming it when possible) until it hashes to `digest`; returns its size. A resumed
+ * download whose whole fails the hash is tried once more from byte 0: the bytes kept may be an older version of
+ * the URL's file, and the server may well serve the right one now.
+ */
+async function download (
+  url: string, partial: string, digest: string, options: FetchFileOptions, fsync: boolean,
+): Promise<number> {
+  try {
+    return await downloadOnce(url, partial, digest, options, fsync, true)
+  } catch (err) {
+    if (!(err instanceof ResumedWrong)) throw err
+    return await downloadOnce(url, partial, digest, options, fsync, false)
+  }
+}
+
+async function downloadOnce (
+  url: string, partial: string, digest: string, options: FetchFileOptions, fsync: boolean, resume: boolean,
+): Promise<number> {
+  let resumeFrom = resume ? statOrUndefined(partial)?.size ?? 0 : 0
   const hash = crypto.createHash('sha512')
   if (resumeFrom > 0) {
     for await (const chunk of createReadStream(partial)) hash.update(chunk as Buffer)
@@ -135,18 +165,21 @@ async function download (url: string, partial: string, digest: string, options: 
         received += bytes.length
         options.onProgress?.({ received, total, resumedFrom: startAt })
       }
+      // As ensureFile's temp files: on disk before the rename makes them the content.
+      if (fsync) await fsyncAsync(fd)
     } finally {
       await closeAsync(fd)
     }
     const actual = fileHash.digest('hex')
     if (actual !== digest) {
       fs.rmSync(partial, { force: true })
+      if (appending) throw new ResumedWrong()
       throw new IntegrityError(digest, actual, `download from ${url}`)
     }
     return received
   } catch (err) {
     if (stall.signal.aborted) throw new FetchError('ERR_CAS_FETCH_TIMEOUT', url, `no data for ${stallMs} ms`, undefined, err, kept())
-    if (err instanceof FetchError || err instanceof IntegrityError) throw err
+    if (err instanceof FetchError || err instanceof IntegrityError || err instanceof ResumedWrong) throw err
     // A local fs error (it names a syscall) is not a network failure.
     if (errorCode(err) !== undefined && (err as NodeJS.ErrnoException).syscall !== undefined) throw err
     throw new FetchError('ERR_CAS_FETCH_NETWORK', url, (err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message, undefined, err, kept())

@@ -72,12 +72,24 @@ export function ownerIdOfUniqueId (id: string): string | undefined {
 }
 
 /**
- * The owner id of a temp file name made by {@link tempPathFor}, or of an import journal's name, or undefined for
- * any other name.
+ * The name of a download's own partial file in `partial/`: `<digest>.<unique id>.cas-tmp`. The digest says which
+ * content it is (a later download of the same digest adopts it once its writer is dead, see `fetch/ownPartial.ts`);
+ * the unique id says who writes it, like any temp name.
+ */
+export function ownPartialName (digest: string): string {
+  return `${digest}.${uniqueId()}${TEMP_SUFFIX}`
+}
+
+const DIGEST_PREFIX = /^[0-9a-f]{128}\./
+
+/**
+ * The owner id of a temp file name made by {@link tempPathFor} or {@link ownPartialName}, or of an import journal's
+ * name, or undefined for any other name.
  */
 export function ownerIdOfTemp (name: string): string | undefined {
+  const own = name.replace(DIGEST_PREFIX, '')
   for (const suffix of [TEMP_SUFFIX, IMPORT_JOURNAL_SUFFIX]) {
-    if (name.endsWith(suffix)) return ownerIdOfUniqueId(name.slice(0, -suffix.length))
+    if (own.endsWith(suffix)) return ownerIdOfUniqueId(own.slice(0, -suffix.length))
   }
   return undefined
 }

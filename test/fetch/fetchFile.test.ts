@@ -63,7 +63,11 @@ describe('fetchFile', () => {
     await child.line(l => l === 'HALF')
     child.proc.kill('SIGKILL')
     await child.exited
-    const partial = path.join(dir, 'v11', 'partial', `${digest}.partial`)
+    // The killed download could not park its bytes: they are in its own file, `<digest>.<its unique id>.cas-tmp`.
+    const partialDir = path.join(dir, 'v11', 'partial')
+    const left = fs.readdirSync(partialDir).filter(name => name.startsWith(`${digest}.`) && name.endsWith('.cas-tmp'))
+    expect(left).toHaveLength(1)
+    const partial = path.join(partialDir, left[0]!)
     const kept = fs.statSync(partial).size
     expect(kept).toBeGreaterThanOrEqual(body.length / 2)
     expect(kept).toBeLessThan(body.length)
@@ -79,6 +83,7 @@ describe('fetchFile', () => {
     expect(second.status).toBe(honourRange ? 206 : 200)
     expect(second.sent).toBe(honourRange ? body.length - kept : body.length)
     expect(fs.existsSync(partial)).toBe(false)
+    expect(fs.readdirSync(partialDir).filter(name => !name.endsWith('.lock'))).toEqual([])
     await store.close()
   })
 
@@ -252,6 +257,51 @@ describe('fetchFile resumes a partial left in the store (in this process)', () =
     expect(result.size).toBe(body.length)
     expect(fs.readFileSync(result.filePath).equals(body)).toBe(true)
     expect(server.served.map(r => [r.status, r.sent])).toEqual([[416, 0]])
+    await store.close()
+  })
+
+  it('of several partials left by killed downloads, the largest is resumed and the others removed', async () => {
+    const body = contentOf('resume-here', 9, 200_000)
+    const digest = sha512Hex(body)
+    const server = await serve(body)
+    const store = await openStore(tempDir())
+    const partialDir = path.join(store.root, 'partial')
+    fs.mkdirSync(partialDir, { recursive: true })
+    // Own files of downloads whose writers are gone (no owner record is held for these ids).
+    const dead = (id: string, bytes: number): string => {
+      const file = path.join(partialDir, `${digest}.${id}.cas-tmp`)
+      fs.writeFileSync(file, body.subarray(0, bytes))
+      return file
+    }
+    dead('999901-0-1-00000000000000aa', 40_000)
+    dead('999902-0-1-00000000000000bb', 120_000)
+    dead('999903-0-1-00000000000000cc', 80_000)
+    const result = await store.fetchFile(server.url, { digest })
+    expect(fs.readFileSync(result.filePath).equals(body)).toBe(true)
+    expect(server.served.map(r => [r.range, r.status])).toEqual([['bytes=120000-', 206]])
+    expect(fs.readdirSync(partialDir).filter(name => !name.endsWith('.lock'))).toEqual([])
+    await store.close()
+  })
+
+  it('a partial of another version of the file: the resumed whole fails the hash, so it is fetched once more from byte 0', async () => {
+    const now = contentOf('resume-here', 5, 200_000) // what is asked for, and what the server serves now
+    const before = contentOf('resume-here', 6, 200_000) // what it served when an earlier download was cut
+    const server = await serve(now)
+    const { store, partial } = await withPartial(now, before.subarray(0, 80_000))
+    const result = await store.fetchFile(server.url, { digest: sha512Hex(now) })
+    expect(fs.readFileSync(result.filePath).equals(now)).toBe(true)
+    expect(server.served.map(r => [r.range, r.status])).toEqual([['bytes=80000-', 206], [undefined, 200]])
+    expect(fs.existsSync(partial)).toBe(false)
+    await store.close()
+  })
+
+  it('and once only: a server that keeps serving other bytes fails with ERR_CAS_INTEGRITY, nothing kept', async () => {
+    const wanted = contentOf('resume-here', 7, 100_000)
+    const server = await serve(contentOf('resume-here', 8, 100_000))
+    const { store, partial } = await withPartial(wanted, wanted.subarray(0, 40_000))
+    await expect(store.fetchFile(server.url, { digest: sha512Hex(wanted) })).rejects.toMatchObject({ code: 'ERR_CAS_INTEGRITY' })
+    expect(server.served.map(r => [r.range, r.status])).toEqual([['bytes=40000-', 206], [undefined, 200]])
+    expect(fs.readdirSync(path.dirname(partial)).filter(name => !name.endsWith('.lock'))).toEqual([])
     await store.close()
   })
 

@@ -37,6 +37,7 @@ describe('staleTemps', () => {
     put(root, 'dirs/abc.lock')
     put(root, 'dirs/def/a finished entry.txt') // a directory entry: the store's data
     put(root, 'partial/0123.partial', 'half a download') // resumable: never a temp
+    put(root, `partial/${'ab'.repeat(64)}.1-0-1-ff.cas-tmp`, 'a killed download\'s own file') // resumable too
     put(root, 'partial/0123.lock')
     put(root, 'locks/packages/pkg.lock')
     put(root, 'locks/packages/pkg.json')
