@@ -276,6 +276,13 @@ describe('verifyStore: its phases and what each reports', () => {
     await reopened.close()
   })
 
+  it('a job\'s failure is what the scan rejects with, once every job has stopped', async () => {
+    const { store } = await seeded()
+    const boom = new Error('the progress display broke')
+    await expect(store.verifyStore({ jobs: 2, onProgress: () => { throw boom } })).rejects.toBe(boom)
+    await store.close()
+  })
+
   it('an interrupted scan skips the sweeps: it cannot call unreferenced what it did not read', async () => {
     const { store } = await seeded()
     await store.ensureFile(Buffer.from('nobody uses me'), { mode: 0o644 })
