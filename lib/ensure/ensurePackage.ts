@@ -63,26 +63,40 @@ export async function ensurePackage (
   if (stored.status === 'usable') return { index: stored.index, key, fetched: false }
   if (indexes.format !== 'v11') throw new IndexReadOnlyError(ctx.root)
   const from = source ?? tarballSource(options.tarball, options)
-  const wait: WaitOptions = { onWait: options.onWait, timeoutMs: options.timeoutMs }
-  const { value, joined } = await singleFlight(ctx, key, async () => {
-    return await withKeyLock(packageLockFile(ctx.root, key), key, async () => {
-      // Someone may have added it while we waited. When there was no index at all before the wait, one found now
-      // was written by a holder that had just added (so checked) every file: trusted without a stat per file. An
-      // index that had failed the check is checked again: the store it was failing in is the same one.
-      const again = await usableIndex(ctx, indexes, key, verify && stored.status !== 'absent')
-      if (again.status === 'usable') return { index: again.index, fetched: false }
-      // Remote tier: read through it first (files verified, no registry request), else the tarball, then upload
-      // it behind the install (lib/remote/remoteTier.ts). Both never fail the install for the remote's sake.
-      const remote = await ctx.remote?.readThrough(key)
-      const index = remote?.index ?? await from.addFiles(ctx)
-      index.tarIntegrity = options.integrity
-      await indexes.write(key, index)
-      if (remote?.index === undefined) ctx.remote?.scheduleUpload(key, index, remote?.repair)
-      return { index, fetched: true }
-    }, { ...wait, pollMaxMs: PACKAGE_POLL_MAX_MS, closing: ctx.closing })
-  }, wait)
-  if (!joined) return { index: value.index, key, fetched: value.fetched }
-  return { index: { ...value.index, files: new Map(value.index.files) }, key, fetched: false }
+  // Whether an index found after waiting must pass the check: not when there was none at all before the wait (it
+  // was written by a holder that had just added, so checked, every file), but when one was there and failed.
+  let recheck = verify && stored.status !== 'absent'
+  for (;;) {
+    // The first task of the process runs this; tasks asking meanwhile join it (`singleFlight`), each with the
+    // `recheck` it needs, which may be stricter than the first task's (see below).
+    const first = recheck
+    const { value, joined } = await singleFlight(ctx, key, async wait => {
+      return await withKeyLock(packageLockFile(ctx.root, key), key, async () => {
+        // Someone may have added it while we waited (see `recheck`). An index that had failed the check is checked
+        // again: the store it was failing in is the same one.
+        const again = await usableIndex(ctx, indexes, key, first)
+        if (again.status === 'usable') return { index: again.index, fetched: false, checked: first }
+        // Remote tier: read through it first (files verified, no registry request), else the tarball, then upload
+        // it behind the install (lib/remote/remoteTier.ts). Both never fail the install for the remote's sake.
+        const remote = await ctx.remote?.readThrough(key)
+        const index = remote?.index ?? await from.addFiles(ctx)
+        index.tarIntegrity = options.integrity
+        await indexes.write(key, index)
+        if (remote?.index === undefined) ctx.remote?.scheduleUpload(key, index, remote?.repair)
+        return { index, fetched: true, checked: true }
+      }, { ...wait, pollMaxMs: PACKAGE_POLL_MAX_MS, closing: ctx.closing })
+    }, { onWait: options.onWait, timeoutMs: options.timeoutMs })
+    if (!joined) return { index: value.index, key, fetched: value.fetched }
+    // A joiner that saw the index fail the check is not handed one the first task trusted unchecked: it checks it
+    // itself, and if it fails, goes round once more, now as a task that must check (and so fetch) it.
+    if (recheck && !value.checked) {
+      const mine = await usableIndex(ctx, indexes, key, true)
+      if (mine.status === 'usable') return { index: mine.index, key, fetched: false }
+      recheck = true
+      continue
+    }
+    return { index: { ...value.index, files: new Map(value.index.files) }, key, fetched: false }
+  }
 }
 
 function checkOptions (options: EnsurePackageOptions): void {

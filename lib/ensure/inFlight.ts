@@ -18,31 +18,52 @@ const flights = new WeakMap<StoreContext, Map<string, Flight<unknown>>>()
  * Single flight among the async tasks of one process: the first task asking for `key` runs `work`; tasks asking
  * while it runs wait for its outcome (success or failure) instead of taking the cross-process lock themselves,
  * which would make each of them poll it. `joined` tells a caller whether it did the work or waited for it.
- * A joiner still gets `onWait` reports (naming this process as the holder) and its own `timeoutMs`.
+ * A joiner still gets `onWait` reports (naming this process as the holder) and its own `timeoutMs`, counted from
+ * its own start: a flight that failed because its first task's lock wait timed out (`ERR_CAS_LOCK_TIMEOUT`) was
+ * that task's patience running out, not the work's outcome, so a joiner then tries again itself (running `work`
+ * or joining a newer flight). `work` is told the wait options it runs under: the caller's, with the time it has
+ * already waited taken off its `timeoutMs`.
  */
 export async function singleFlight<T> (
-  ctx: StoreContext, key: string, work: () => Promise<T>, options: WaitOptions = {},
+  ctx: StoreContext, key: string, work: (wait: WaitOptions) => Promise<T>, options: WaitOptions = {},
 ): Promise<{ value: T, joined: boolean }> {
   let map = flights.get(ctx)
   if (map === undefined) {
     map = new Map()
     flights.set(ctx, map)
   }
-  const running = map.get(key) as Flight<T> | undefined
-  if (running !== undefined) return { value: await join(running, key, options), joined: true }
-  const flight: Flight<T> = { promise: work(), since: Date.now() }
-  map.set(key, flight)
-  try {
-    return { value: await flight.promise, joined: false }
-  } finally {
-    if (map.get(key) === flight) map.delete(key)
+  const started = Date.now()
+  for (;;) {
+    const running = map.get(key) as Flight<T> | undefined
+    if (running !== undefined) {
+      const outcome = await join(running, key, options, started)
+      // (The first task's own frame has removed its flight by then: its reaction to the failure runs first.)
+      if (outcome.leaderTimedOut) continue
+      return { value: outcome.value, joined: true }
+    }
+    const left = options.timeoutMs === undefined ? undefined : Math.max(0, options.timeoutMs - (Date.now() - started))
+    const flight: Flight<T> = { promise: work({ ...options, timeoutMs: left }), since: Date.now() }
+    map.set(key, flight)
+    try {
+      return { value: await flight.promise, joined: false }
+    } finally {
+      if (map.get(key) === flight) map.delete(key)
+    }
   }
 }
 
-async function join<T> (flight: Flight<T>, key: string, options: WaitOptions): Promise<T> {
-  if (options.onWait === undefined && options.timeoutMs === undefined) return await flight.promise
+/** What a joiner got: the flight's value, or word that the flight's own lock wait timed out. */
+type Joined<T> = { leaderTimedOut: false, value: T } | { leaderTimedOut: true }
+
+async function join<T> (flight: Flight<T>, key: string, options: WaitOptions, started: number): Promise<Joined<T>> {
+  const outcome = flight.promise.then(
+    (value): Joined<T> => ({ leaderTimedOut: false, value }),
+    (err: unknown): Joined<T> => {
+      if (err instanceof LockTimeoutError) return { leaderTimedOut: true }
+      throw err
+    })
+  if (options.onWait === undefined && options.timeoutMs === undefined) return await outcome
   const holder: LockHolder = { pid: process.pid, hostname: os.hostname(), since: flight.since }
-  const started = Date.now()
   let timer: NodeJS.Timeout | undefined
   const report = (): void => {
     const now = Date.now()
@@ -62,7 +83,7 @@ async function join<T> (flight: Flight<T>, key: string, options: WaitOptions): P
     tick()
   })
   try {
-    return await Promise.race([flight.promise, waited])
+    return await Promise.race([outcome, waited])
   } finally {
     clearTimeout(timer)
   }
