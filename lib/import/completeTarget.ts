@@ -1,8 +1,7 @@
-import fs from 'node:fs'
 import path from 'node:path'
 import type { FileInfo } from '../types.js'
 import { statOrUndefined } from '../util/fs.js'
-import { hashFile, SYNC_IO_LIMIT, sha512Hex } from '../util/hash.js'
+import { hashFile } from '../util/hash.js'
 
 /** The file whose presence, with the right bytes, marks a package folder complete. */
 export interface Witness {
@@ -37,7 +36,10 @@ export async function completeTargetDevice (target: string, witness: Witness | u
     if (witness === undefined) return stat?.isDirectory() === true ? stat.dev : undefined
     if (stat === undefined || !stat.isFile() || stat.size !== witness.info.size) return undefined
     const file = path.join(target, witness.name)
-    const digest = stat.size <= SYNC_IO_LIMIT ? sha512Hex(fs.readFileSync(file)) : await hashFile(file, stat.size)
+    // hashFile, not a bare readFileSync: out of descriptors (EMFILE), it waits for one through graceful-fs. Taken
+    // for "unreadable" below, that would call a complete target incomplete, and the import would swap a new folder
+    // in under whatever runs from this one.
+    const digest = await hashFile(file, stat.size)
     return digest === witness.info.digest ? stat.dev : undefined
   } catch {
     return undefined // unreadable (EACCES, a file vanished mid-read): not something to keep as it is

@@ -1,6 +1,6 @@
 import fs from 'node:fs'
 import { FileAccessError, MissingContentError, NameCollisionError } from '../errors.js'
-import { storedMode } from '../layout/contentPath.js'
+import { isExecutable, storedMode } from '../layout/contentPath.js'
 import { errorCode, isFdExhaustion, statOrUndefined } from '../util/fs.js'
 import { mapPool } from '../util/mapPool.js'
 import type { ImportMethod, MethodLadder } from './importMethod.js'
@@ -29,7 +29,7 @@ export async function fillStage (
   const missing: string[] = []
   const later: PackageFile[] = []
   for (const file of files) {
-    if (isLargeCopy(ladder.current, file.info.size)) later.push(file)
+    if (isLargeCopy(methodFor(file, ladder.current), file.info.size)) later.push(file)
     else if (!importSync(prefix + file.name, file, ladder, missing)) later.push(file)
   }
   // mapPool waits for every copy under way before it throws the first failure: an import must not be over (nor its
@@ -45,16 +45,31 @@ function modeToSet (file: PackageFile): number | undefined {
   return file.storeMode === wanted ? undefined : wanted
 }
 
+/**
+ * The method for this file: the ladder's, except that an executable whose store file has lost its execute bits (a
+ * store restored from a cache without permissions) is copied rather than hard-linked. A link shares the store
+ * file's inode, so its mode too, and the installed bin would not run; a copy is given the file's mode. The store
+ * file itself is left as it is (its mode may be the store owner's choice, as with a strict umask). Executables the
+ * check did not stat (verified by an earlier import) are stat'ed here: a package has few.
+ */
+function methodFor (file: PackageFile, method: ImportMethod): ImportMethod {
+  if (method !== 'hardlink' || !isExecutable(file.info.mode)) return method
+  const mode = file.storeMode ?? statOrUndefined(file.src)?.mode
+  return mode !== undefined && (mode & 0o111) === 0 ? 'copy' : method
+}
+
 /** Imports one file synchronously; false when it must be retried asynchronously (EMFILE, EMLINK). */
 function importSync (dest: string, file: PackageFile, ladder: MethodLadder, missing: string[]): boolean {
   for (;;) {
     const method = ladder.current
+    const use = methodFor(file, method)
     try {
-      materializeFileSync(method, file.src, dest, modeToSet(file))
+      materializeFileSync(use, file.src, dest, use === method ? modeToSet(file) : storedMode(file.info.mode))
       return true
     } catch (err) {
-      if (ladder.stepDown(method, err)) continue // throws ERR_CAS_IMPORT_METHOD when no step is left
-      if (isFdExhaustion(err) || (errorCode(err) === 'EMLINK' && method === 'hardlink')) return false
+      // A capability failure of the ladder's own method steps it down (ERR_CAS_IMPORT_METHOD when no step is left).
+      if (use === method && ladder.stepDown(method, err)) continue
+      if (isFdExhaustion(err) || (errorCode(err) === 'EMLINK' && use === 'hardlink')) return false
       handleFileError(err, dest, file, missing)
       return true
     }
@@ -65,12 +80,13 @@ async function importAsync (prefix: string, file: PackageFile, ladder: MethodLad
   const dest = prefix + file.name
   for (;;) {
     const method = ladder.current
+    const use = methodFor(file, method)
     try {
-      await materializeFileAsync(method, file.src, dest, modeToSet(file))
+      await materializeFileAsync(use, file.src, dest, use === method ? modeToSet(file) : storedMode(file.info.mode))
       return
     } catch (err) {
-      if (ladder.stepDown(method, err)) continue
-      if (errorCode(err) === 'EMLINK' && method === 'hardlink') {
+      if (use === method && ladder.stepDown(method, err)) continue
+      if (errorCode(err) === 'EMLINK' && use === 'hardlink') {
         // This store file is at the file system's link limit (65,000 on ext4): copy just this one.
         await materializeFileAsync('copy', file.src, dest, storedMode(file.info.mode))
         return
