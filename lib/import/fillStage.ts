@@ -25,7 +25,7 @@ export async function fillStage (
   stage: string, dirs: string[], files: PackageFile[], ladder: MethodLadder,
 ): Promise<ImportMethod> {
   const prefix = stage + '/'
-  for (const dir of dirs) fs.mkdirSync(prefix + dir)
+  for (const dir of dirs) makeFolder(prefix, dir)
   const missing: string[] = []
   const later: PackageFile[] = []
   for (const file of files) {
@@ -37,6 +37,20 @@ export async function fillStage (
   await mapPool(later, LARGE_COPY_CONCURRENCY, async file => { await importAsync(prefix, file, ladder, missing) })
   if (missing.length > 0) throw new MissingContentError(missing)
   return ladder.current
+}
+
+/** One of the package's folders (`name`), in the fresh stage (its parent made just before): any failure is coded. */
+function makeFolder (prefix: string, name: string): void {
+  try {
+    fs.mkdirSync(prefix + name)
+  } catch (err) {
+    // EEXIST cannot happen in a fresh folder with unique names, except on a file system that ignores case.
+    if (errorCode(err) === 'EEXIST') {
+      throw new NameCollisionError([name],
+        'another folder of the package has this name in another case, and this file system ignores case')
+    }
+    throw new FileAccessError(prefix + name, err as NodeJS.ErrnoException) // ENAMETOOLONG, ENOSPC, EDQUOT…
+  }
 }
 
 /** The chmod a clone or copy needs, or undefined when the store file's own mode (which they carry) is right. */

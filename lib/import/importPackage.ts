@@ -127,10 +127,16 @@ function filesOf (index: PackageIndex): Map<string, FileInfo> {
 /** Makes this call's temp folder `stage` next to the target (creating the target's parents on first use). */
 function makeStage (stage: string, target: string): void {
   try {
-    fs.mkdirSync(stage)
+    try {
+      fs.mkdirSync(stage)
+    } catch (err) {
+      if (errorCode(err) !== 'ENOENT') throw err
+      // The target's folder is missing (a first package of a scope): made here. A parent that is a dangling link,
+      // or removed again by someone else meanwhile, fails below like any other folder this import cannot make.
+      fs.mkdirSync(path.dirname(target), { recursive: true })
+      fs.mkdirSync(stage)
+    }
   } catch (err) {
-    if (errorCode(err) !== 'ENOENT') throw new FileAccessError(stage, err as NodeJS.ErrnoException)
-    fs.mkdirSync(path.dirname(target), { recursive: true })
-    fs.mkdirSync(stage)
+    throw new FileAccessError(stage, err as NodeJS.ErrnoException)
   }
 }

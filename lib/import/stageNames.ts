@@ -13,7 +13,28 @@ export const IMPORT_OLD_INFIX = '.cas-old-'
  * `.bin` linker mistakes it for a package while it exists.
  */
 export function stagePathFor (target: string): string {
-  return path.join(path.dirname(target), `.${path.basename(target)}${IMPORT_TEMP_INFIX}${uniqueId()}`)
+  const id = uniqueId()
+  // The target's name is there for a human reading the folder; only the infix and the id are ever parsed. It is
+  // cut so the whole name stays within NAME_MAX: npm allows 214-character package names, and the id of a
+  // long-running process on a host with 7-digit pids reaches ~31 characters.
+  const room = NAME_MAX - 1 - IMPORT_TEMP_INFIX.length - id.length
+  return path.join(path.dirname(target), `.${cutToBytes(path.basename(target), room)}${IMPORT_TEMP_INFIX}${id}`)
+}
+
+/** The longest file name most file systems take (ext4, xfs, btrfs, tmpfs: 255 bytes). */
+const NAME_MAX = 255
+
+/** The longest start of `name` that is at most `bytes` long in UTF-8, never splitting a character. */
+function cutToBytes (name: string, bytes: number): string {
+  if (Buffer.byteLength(name) <= bytes) return name
+  let out = ''
+  let used = 0
+  for (const char of name) {
+    used += Buffer.byteLength(char)
+    if (used > bytes) break
+    out += char
+  }
+  return out
 }
 
 /**
