@@ -109,17 +109,17 @@ async function download (
   url: string, partial: string, digest: string, options: FetchFileOptions, fsync: boolean,
 ): Promise<number> {
   try {
-    return await downloadOnce(url, partial, digest, options, fsync, true)
+    return await downloadOnce(url, partial, digest, options, fsync)
   } catch (err) {
     if (!(err instanceof ResumedWrong)) throw err
-    return await downloadOnce(url, partial, digest, options, fsync, false)
+    return await downloadOnce(url, partial, digest, options, fsync) // the wrong bytes are gone: from byte 0
   }
 }
 
 async function downloadOnce (
-  url: string, partial: string, digest: string, options: FetchFileOptions, fsync: boolean, resume: boolean,
+  url: string, partial: string, digest: string, options: FetchFileOptions, fsync: boolean,
 ): Promise<number> {
-  let resumeFrom = resume ? statOrUndefined(partial)?.size ?? 0 : 0
+  let resumeFrom = statOrUndefined(partial)?.size ?? 0
   const hash = crypto.createHash('sha512')
   if (resumeFrom > 0) {
     for await (const chunk of createReadStream(partial)) hash.update(chunk as Buffer)

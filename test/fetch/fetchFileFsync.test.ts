@@ -57,3 +57,14 @@ it('with fsync: true, a download is on disk before its rename into the store, as
   expect(seen).toEqual([true, true, true])
   await store.close()
 })
+
+it('without fsync, a download is renamed into the store unsynced (fsync is the option\'s cost, not a default)', async () => {
+  const body = contentOf('fetch-fsync', 4, 300_000)
+  const server = await startServer(body)
+  servers.push(server)
+  const store = await openStore(tempDir())
+  const seen = watchRenames(store.root)
+  await store.fetchFile(server.url, { digest: sha512Hex(body) })
+  expect(seen).toEqual([false])
+  await store.close()
+})
