@@ -3,7 +3,7 @@ import path from 'node:path'
 import type { StoreContext } from '../context.js'
 import { InvalidArgumentError } from '../errors.js'
 import { withKeyLock, type WaitOptions } from '../lock/keyLock.js'
-import { statOrUndefined } from '../util/fs.js'
+import { fsyncDirSync, fsyncPathSync, statOrUndefined } from '../util/fs.js'
 import { dirEntryPaths, isTempDirName, tempDirFor } from './dirLayout.js'
 
 /** The file written last into a directory entry; its presence is what "complete" means (cargo's `.cargo-ok`). */
@@ -38,8 +38,15 @@ export async function ensureDir (
     fs.mkdirSync(temp)
     try {
       await fill(temp)
-      fs.writeFileSync(path.join(temp, COMPLETE_MARKER), JSON.stringify({ key, completedAt: Date.now() }))
+      if (ctx.fsync) syncTree(temp) // what `fill` wrote is on disk before the marker says it is complete
+      const marker = path.join(temp, COMPLETE_MARKER)
+      fs.writeFileSync(marker, JSON.stringify({ key, completedAt: Date.now() }))
+      if (ctx.fsync) {
+        fsyncPathSync(marker)
+        fsyncDirSync(temp)
+      }
       fs.renameSync(temp, dir)
+      if (ctx.fsync) fsyncDirSync(parent)
     } catch (err) {
       fs.rmSync(temp, { recursive: true, force: true })
       // Lost to an entry that is complete (a filler that does not take our lock, e.g. an older tool): use it.
@@ -61,4 +68,17 @@ function removeLeftovers (parent: string, name: string, dir: string): void {
     if (isTempDirName(entry, name)) fs.rmSync(path.join(parent, entry), { recursive: true, force: true })
   }
   fs.rmSync(dir, { recursive: true, force: true })
+}
+
+/**
+ * With the store's `fsync` option: every regular file and folder `fill` left under `dir` (links are not followed),
+ * so an entry that survives a power cut with its marker also has its files.
+ */
+function syncTree (dir: string): void {
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name)
+    if (entry.isDirectory()) syncTree(full)
+    else if (entry.isFile()) fsyncPathSync(full)
+  }
+  fsyncDirSync(dir)
 }

@@ -61,7 +61,12 @@ export function unlinkQuietly (path: string): void {
 
 /** fsyncs a directory so a rename inside it survives power loss. */
 export function fsyncDirSync (dir: string): void {
-  const fd = fs.openSync(dir, 'r')
+  fsyncPathSync(dir)
+}
+
+/** fsyncs a file or a directory given by its path (opened read-only for it, which fsync allows). */
+export function fsyncPathSync (file: string): void {
+  const fd = fs.openSync(file, 'r')
   try {
     fs.fsyncSync(fd)
   } finally {
