@@ -2,6 +2,7 @@ import type { StoreContext } from '../context.js'
 import { integrityHasher } from '../digest/tarballIntegrity.js'
 import { IndexReadOnlyError, InvalidArgumentError } from '../errors.js'
 import { withKeyLock, type WaitOptions } from '../lock/keyLock.js'
+import { timeLeft } from '../lock/lockWait.js'
 import type { IndexBackend } from '../pkgIndex/backend.js'
 import { packageIndexKey } from '../pkgIndex/key.js'
 import type { PackageIndex } from '../types.js'
@@ -66,6 +67,7 @@ export async function ensurePackage (
   // Whether an index found after waiting must pass the check: not when there was none at all before the wait (it
   // was written by a holder that had just added, so checked, every file), but when one was there and failed.
   let recheck = verify && stored.status !== 'absent'
+  const started = Date.now()
   for (;;) {
     // The first task of the process runs this; tasks asking meanwhile join it (`singleFlight`), each with the
     // `recheck` it needs, which may be stricter than the first task's (see below).
@@ -85,7 +87,7 @@ export async function ensurePackage (
         if (remote?.index === undefined) ctx.remote?.scheduleUpload(key, index, remote?.repair)
         return { index, fetched: true, checked: true }
       }, { ...wait, pollMaxMs: PACKAGE_POLL_MAX_MS, closing: ctx.closing })
-    }, { onWait: options.onWait, timeoutMs: options.timeoutMs })
+    }, { onWait: options.onWait, timeoutMs: timeLeft(options.timeoutMs, started) })
     if (!joined) return { index: value.index, key, fetched: value.fetched }
     // A joiner that saw the index fail the check is not handed one the first task trusted unchecked: it checks it
     // itself, and if it fails, goes round once more, now as a task that must check (and so fetch) it.

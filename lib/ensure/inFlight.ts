@@ -2,6 +2,7 @@ import os from 'node:os'
 import type { StoreContext } from '../context.js'
 import { LockTimeoutError } from '../errors.js'
 import type { LockHolder, WaitOptions } from '../lock/keyLock.js'
+import { timeLeft } from '../lock/lockWait.js'
 
 const REPORT_EVERY_MS = 1000
 
@@ -19,10 +20,10 @@ const flights = new WeakMap<StoreContext, Map<string, Flight<unknown>>>()
  * while it runs wait for its outcome (success or failure) instead of taking the cross-process lock themselves,
  * which would make each of them poll it. `joined` tells a caller whether it did the work or waited for it.
  * A joiner still gets `onWait` reports (naming this process as the holder) and its own `timeoutMs`, counted from
- * its own start: a flight that failed because its first task's lock wait timed out (`ERR_CAS_LOCK_TIMEOUT`) was
- * that task's patience running out, not the work's outcome, so a joiner then tries again itself (running `work`
- * or joining a newer flight). `work` is told the wait options it runs under: the caller's, with the time it has
- * already waited taken off its `timeoutMs`.
+ * its own start: a flight that failed because its first task's wait for `key` timed out (`ERR_CAS_LOCK_TIMEOUT`
+ * naming `key`) was that task's patience running out, not the work's outcome, so a joiner then tries again
+ * itself (running `work` or joining a newer flight). `work` is told the wait options it runs under: the caller's,
+ * with the time it has already waited taken off its `timeoutMs`.
  */
 export async function singleFlight<T> (
   ctx: StoreContext, key: string, work: (wait: WaitOptions) => Promise<T>, options: WaitOptions = {},
@@ -41,8 +42,8 @@ export async function singleFlight<T> (
       if (outcome.leaderTimedOut) continue
       return { value: outcome.value, joined: true }
     }
-    const left = options.timeoutMs === undefined ? undefined : Math.max(0, options.timeoutMs - (Date.now() - started))
-    const flight: Flight<T> = { promise: work({ ...options, timeoutMs: left }), since: Date.now() }
+    const wait = { ...options, timeoutMs: timeLeft(options.timeoutMs, started) }
+    const flight: Flight<T> = { promise: work(wait), since: Date.now() }
     map.set(key, flight)
     try {
       return { value: await flight.promise, joined: false }
@@ -59,7 +60,9 @@ async function join<T> (flight: Flight<T>, key: string, options: WaitOptions, st
   const outcome = flight.promise.then(
     (value): Joined<T> => ({ leaderTimedOut: false, value }),
     (err: unknown): Joined<T> => {
-      if (err instanceof LockTimeoutError) return { leaderTimedOut: true }
+      // Only a timeout waiting for `key` itself: one met inside the work (a path lock of a file being added, with
+      // the store's lockTimeoutMs) is the work's outcome, shared like any other failure.
+      if (err instanceof LockTimeoutError && err.key === key) return { leaderTimedOut: true }
       throw err
     })
   if (options.onWait === undefined && options.timeoutMs === undefined) return await outcome

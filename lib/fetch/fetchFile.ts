@@ -7,7 +7,7 @@ import { FetchError, IntegrityError, InvalidArgumentError } from '../errors.js'
 import { contentPathFor, storedMode } from '../layout/contentPath.js'
 import { withKeyLock, type WaitOptions } from '../lock/keyLock.js'
 import { probeContent } from '../content/probe.js'
-import { closeAsync, createReadStream, errorCode, fsyncAsync, openAsync, statOrUndefined, writeAllAsync } from '../util/fs.js'
+import { closeAsync, createReadStream, errorCode, fsyncAsync, fsyncPathSync, openAsync, statOrUndefined, writeAllAsync } from '../util/fs.js'
 import { reach } from '../util/hooks.js'
 import { claimExisting } from '../write/claimExisting.js'
 import { finalize } from '../write/finalize.js'
@@ -138,7 +138,10 @@ async function downloadOnce (
     if (resumeFrom > 0 && response.status === 416) {
       // Nothing left to send from there: the partial may be whole already, else it is wrong and we start over.
       await response.body?.cancel()
-      if (hash.copy().digest('hex') === digest) return resumeFrom
+      if (hash.copy().digest('hex') === digest) {
+        if (fsync) fsyncPathSync(partial) // whole already, but written by a download that may not have synced it
+        return resumeFrom
+      }
       response = await request(url, 0, stall.signal)
       resumeFrom = -1
     }

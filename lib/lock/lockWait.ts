@@ -33,6 +33,11 @@ export interface WaitOptions {
 
 const REPORT_EVERY_MS = 1000
 
+/** What is left of a wait's `timeoutMs` (undefined: no limit) since `started`: waiting again never waits longer. */
+export function timeLeft (timeoutMs: number | undefined, started: number): number | undefined {
+  return timeoutMs === undefined ? undefined : Math.max(0, timeoutMs - (Date.now() - started))
+}
+
 /**
  * Polls `tryTake` (a non-blocking flock) until it succeeds, backing off on timers. While it waits it reports the
  * holder through `onWait`, first after `reportAfterMs` then every second, and past `timeoutMs` it throws

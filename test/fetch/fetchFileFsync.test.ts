@@ -68,3 +68,21 @@ it('without fsync, a download is renamed into the store unsynced (fsync is the o
   expect(seen).toEqual([false])
   await store.close()
 })
+
+it('with fsync: true, a kept partial that is already whole (the server answers 416) is synced before its rename', async () => {
+  const body = contentOf('fetch-fsync', 5, 200_000)
+  const digest = sha512Hex(body)
+  const server = await startServer(body)
+  servers.push(server)
+  const store = await openStore(tempDir(), { fsync: true })
+  // What a failed download parks (all its bytes arrived, then the connection dropped): written, never synced.
+  const parked = path.join(store.root, 'partial', `${digest}.partial`)
+  fs.mkdirSync(path.dirname(parked), { recursive: true })
+  fs.writeFileSync(parked, body)
+  const seen = watchRenames(store.root)
+  const result = await store.fetchFile(server.url, { digest })
+  expect(fs.readFileSync(result.filePath).equals(body)).toBe(true)
+  expect(server.served.map(r => r.status)).toEqual([416]) // the whole-already path
+  expect(seen).toEqual([true])
+  await store.close()
+})
