@@ -25,6 +25,7 @@ vi.mock('../../lib/util/fs.js', async importOriginal => {
 const servers: TestServer[] = []
 afterEach(async () => {
   vi.restoreAllMocks()
+  synced.clear() // inode numbers are reused once a test's files are gone
   for (const server of servers.splice(0)) await server.close()
 })
 
