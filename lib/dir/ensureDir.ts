@@ -3,7 +3,7 @@ import path from 'node:path'
 import type { StoreContext } from '../context.js'
 import { InvalidArgumentError } from '../errors.js'
 import { withKeyLock, type WaitOptions } from '../lock/keyLock.js'
-import { fsyncDirSync, fsyncPathSync, statOrUndefined } from '../util/fs.js'
+import { fsyncDirSync, fsyncPathAsync, fsyncPathSync, isPermissionError, statOrUndefined } from '../util/fs.js'
 import { dirEntryPaths, isTempDirName, tempDirFor } from './dirLayout.js'
 
 /** The file written last into a directory entry; its presence is what "complete" means (cargo's `.cargo-ok`). */
@@ -38,7 +38,7 @@ export async function ensureDir (
     fs.mkdirSync(temp)
     try {
       await fill(temp)
-      if (ctx.fsync) syncTree(temp) // what `fill` wrote is on disk before the marker says it is complete
+      if (ctx.fsync) await syncTree(temp) // what `fill` wrote is on disk before the marker says it is complete
       const marker = path.join(temp, COMPLETE_MARKER)
       fs.writeFileSync(marker, JSON.stringify({ key, completedAt: Date.now() }))
       if (ctx.fsync) {
@@ -72,13 +72,22 @@ function removeLeftovers (parent: string, name: string, dir: string): void {
 
 /**
  * With the store's `fsync` option: every regular file and folder `fill` left under `dir` (links are not followed),
- * so an entry that survives a power cut with its marker also has its files.
+ * so an entry that survives a power cut with its marker also has its files. Asynchronous, one at a time: a clone of
+ * thousands of files must not hold the event loop (other downloads' stall timers) for seconds. What this process may
+ * not open at all (a file or folder of mode 000 that `fill` left) cannot be synced by a descriptor of its own: it is
+ * left to the kernel's writeback rather than failing an entry that is complete without the option.
  */
-function syncTree (dir: string): void {
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name)
-    if (entry.isDirectory()) syncTree(full)
-    else if (entry.isFile()) fsyncPathSync(full)
+async function syncTree (dir: string): Promise<void> {
+  let entries: fs.Dirent[] = []
+  try {
+    entries = await fs.promises.readdir(dir, { withFileTypes: true })
+  } catch (err) {
+    if (!isPermissionError(err)) throw err
   }
-  fsyncDirSync(dir)
+  for (const entry of entries) {
+    const full = path.join(dir, entry.name)
+    if (entry.isDirectory()) await syncTree(full)
+    else if (entry.isFile()) await fsyncPathAsync(full)
+  }
+  await fsyncPathAsync(dir)
 }

@@ -64,6 +64,36 @@ export function fsyncDirSync (dir: string): void {
   fsyncPathSync(dir)
 }
 
+/** EACCES or EPERM: this process may not do that to that path. */
+export function isPermissionError (err: unknown): boolean {
+  const code = errorCode(err)
+  return code === 'EACCES' || code === 'EPERM'
+}
+
+/**
+ * fsyncs a file or a directory given by its path, opened read-only, or write-only (without truncating) for a file
+ * its owner may write but not read; false when neither is allowed (the caller decides what that means).
+ */
+export async function fsyncPathAsync (file: string): Promise<boolean> {
+  let fd: number | undefined
+  for (const flags of [fs.constants.O_RDONLY, fs.constants.O_WRONLY]) {
+    try {
+      fd = await openAsync(file, flags)
+      break
+    } catch (err) {
+      // EISDIR: a folder cannot be opened for writing; it was already refused for reading.
+      if (!isPermissionError(err) && errorCode(err) !== 'EISDIR') throw err
+    }
+  }
+  if (fd === undefined) return false
+  try {
+    await fsyncAsync(fd)
+  } finally {
+    await closeAsync(fd)
+  }
+  return true
+}
+
 /** fsyncs a file or a directory given by its path (opened read-only for it, which fsync allows). */
 export function fsyncPathSync (file: string): void {
   const fd = fs.openSync(file, 'r')

@@ -8,7 +8,25 @@ import { afterEach, expect, it, vi } from 'vitest'
 import { openStore } from '../../lib/index.js'
 import { tempDir } from '../helpers/tmp.js'
 
-afterEach(() => { vi.restoreAllMocks() })
+// Every fsync, in order, by the inode it flushed: through fs.fsyncSync (spied in `watch`) or fsyncPathAsync.
+const order: number[] = []
+vi.mock('../../lib/util/fs.js', async importOriginal => {
+  const real = await importOriginal<typeof import('../../lib/util/fs.js')>()
+  return {
+    ...real,
+    fsyncPathAsync: async (file: string) => {
+      const ino = fs.statSync(file).ino
+      const synced = await real.fsyncPathAsync(file)
+      if (synced) order.push(ino)
+      return synced
+    },
+  }
+})
+
+afterEach(() => {
+  vi.restoreAllMocks()
+  order.length = 0
+})
 
 /**
  * Records every fsync (by inode, in order) and, at each rename, what under the renamed folder is not durable: a
@@ -16,7 +34,6 @@ afterEach(() => { vi.restoreAllMocks() })
  * name in it may be lost).
  */
 function watch (): { order: number[], renames: Array<{ to: string, unsynced: string[] }> } {
-  const order: number[] = []
   const renames: Array<{ to: string, unsynced: string[] }> = []
   const realFsync = fs.fsyncSync.bind(fs)
   vi.spyOn(fs, 'fsyncSync').mockImplementation(fd => {
