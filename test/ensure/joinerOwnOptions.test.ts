@@ -75,7 +75,10 @@ describe('a joining task is held to its own options, not the first task\'s', () 
     await store.close()
   })
 
-  it('a joiner that saw the index fail the check is not handed it unchecked: it fetches the package', async () => {
+  it.each([
+    ['it fetches the package', false],
+    ['its own check passes once the file is back, and it fetches nothing', true],
+  ] as const)('a joiner that saw the index fail the check is not handed it unchecked: %s', async (_what, restored) => {
     const [pkg] = makePackages(1, 'audit-join-verify')
     const store = await openStore(tempDir())
     const key = packageIndexKey(pkg!.integrity, pkg!.pkgId)
@@ -93,6 +96,7 @@ describe('a joining task is held to its own options, not the first task\'s', () 
     const index = await store.addFilesFromTarball(pkg!.tgz)
     await store.writePackageIndex(key, { ...index, tarIntegrity: pkg!.integrity })
     const data = index.files.get('data.bin')!
+    const bytes = fs.readFileSync(store.filePathFor(data.digest, data.mode))
     fs.rmSync(store.filePathFor(data.digest, data.mode))
 
     // The joiner (verify: true, the default) checks the index itself, sees it fail, and joins the leader's flight.
@@ -101,6 +105,7 @@ describe('a joining task is held to its own options, not the first task\'s', () 
       integrity: pkg!.integrity, pkgId: pkg!.pkgId, tarball, onWait: () => { joined.signal() },
     })
     await joined.signalled
+    if (restored) await store.ensureFile(bytes, { mode: data.mode }) // a writer puts it back
     lock.release()
     await lock.held
     await leader
@@ -109,7 +114,8 @@ describe('a joining task is held to its own options, not the first task\'s', () 
     // README: "an index whose files fail the check is fetched again": data.bin is in the store again.
     const got = result.index.files.get('data.bin')!
     const present = fs.existsSync(store.filePathFor(got.digest, got.mode))
-    expect({ fetches, present }).toEqual({ fetches: 1, present: true })
+    expect({ fetches, present, fetched: result.fetched })
+      .toEqual({ fetches: restored ? 0 : 1, present: true, fetched: !restored })
     await store.close()
   })
 })
