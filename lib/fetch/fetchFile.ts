@@ -7,7 +7,10 @@ import { FetchError, IntegrityError, InvalidArgumentError } from '../errors.js'
 import { contentPathFor, storedMode } from '../layout/contentPath.js'
 import { withKeyLock, type WaitOptions } from '../lock/keyLock.js'
 import { probeContent } from '../content/probe.js'
-import { closeAsync, createReadStream, errorCode, fsyncAsync, fsyncPathSync, openAsync, statOrUndefined, writeAllAsync } from '../util/fs.js'
+import {
+  closeAsync, createReadStream, errorCode, fsyncAsync, fsyncPathSync, openAsync, statOrUndefined, unlinkQuietly,
+  writeAllAsync,
+} from '../util/fs.js'
 import { reach } from '../util/hooks.js'
 import { claimExisting } from '../write/claimExisting.js'
 import { finalize } from '../write/finalize.js'
@@ -74,7 +77,14 @@ export async function fetchFile (ctx: StoreContext, url: string, options: FetchF
     try {
       size = await download(url, partial, digest, options, ctx.fsync)
     } catch (err) {
-      parkPartial(partial, partialDir, digest) // what was received is kept for the next try (gone if wrong)
+      // What was received is kept for the next try (gone if wrong). A park that fails (a full disk) drops the file
+      // instead: left under this call's name it would be skipped as a live writer's while this store is open. The
+      // download's own error is the one thrown, whatever the park met.
+      try {
+        parkPartial(partial, partialDir, digest)
+      } catch {
+        unlinkQuietly(partial)
+      }
       throw err
     }
     // The partial was created 0o644 (and may come from a caller with another mode): give it the stored mode now,

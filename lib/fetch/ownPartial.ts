@@ -30,17 +30,20 @@ export function parkedPartial (partialDir: string, digest: string): string {
 /**
  * This call's own partial file for `digest`, holding whatever an earlier download left to resume (parked, or the
  * file of a writer that died), or not created yet when there is nothing. Call it holding the digest's key lock.
- * Of several dead writers' files the largest is adopted and the others are removed: they can only be older tries.
+ * Of several such files (parked and dead writers' alike) the largest is adopted and the others are removed: they
+ * can only be older tries, and nobody else would ever take them.
  */
 export async function claimPartial (ctx: StoreContext, partialDir: string, digest: string): Promise<string> {
   // The file's name carries this store's owner id: held first, so a cleaner sees the file as live work.
   if (ctx.tempOwner !== undefined && !ctx.tempOwner.held) await ctx.tempOwner.hold()
   const own = path.join(partialDir, ownPartialName(digest))
-  if (moved(parkedPartial(partialDir, digest), own)) return own
+  const parked = path.basename(parkedPartial(partialDir, digest))
+  // Parked bytes, or a download's own file whose writer is gone (a live one's file is its own).
+  const leftBehind = (name: string): boolean => name === parked ||
+    (name.startsWith(`${digest}.`) && name.endsWith(TEMP_SUFFIX) && tempWriterAlive(ctx.root, name) !== true)
   let best: { file: string, size: number } | undefined
   for (const name of fs.readdirSync(partialDir)) {
-    if (!name.startsWith(`${digest}.`) || !name.endsWith(TEMP_SUFFIX)) continue
-    if (tempWriterAlive(ctx.root, name) === true) continue // a live download: its file is its own
+    if (!leftBehind(name)) continue
     const file = path.join(partialDir, name)
     const size = statOrUndefined(file)?.size
     if (size === undefined) continue

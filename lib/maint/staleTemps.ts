@@ -4,7 +4,7 @@ import { DIRS_FOLDER, isTempDirName, lockFileOfTempDir } from '../dir/dirLayout.
 import { ifKeyLockFree } from '../lock/keyLock.js'
 import { ageOf, isYoung, type ChangeTimes } from '../util/age.js'
 import { errorCode } from '../util/fs.js'
-import { IMPORT_JOURNAL_SUFFIX, OWNER_SUFFIX } from '../layout/tempName.js'
+import { IMPORT_JOURNAL_SUFFIX, OWNER_SUFFIX, TEMP_SUFFIX } from '../layout/tempName.js'
 import { OWNERS_DIR, tempWriterAlive } from '../lock/tempOwner.js'
 import { leftoverFolders, removeImportLeftovers } from './importLeftovers.js'
 import { readdirOrEmpty } from './walkContent.js'
@@ -27,8 +27,9 @@ const isImportJournal = (name: string): boolean => name.endsWith(IMPORT_JOURNAL_
 /**
  * Temp files and fill folders older than `graceMs` at `now`: `tmp/*` (ensureFile's temps) and
  * `dirs/*.cas-tmpdir-*` (ensureDir fills), dead importers' journals (`tmp/*.cas-imports`, with the folders they
- * left, see `importLeftovers.ts`), dead writers' owner records (`owners/`), and key lock files (`*.lock`
- * in `dirs/`, `partial/`, `locks/packages/`) of killed holders. Younger ones may belong to a live writer and are
+ * left, see `importLeftovers.ts`), dead writers' owner records (`owners/`), downloads' kept bytes (`partial/`:
+ * parked, or a dead writer's own file; see `fetch/ownPartial.ts`), and key lock files (`*.lock` in `dirs/`,
+ * `partial/`, `locks/packages/`) of killed holders. Younger ones may belong to a live writer and are
  * never listed, and neither are temps whose writer's owner record is locked (a live writer, see
  * `write/tempOwner.ts`), whatever their age. Strays under `files/` are found by the content walk instead (see
  * {@link staleStray}).
@@ -42,6 +43,9 @@ export async function * staleTemps (root: string, graceMs: number, now: number):
     // Key lock files left by killed holders (a live holder removes its own on release).
     [DIRS_FOLDER, 'lock-file', (name: string) => name.endsWith('.lock')],
     ['partial', 'lock-file', (name: string) => name.endsWith('.lock')],
+    // Downloads' bytes kept to resume (parked, or a dead writer's own file), past the grace: a later download of the
+    // digest may never come (or the content is stored already), and nothing else would ever reclaim them.
+    ['partial', 'temp-file', (name: string) => name.endsWith('.partial') || name.endsWith(TEMP_SUFFIX)],
     [path.join('locks', 'packages'), 'lock-file', (name: string) => name.endsWith('.lock')],
   ] as const) {
     for (const name of await readdirOrEmpty(path.join(root, dir))) {

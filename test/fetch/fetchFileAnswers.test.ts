@@ -204,17 +204,6 @@ describe('fetchFile: what its errors say', () => {
     expect(fs.readFileSync(result.filePath).equals(body)).toBe(true)
     await store.close()
   })
-
-  it('a local fs error while downloading is thrown as it is, not as a network failure', async () => {
-    const { url } = await answering((req, res) => { res.writeHead(200).end(body) })
-    const store = await openStore(tempDir())
-    const partial = path.join(store.root, 'partial', `${digest}.partial`)
-    fs.mkdirSync(path.dirname(partial), { recursive: true })
-    // The partial cannot be created: it is a dangling link into a folder that does not exist.
-    fs.symlinkSync(path.join(store.root, 'no-such-folder', 'x'), partial)
-    await expect(store.fetchFile(url, { digest })).rejects.toMatchObject({ code: 'ENOENT', syscall: 'open' })
-    await store.close()
-  })
 })
 
 describe('fetchFile: the stall timer', () => {

@@ -36,8 +36,9 @@ describe('staleTemps', () => {
     put(root, 'dirs/abc.cas-tmpdir-1-0-1-ff/half-filled')
     put(root, 'dirs/abc.lock')
     put(root, 'dirs/def/a finished entry.txt') // a directory entry: the store's data
-    put(root, 'partial/0123.partial', 'half a download') // resumable: never a temp
-    put(root, `partial/${'ab'.repeat(64)}.1-0-1-ff.cas-tmp`, 'a killed download\'s own file') // resumable too
+    put(root, 'partial/0123.partial', 'half a download') // resumable, but not forever: past the grace it goes
+    put(root, `partial/${'ab'.repeat(64)}.1-0-1-ff.cas-tmp`, 'a killed download\'s own file') // the same
+    put(root, 'partial/notes.txt') // not a download's
     put(root, 'partial/0123.lock')
     put(root, 'locks/packages/pkg.lock')
     put(root, 'locks/packages/pkg.json')
@@ -49,6 +50,8 @@ describe('staleTemps', () => {
       ['locks/packages/pkg.lock', 'lock-file'],
       ['owners/1-0-ff.cas-owner', 'owner-record'],
       ['partial/0123.lock', 'lock-file'],
+      ['partial/0123.partial', 'temp-file'],
+      [`partial/${'ab'.repeat(64)}.1-0-1-ff.cas-tmp`, 'temp-file'],
       ['tmp/dead.cas-tmp', 'temp-file'],
     ])
   })
