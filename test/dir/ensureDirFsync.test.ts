@@ -2,6 +2,7 @@
 // its marker is there, so with the option everything `fill` wrote, and the marker, are on disk before the folder is
 // renamed into place, and the parent folder after. Observed through the fs calls (no power cut): each fsync is
 // recorded by the inode it flushed, and checked at the rename.
+import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { afterEach, expect, it, vi } from 'vitest'
@@ -45,7 +46,8 @@ function watch (): { order: number[], renames: Array<{ to: string, unsynced: str
     const unsynced: string[] = []
     const walk = (p: string): number => { // the position of p's last sync, or -1
       const stat = fs.lstatSync(p)
-      if (stat.isSymbolicLink()) return -Infinity // a link's name needs its folder's sync only
+      // A link's (or a FIFO's) name needs its folder's sync only: it has no data of its own to sync.
+      if (!stat.isFile() && !stat.isDirectory()) return -Infinity
       const last = order.lastIndexOf(stat.ino)
       const name = path.relative(String(from), p) || '.'
       if (last < 0) unsynced.push(name)
@@ -67,6 +69,8 @@ const fill = (dir: string): void => {
   fs.writeFileSync(path.join(dir, 'src', 'deep', 'a.txt'), 'a')
   fs.writeFileSync(path.join(dir, 'b.txt'), 'b')
   fs.symlinkSync('b.txt', path.join(dir, 'link'))
+  // A FIFO is no file to sync: opened for reading it would wait for a writer forever.
+  execFileSync('mkfifo', [path.join(dir, 'pipe')])
 }
 
 it('with fsync: true, every file and folder of the entry and its marker are synced before the rename, its parent after', async () => {
