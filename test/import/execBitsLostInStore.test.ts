@@ -40,3 +40,17 @@ it.each([
   }
   await store.close()
 })
+
+it('with its execute bits in place, an executable is hard-linked like every other file', async () => {
+  const dir = tempDir()
+  const storeDir = path.join(dir, 'store')
+  const { index } = await storePackage(storeDir, packageEntries('p', 10))
+  const store = await openStore(storeDir)
+  const target = path.join(dir, 'node_modules', 'p')
+  await store.importPackage(index, target, { method: 'hardlink' })
+  for (const [name, info] of index.files) {
+    const stored = fs.statSync(store.filePathFor(info.digest, info.mode))
+    expect({ name, linked: fs.statSync(path.join(target, name)).ino === stored.ino }).toEqual({ name, linked: true })
+  }
+  await store.close()
+})
