@@ -8,8 +8,7 @@ import { contentPathFor, storedMode } from '../layout/contentPath.js'
 import { withKeyLock, type WaitOptions } from '../lock/keyLock.js'
 import { probeContent } from '../content/probe.js'
 import {
-  closeAsync, createReadStream, errorCode, fsyncAsync, fsyncPathSync, openAsync, statOrUndefined, unlinkQuietly,
-  writeAllAsync,
+  closeAsync, createReadStream, errorCode, fsyncAsync, openAsync, unlinkQuietly, writeAllAsync,
 } from '../util/fs.js'
 import { reach } from '../util/hooks.js'
 import { claimExisting } from '../write/claimExisting.js'
@@ -75,7 +74,7 @@ export async function fetchFile (ctx: StoreContext, url: string, options: FetchF
     const partial = await claimPartial(ctx, partialDir, digest)
     let size: number
     try {
-      size = await download(url, partial, digest, options, ctx.fsync)
+      size = await download(url, partial, digest, options, { fsync: ctx.fsync, mode: storedMode(mode) })
     } catch (err) {
       // What was received is kept for the next try (gone if wrong). A park that fails (a full disk) drops the file
       // instead: left under this call's name it would be skipped as a live writer's while this store is open. The
@@ -87,9 +86,6 @@ export async function fetchFile (ctx: StoreContext, url: string, options: FetchF
       }
       throw err
     }
-    // The partial was created 0o644 (and may come from a caller with another mode): give it the stored mode now,
-    // as ensureFile's temp files have, so `-exec` content is executable.
-    fs.chmodSync(partial, storedMode(mode))
     await finalize(ctx, partial, filePath, digest, size)
     return { digest, filePath, size }
   }, { ...options, closing: ctx.closing })
@@ -116,26 +112,57 @@ class ResumedWrong extends Error {}
  * the URL's file, and the server may well serve the right one now.
  */
 async function download (
-  url: string, partial: string, digest: string, options: FetchFileOptions, fsync: boolean,
+  url: string, partial: string, digest: string, options: FetchFileOptions, file: FileOptions,
 ): Promise<number> {
   try {
-    return await downloadOnce(url, partial, digest, options, fsync)
+    return await downloadOnce(url, partial, digest, options, file)
   } catch (err) {
     if (!(err instanceof ResumedWrong)) throw err
-    return await downloadOnce(url, partial, digest, options, fsync) // the wrong bytes are gone: from byte 0
+    return await downloadOnce(url, partial, digest, options, file) // the wrong bytes are gone: from byte 0
   }
 }
 
+/** What the finished partial must be before its rename: synced (the store's `fsync`), and given its stored mode. */
+interface FileOptions {
+  fsync: boolean
+  mode: number
+}
+
+/**
+ * One try at the download, through one descriptor on `partial` for the whole call: the kept bytes are hashed and
+ * the new ones written through it, and the finished file is synced and given its mode through it. So what was
+ * hashed is what is on disk, even if the name is taken away meanwhile (a user, a cleaner that took the writer for
+ * dead because its owner record was removed): then the rename into the store fails (`ERR_CAS_TEMP_LOST`), and no
+ * other bytes are ever stored under the digest. The partial was created 0o644 (and may come from a caller with
+ * another mode): it gets the stored mode, as ensureFile's temp files have, so `-exec` content is executable.
+ */
 async function downloadOnce (
-  url: string, partial: string, digest: string, options: FetchFileOptions, fsync: boolean,
+  url: string, partial: string, digest: string, options: FetchFileOptions, file: FileOptions,
 ): Promise<number> {
-  let resumeFrom = statOrUndefined(partial)?.size ?? 0
+  const fd = await openAsync(partial, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644)
+  try {
+    return await downloadInto(fd, url, digest, options, file, partial)
+  } finally {
+    await closeAsync(fd)
+  }
+}
+
+async function downloadInto (
+  fd: number, url: string, digest: string, options: FetchFileOptions, file: FileOptions, partial: string,
+): Promise<number> {
+  let resumeFrom = fs.fstatSync(fd).size
   const hash = crypto.createHash('sha512')
   if (resumeFrom > 0) {
-    for await (const chunk of createReadStream(partial)) hash.update(chunk as Buffer)
+    const kept = createReadStream('', { fd, start: 0, end: resumeFrom - 1, autoClose: false })
+    for await (const chunk of kept) hash.update(chunk as Buffer)
+  }
+  const finish = async (): Promise<void> => {
+    // As ensureFile's temp files: on disk before the rename makes them the content.
+    if (file.fsync) await fsyncAsync(fd)
+    fs.fchmodSync(fd, file.mode)
   }
   // What the partial holds when a download fails: the error says whether there is anything to resume.
-  const kept = (status?: number): string => resumeAdvice(statOrUndefined(partial)?.size ?? 0, status)
+  const kept = (status?: number): string => resumeAdvice(fs.fstatSync(fd).size, status)
   const stall = new AbortController()
   const stallMs = options.stallTimeoutMs ?? 30_000
   let timer = setTimeout(() => stall.abort(), stallMs)
@@ -149,7 +176,7 @@ async function downloadOnce (
       // Nothing left to send from there: the partial may be whole already, else it is wrong and we start over.
       await response.body?.cancel()
       if (hash.copy().digest('hex') === digest) {
-        if (fsync) fsyncPathSync(partial) // whole already, but written by a download that may not have synced it
+        await finish() // whole already, but written by a download that may not have synced it
         return resumeFrom
       }
       response = await request(url, 0, stall.signal)
@@ -167,22 +194,17 @@ async function downloadOnce (
     const startAt = appending ? resumeFrom : 0
     const fileHash = appending ? hash : crypto.createHash('sha512')
     const total = totalSize(response, startAt)
-    const fd = await openAsync(partial, appending ? 'a' : 'w', 0o644)
+    if (!appending) fs.ftruncateSync(fd, 0)
     let received = startAt
-    try {
-      for await (const chunk of response.body ?? []) {
-        kick()
-        const bytes = chunk as Uint8Array
-        fileHash.update(bytes)
-        await writeAllAsync(fd, bytes)
-        received += bytes.length
-        options.onProgress?.({ received, total, resumedFrom: startAt })
-      }
-      // As ensureFile's temp files: on disk before the rename makes them the content.
-      if (fsync) await fsyncAsync(fd)
-    } finally {
-      await closeAsync(fd)
+    for await (const chunk of response.body ?? []) {
+      kick()
+      const bytes = chunk as Uint8Array
+      fileHash.update(bytes)
+      await writeAllAsync(fd, bytes, received)
+      received += bytes.length
+      options.onProgress?.({ received, total, resumedFrom: startAt })
     }
+    await finish()
     const actual = fileHash.digest('hex')
     if (actual !== digest) {
       fs.rmSync(partial, { force: true })

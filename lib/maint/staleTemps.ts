@@ -12,9 +12,15 @@ import { readdirOrEmpty } from './walkContent.js'
 /** A leftover of a writer, filler or importer that did not finish (killed, crashed). */
 export interface StaleTemp {
   path: string
-  kind: 'temp-file' | 'fill-dir' | 'lock-file' | 'stray' | 'owner-record' | 'import-journal'
+  kind: 'temp-file' | 'fill-dir' | 'lock-file' | 'stray' | 'owner-record' | 'import-journal' | 'partial-download'
   ageMs: number
   size: number
+  /**
+   * `partial-download`: when it last changed (the later of mtime and ctime, ms since the epoch) as listed. Kept
+   * bytes are taken and parked again under the same name by the next download of their digest; removal checks that
+   * this is still the same version.
+   */
+  changedAt?: number
   /**
    * `import-journal`: the folders of its dead importer still left next to their targets (in node_modules, outside
    * the store), which go with it: temp folders `.<name>.cas-import-<id>` and old targets `.<name>.cas-old-<id>`.
@@ -45,7 +51,7 @@ export async function * staleTemps (root: string, graceMs: number, now: number):
     ['partial', 'lock-file', (name: string) => name.endsWith('.lock')],
     // Downloads' bytes kept to resume (parked, or a dead writer's own file), past the grace: a later download of the
     // digest may never come (or the content is stored already), and nothing else would ever reclaim them.
-    ['partial', 'temp-file', (name: string) => name.endsWith('.partial') || name.endsWith(TEMP_SUFFIX)],
+    ['partial', 'partial-download', (name: string) => name.endsWith('.partial') || name.endsWith(TEMP_SUFFIX)],
     [path.join('locks', 'packages'), 'lock-file', (name: string) => name.endsWith('.lock')],
   ] as const) {
     for (const name of await readdirOrEmpty(path.join(root, dir))) {
@@ -60,7 +66,9 @@ export async function * staleTemps (root: string, graceMs: number, now: number):
       if (kind !== 'fill-dir' && tempWriterAlive(root, name) === true) continue
       if (isYoung(stat, graceMs, now)) continue
       const found: StaleTemp = { path: file, kind, ageMs: ageOf(stat, now), size: stat.size }
-      yield kind === 'import-journal' ? { ...found, folders: leftoverFolders(file) } : found
+      if (kind === 'import-journal') yield { ...found, folders: leftoverFolders(file) }
+      else if (kind === 'partial-download') yield { ...found, changedAt: Math.max(stat.mtimeMs, stat.ctimeMs) }
+      else yield found
     }
   }
 }
@@ -94,6 +102,26 @@ export async function removeTemp (temp: StaleTemp): Promise<boolean> {
   }
   // A dead importer's folders go first, each judged again (see importLeftovers.ts), then its journal.
   if (temp.kind === 'import-journal') return await removeImportLeftovers(temp.path)
+  if (temp.kind === 'partial-download') return await removePartialDownload(temp)
   if (temp.kind !== 'fill-dir') return await remove()
   return (await ifKeyLockFree(lockFileOfTempDir(temp.path), remove)) ?? false
+}
+
+/**
+ * A download's kept bytes, removed only while no download of their digest runs (its key lock, `partial/<digest>.lock`,
+ * is free: downloads take, resume and park these files holding it), and only if the file has not changed since it
+ * was listed. Otherwise the next download could have taken the old file and parked newer bytes under the same name
+ * in between, and the listing would remove bytes its caller had just been told were kept.
+ */
+async function removePartialDownload (temp: StaleTemp): Promise<boolean> {
+  const name = path.basename(temp.path)
+  const lockFile = path.join(path.dirname(temp.path), `${name.slice(0, name.indexOf('.'))}.lock`)
+  return (await ifKeyLockFree(lockFile, async () => {
+    const stat = fs.lstatSync(temp.path, { throwIfNoEntry: false })
+    if (stat === undefined || temp.changedAt === undefined || Math.max(stat.mtimeMs, stat.ctimeMs) > temp.changedAt) {
+      return false
+    }
+    fs.rmSync(temp.path, { force: true })
+    return true
+  })) ?? false
 }

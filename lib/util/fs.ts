@@ -14,12 +14,13 @@ export const unlinkAsync = promisify(gfs.unlink) as (path: string) => Promise<vo
 export const readFileAsync = promisify(gfs.readFile) as (path: string) => Promise<Buffer>
 export const createReadStream = gfs.createReadStream as typeof fs.createReadStream
 
-/** Writes all of `data` at the fd's position (looping over short writes). */
-export async function writeAllAsync (fd: number, data: Uint8Array): Promise<void> {
+/** Writes all of `data` at the fd's position, or at `position` when given (looping over short writes). */
+export async function writeAllAsync (fd: number, data: Uint8Array, position?: number): Promise<void> {
   let offset = 0
   while (offset < data.length) {
+    const at = position === undefined ? null : position + offset
     offset += await new Promise<number>((resolve, reject) => {
-      gfs.write(fd, data, offset, data.length - offset, null, (err, written) => err ? reject(err) : resolve(written))
+      gfs.write(fd, data, offset, data.length - offset, at, (err, written) => err ? reject(err) : resolve(written))
     })
   }
 }

@@ -249,6 +249,17 @@ describe('fetchFile resumes a partial left in the store (in this process)', () =
     await store.close()
   })
 
+  it('kept bytes longer than the file and a server that ignores Range (200): what is stored is exactly the file', async () => {
+    const body = contentOf('resume-here', 10, 100_000)
+    const server = await serve(body)
+    server.honourRange = false
+    const { store } = await withPartial(body, Buffer.alloc(body.length + 5_000, 7)) // an older, longer version
+    const result = await store.fetchFile(server.url, { digest: sha512Hex(body) })
+    expect(fs.readFileSync(result.filePath).equals(body)).toBe(true)
+    expect(server.served.map(r => r.status)).toEqual([200])
+    await store.close()
+  })
+
   it('a partial that is already whole: the server says 416, and the partial is used as it is', async () => {
     const body = contentOf('resume-here', 3, 100_000)
     const server = await serve(body)

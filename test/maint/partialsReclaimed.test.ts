@@ -47,8 +47,8 @@ it('a parked partial past the grace is listed by verify and removed by --fix; a 
   expect(young.staleTemps.map(t => t.path)).not.toContain(parked)
   expect(fs.existsSync(parked)).toBe(true)
   const listed = await store.verifyStore({ graceMs: 0 }) // what `cas verify --grace 0s` lists
-  expect(listed.staleTemps.filter(t => t.path === parked)).toMatchObject([{ kind: 'temp-file', removed: false }])
+  expect(listed.staleTemps.filter(t => t.path === parked)).toMatchObject([{ kind: 'partial-download', removed: false }])
   const fixed = await store.verifyStore({ fix: true, graceMs: 0 })
-  expect(fixed.staleTemps.filter(t => t.path === parked)).toMatchObject([{ kind: 'temp-file', removed: true }])
+  expect(fixed.staleTemps.filter(t => t.path === parked)).toMatchObject([{ kind: 'partial-download', removed: true }])
   expect(fs.existsSync(parked)).toBe(false)
 })

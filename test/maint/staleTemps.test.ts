@@ -50,8 +50,8 @@ describe('staleTemps', () => {
       ['locks/packages/pkg.lock', 'lock-file'],
       ['owners/1-0-ff.cas-owner', 'owner-record'],
       ['partial/0123.lock', 'lock-file'],
-      ['partial/0123.partial', 'temp-file'],
-      [`partial/${'ab'.repeat(64)}.1-0-1-ff.cas-tmp`, 'temp-file'],
+      ['partial/0123.partial', 'partial-download'],
+      [`partial/${'ab'.repeat(64)}.1-0-1-ff.cas-tmp`, 'partial-download'],
       ['tmp/dead.cas-tmp', 'temp-file'],
     ])
   })
