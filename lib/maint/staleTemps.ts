@@ -118,10 +118,12 @@ async function removePartialDownload (temp: StaleTemp): Promise<boolean> {
   const lockFile = path.join(path.dirname(temp.path), `${name.slice(0, name.indexOf('.'))}.lock`)
   return (await ifKeyLockFree(lockFile, async () => {
     const stat = fs.lstatSync(temp.path, { throwIfNoEntry: false })
-    if (stat === undefined || temp.changedAt === undefined || Math.max(stat.mtimeMs, stat.ctimeMs) > temp.changedAt) {
-      return false
-    }
-    fs.rmSync(temp.path, { force: true })
+    // Changed since listed: later times, or (within one tick of the file system's clock) another size.
+    const changed = stat === undefined || temp.changedAt === undefined || stat.size !== temp.size ||
+      Math.max(stat.mtimeMs, stat.ctimeMs) > temp.changedAt
+    if (changed) return false
+    // Recursive: a folder someone made under such a name goes too, as any temp of the store's does.
+    fs.rmSync(temp.path, { recursive: true, force: true })
     return true
   })) ?? false
 }
