@@ -48,6 +48,11 @@ export function runFixture (
   const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>(resolve => {
     proc.on('exit', (code, sig) => resolve({ code, signal: sig }))
   })
+  // 'close' comes once the child's output is all read too ('exit' may come first on a busy machine, and a line
+  // printed just before exiting would be judged missing).
+  const closed = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>(resolve => {
+    proc.on('close', (code, sig) => resolve({ code, signal: sig }))
+  })
   return {
     proc,
     lines,
@@ -59,7 +64,7 @@ export function runFixture (
       if (seen !== undefined) return seen
       return await new Promise<string>((resolve, reject) => {
         waiters.push({ match, resolve })
-        exited.then(({ code, signal }) => {
+        closed.then(({ code, signal }) => {
           // Let readline deliver the last lines first.
           setImmediate(() => {
             const late = lines.find(match)
