@@ -38,9 +38,10 @@ export async function claimPartial (ctx: StoreContext, partialDir: string, diges
   if (ctx.tempOwner !== undefined && !ctx.tempOwner.held) await ctx.tempOwner.hold()
   const own = path.join(partialDir, ownPartialName(digest))
   const parked = path.basename(parkedPartial(partialDir, digest))
-  // Parked bytes, or a download's own file whose writer is gone (a live one's file is its own).
+  // Parked bytes, or a download's own file whose writer is known to be gone: its owner record is there and free. A
+  // file whose record is missing (removed by hand) is left alone, as its writer may live: the cleaners reclaim it.
   const leftBehind = (name: string): boolean => name === parked ||
-    (name.startsWith(`${digest}.`) && name.endsWith(TEMP_SUFFIX) && tempWriterAlive(ctx.root, name) !== true)
+    (name.startsWith(`${digest}.`) && name.endsWith(TEMP_SUFFIX) && tempWriterAlive(ctx.root, name) === false)
   let best: { file: string, size: number } | undefined
   for (const name of fs.readdirSync(partialDir)) {
     if (!leftBehind(name)) continue

@@ -278,10 +278,13 @@ describe('fetchFile resumes a partial left in the store (in this process)', () =
     const store = await openStore(tempDir())
     const partialDir = path.join(store.root, 'partial')
     fs.mkdirSync(partialDir, { recursive: true })
-    // Own files of downloads whose writers are gone (no owner record is held for these ids).
+    // Own files of downloads whose writers are gone: their owner records are there, and nobody holds them.
     const dead = (id: string, bytes: number): string => {
       const file = path.join(partialDir, `${digest}.${id}.cas-tmp`)
       fs.writeFileSync(file, body.subarray(0, bytes))
+      const [pid, thread, , random] = id.split('-')
+      fs.mkdirSync(path.join(store.root, 'owners'), { recursive: true })
+      fs.writeFileSync(path.join(store.root, 'owners', `${pid}-${thread}-${random}.cas-owner`), '')
       return file
     }
     dead('999901-0-1-00000000000000aa', 40_000)
@@ -294,6 +297,22 @@ describe('fetchFile resumes a partial left in the store (in this process)', () =
     expect(fs.readFileSync(result.filePath).equals(body)).toBe(true)
     expect(server.served.map(r => [r.range, r.status])).toEqual([['bytes=120000-', 206]])
     expect(fs.readdirSync(partialDir).filter(name => !name.endsWith('.lock'))).toEqual([other])
+    await store.close()
+  })
+
+  it('a download\'s own file whose owner record is missing (removed by hand) is not adopted: its writer may live', async () => {
+    const body = contentOf('resume-here', 11, 100_000)
+    const digest = sha512Hex(body)
+    const server = await serve(body)
+    const store = await openStore(tempDir())
+    const partialDir = path.join(store.root, 'partial')
+    fs.mkdirSync(partialDir, { recursive: true })
+    const unknown = path.join(partialDir, `${digest}.999905-0-1-00000000000000ee.cas-tmp`)
+    fs.writeFileSync(unknown, body.subarray(0, 60_000))
+    const result = await store.fetchFile(server.url, { digest })
+    expect(fs.readFileSync(result.filePath).equals(body)).toBe(true)
+    expect(server.served.map(r => [r.range, r.status])).toEqual([[undefined, 200]]) // downloaded whole
+    expect(fs.statSync(unknown).size).toBe(60_000) // left alone (the cleaners reclaim it past the grace)
     await store.close()
   })
 
