@@ -5,13 +5,13 @@
 // Deterministic: the server sends FIRST bytes, waits until the client reports them on disk, then drops the link.
 import fs from 'node:fs'
 import http from 'node:http'
-import type { AddressInfo } from 'node:net'
 import path from 'node:path'
 import { afterEach, expect, it, vi } from 'vitest'
 import { openStore } from '../../lib/index.js'
 import { contentOf, sha512Hex } from '../helpers/content.js'
 import { gate, type Gate } from '../helpers/gate.js'
 import { tempDir } from '../helpers/tmp.js'
+import { listenLoopback } from '../helpers/listen.js'
 
 const closers: Array<() => Promise<void>> = []
 afterEach(async () => {
@@ -47,12 +47,9 @@ async function server (
       res.destroy()
     })().catch(err => res.destroy(err as Error))
   })
-  await new Promise<void>(resolve => srv.listen(0, '127.0.0.1', resolve))
-  closers.push(async () => {
-    srv.closeAllConnections()
-    await new Promise(resolve => srv.close(resolve))
-  })
-  return { url: `http://127.0.0.1:${(srv.address() as AddressInfo).port}/f.bin`, ranges }
+  const { url, close } = await listenLoopback(srv)
+  closers.push(close)
+  return { url, ranges }
 }
 
 /** The park's rename fails (ENOSPC) while `failing()`; every other rename is real. */

@@ -6,7 +6,6 @@
 // server drops each connection once the client reports its bytes on disk.
 import fs from 'node:fs'
 import http from 'node:http'
-import type { AddressInfo } from 'node:net'
 import path from 'node:path'
 import { afterEach, expect, it } from 'vitest'
 import { openStore } from '../../lib/index.js'
@@ -15,6 +14,7 @@ import { isYoung } from '../../lib/util/age.js'
 import { contentOf, sha512Hex } from '../helpers/content.js'
 import { gate, type Gate } from '../helpers/gate.js'
 import { tempDir } from '../helpers/tmp.js'
+import { listenLoopback } from '../helpers/listen.js'
 
 const closers: Array<() => Promise<void>> = []
 afterEach(async () => { for (const close of closers.splice(0)) await close() })
@@ -39,12 +39,8 @@ it('a parked partial listed as stale, then taken, resumed and parked again, is n
       res.destroy()
     })().catch(err => res.destroy(err as Error))
   })
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  closers.push(async () => {
-    server.closeAllConnections()
-    await new Promise(resolve => server.close(resolve))
-  })
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/f.bin`
+  const { url, close } = await listenLoopback(server)
+  closers.push(close)
   const store = await openStore(tempDir())
   closers.unshift(async () => { await store.close() })
   const parked = path.join(store.root, 'partial', `${digest}.partial`)

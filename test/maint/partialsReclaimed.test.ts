@@ -4,13 +4,13 @@
 // package's file), no download of it reaches the lock again. A young one is kept.
 import fs from 'node:fs'
 import http from 'node:http'
-import type { AddressInfo } from 'node:net'
 import path from 'node:path'
 import { afterEach, expect, it } from 'vitest'
 import { openStore } from '../../lib/index.js'
 import { contentOf, sha512Hex } from '../helpers/content.js'
 import { gate } from '../helpers/gate.js'
 import { tempDir } from '../helpers/tmp.js'
+import { listenLoopback } from '../helpers/listen.js'
 
 const closers: Array<() => Promise<void>> = []
 afterEach(async () => { for (const close of closers.splice(0)) await close() })
@@ -28,12 +28,8 @@ it('a parked partial past the grace is listed by verify and removed by --fix; a 
       res.destroy()
     })().catch(err => res.destroy(err as Error))
   })
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  closers.push(async () => {
-    server.closeAllConnections()
-    await new Promise(resolve => server.close(resolve))
-  })
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/f.bin`
+  const { url, close } = await listenLoopback(server)
+  closers.push(close)
   const store = await openStore(tempDir())
   closers.unshift(async () => { await store.close() })
   const failed = await store.fetchFile(url, { digest, onProgress: p => { if (p.received >= FIRST) drop.open() } })

@@ -10,7 +10,6 @@
 // removed the file.
 import fs from 'node:fs'
 import http from 'node:http'
-import type { AddressInfo } from 'node:net'
 import path from 'node:path'
 import { afterEach, expect, it } from 'vitest'
 import { openStore } from '../../lib/index.js'
@@ -18,6 +17,7 @@ import { runCas } from '../helpers/cas.js'
 import { contentOf, sha512Hex } from '../helpers/content.js'
 import { gate, type Gate } from '../helpers/gate.js'
 import { tempDir } from '../helpers/tmp.js'
+import { listenLoopback } from '../helpers/listen.js'
 
 const closers: Array<() => Promise<void>> = []
 afterEach(async () => { for (const close of closers.splice(0)) await close() })
@@ -49,12 +49,9 @@ async function server (plans: Plan[]): Promise<{ url: string, ranges: Array<stri
       else res.end(body.subarray(FIRST))
     })().catch(err => res.destroy(err as Error))
   })
-  await new Promise<void>(resolve => srv.listen(0, '127.0.0.1', resolve))
-  closers.push(async () => {
-    srv.closeAllConnections()
-    await new Promise(resolve => srv.close(resolve))
-  })
-  return { url: `http://127.0.0.1:${(srv.address() as AddressInfo).port}/f.bin`, ranges }
+  const { url, close } = await listenLoopback(srv)
+  closers.push(close)
+  return { url, ranges }
 }
 
 const plan = (drop: boolean): Plan => ({ drop, held: gate(), heldAt: gate() })
