@@ -198,12 +198,12 @@ export class TempFileLostError extends CasError {
   }
 }
 
-/** An HTTP download failed: a bad status, a network error, or a stall. */
+/** An HTTP download failed: a bad status, a network error, a stall, or a file of another size than expected. */
 export class FetchError extends CasError {
   readonly url: string
   readonly status: number | undefined
 
-  constructor (code: 'ERR_CAS_FETCH_STATUS' | 'ERR_CAS_FETCH_NETWORK' | 'ERR_CAS_FETCH_TIMEOUT', url: string,
+  constructor (code: 'ERR_CAS_FETCH_STATUS' | 'ERR_CAS_FETCH_NETWORK' | 'ERR_CAS_FETCH_TIMEOUT' | 'ERR_CAS_FETCH_SIZE', url: string,
     detail: string, status?: number, cause?: unknown, advice = 'The partial download is kept; retry to resume it.') {
     super(code, `Downloading ${url} failed: ${detail}. ${advice}`, { cause })
     this.url = url

@@ -34,6 +34,19 @@ export interface FetchFileOptions extends WaitOptions {
   onProgress?: (progress: FetchProgress) => void
   /** Abort when no byte arrives for this long (default 30 s): `ERR_CAS_FETCH_TIMEOUT`. */
   stallTimeoutMs?: number
+  /**
+   * The file's size in bytes, when the caller knows it (a package index, a manifest). A server that announces
+   * another size is refused before its body is read, one that sends more is cut off at the first byte past it
+   * (`ERR_CAS_FETCH_SIZE`, nothing kept), and kept bytes of a partial that is already this long are checked
+   * without a request.
+   */
+  size?: number
+  /**
+   * Refuse a file larger than this many bytes (`ERR_CAS_FETCH_SIZE`, nothing kept), for when the exact size is not
+   * known. Without `size` or `maxBytes` a download is bounded by the disk alone: a server that sends without end
+   * never stalls, so the stall timeout never stops it.
+   */
+  maxBytes?: number
 }
 
 /** Result of {@link fetchFile}. */
@@ -61,6 +74,12 @@ export async function fetchFile (ctx: StoreContext, url: string, options: FetchF
   const given = options.digest ?? options.integrity
   if (given === undefined) throw new InvalidArgumentError('fetchFile: pass the expected `digest` or `integrity`')
   const digest = toDigestHex(given)
+  for (const field of ['size', 'maxBytes'] as const) {
+    const value = options[field]
+    if (value !== undefined && !(Number.isSafeInteger(value) && value >= 0)) {
+      throw new InvalidArgumentError(`fetchFile: ${field} must be a whole number of bytes >= 0, got ${String(value)}`)
+    }
+  }
   const mode = options.mode ?? 0o644
   const filePath = contentPathFor(ctx.root, digest, mode)
   const inStore = await goodSize(filePath, digest)
@@ -150,7 +169,10 @@ async function downloadOnce (
 async function downloadInto (
   fd: number, url: string, digest: string, options: FetchFileOptions, file: FileOptions, partial: string,
 ): Promise<number> {
+  const limit = Math.min(options.size ?? Infinity, options.maxBytes ?? Infinity)
   let resumeFrom = fs.fstatSync(fd).size
+  // Kept bytes past the file's size are another file's: start over (the truncate below, with no Range asked).
+  if (resumeFrom > limit) resumeFrom = 0
   const hash = crypto.createHash('sha512')
   if (resumeFrom > 0) {
     const kept = createReadStream('', { fd, start: 0, end: resumeFrom - 1, autoClose: false })
@@ -160,6 +182,20 @@ async function downloadInto (
     // As ensureFile's temp files: on disk before the rename makes them the content.
     if (file.fsync) await fsyncAsync(fd)
     fs.fchmodSync(fd, file.mode)
+  }
+  if (resumeFrom > 0 && resumeFrom === options.size) {
+    // As long as the file: whole already, or wrong (then from byte 0). No request can tell more than the hash.
+    if (hash.copy().digest('hex') === digest) {
+      await finish()
+      return resumeFrom
+    }
+    resumeFrom = 0
+  }
+  /** The server's file is not the one wanted: what it sent is dropped, and the error says so. */
+  const wrongSize = (detail: string, status: number): FetchError => {
+    fs.rmSync(partial, { force: true })
+    return new FetchError('ERR_CAS_FETCH_SIZE', url, detail, status, undefined,
+      'Nothing of it was kept; check the URL and the size expected of it.')
   }
   // What the partial holds when a download fails: the error says whether there is anything to resume.
   const kept = (status?: number): string => resumeAdvice(fs.fstatSync(fd).size, status)
@@ -194,11 +230,18 @@ async function downloadInto (
     const startAt = appending ? resumeFrom : 0
     const fileHash = appending ? hash : crypto.createHash('sha512')
     const total = totalSize(response, startAt)
+    if (total !== undefined && (total > limit || (options.size !== undefined && total !== options.size))) {
+      await response.body?.cancel()
+      throw wrongSize(`the server's file is ${total} bytes; ` +
+        (options.size !== undefined ? `${options.size} were expected` : `at most ${limit} are accepted`), response.status)
+    }
     if (!appending) fs.ftruncateSync(fd, 0)
     let received = startAt
     for await (const chunk of response.body ?? []) {
       kick()
       const bytes = chunk as Uint8Array
+      // Checked before the write: not one byte past the limit reaches the disk.
+      if (received + bytes.length > limit) throw wrongSize(`the server sent more than the ${limit} bytes expected`, response.status)
       fileHash.update(bytes)
       await writeAllAsync(fd, bytes, received)
       received += bytes.length

@@ -12,6 +12,15 @@ export const MAX_RANGES_PER_REQUEST = 200
  */
 const MERGE_GAP = 128
 
+/**
+ * Bytes an answer to a request for `parts` byte ranges may hold beyond the object's own size: each part of a
+ * multipart answer brings a boundary and headers (~100 bytes with nginx), and the answer a closing delimiter.
+ * Generous on purpose: it only has to bound memory, the parts are checked byte for byte anyway.
+ */
+export function answerAllowance (parts: number): number {
+  return 1024 * (parts + 1)
+}
+
 /** Sorts and merges ranges (touching, overlapping, or closer than the per-part overhead). */
 export function mergeRanges (ranges: ByteRange[]): ByteRange[] {
   const sorted = [...ranges].sort((a, b) => a.start - b.start)

@@ -1,6 +1,7 @@
 import { setMaxListeners } from 'node:events'
 import { Semaphore } from 'async-mutex'
-import { CasError, RemoteUnavailableError } from '../errors.js'
+import { CasError, RemoteCorruptError, RemoteUnavailableError } from '../errors.js'
+import { collectUpTo } from '../util/bytes.js'
 import type { ResolvedRemote } from './options.js'
 import type { RemoteStats } from './types.js'
 
@@ -101,19 +102,19 @@ export class RemoteHttp {
 
   /**
    * GETs `rel` whole into memory, or only `range` (a `Range` header value) of it: the status, the headers a range
-   * answer needs, and the body. Undefined on 404.
+   * answer needs, and the body. Undefined on 404. A body past `maxBytes` is cut off with `ERR_CAS_REMOTE_CORRUPT`
+   * as soon as it gets there: no answer can take more memory than the caller expects of it.
    */
-  async getBuffer (rel: string, range?: string, priority = PRIORITY_READ): Promise<BufferedAnswer | undefined> {
-    return await this.get(rel, async (body, _size, response) => {
-      const chunks: Uint8Array[] = []
-      for await (const chunk of body) chunks.push(chunk)
-      return {
-        status: response.status,
-        contentType: response.headers.get('content-type'),
-        contentRange: response.headers.get('content-range'),
-        body: Buffer.concat(chunks),
-      }
-    }, priority, range === undefined ? undefined : { range })
+  async getBuffer (
+    rel: string, range: string | undefined, maxBytes: number, priority = PRIORITY_READ,
+  ): Promise<BufferedAnswer | undefined> {
+    return await this.get(rel, async (body, _size, response) => ({
+      status: response.status,
+      contentType: response.headers.get('content-type'),
+      contentRange: response.headers.get('content-range'),
+      body: await collectUpTo(body, maxBytes,
+        () => new RemoteCorruptError(this.urlOf(rel), `the answer is larger than the ${maxBytes} bytes it can rightly hold`)),
+    }), priority, range === undefined ? undefined : { range })
   }
 
   /** PUTs `size` bytes at `rel` (the server's 201 or 204). */

@@ -8,8 +8,11 @@ export const REMOTE_INDEX_FORMAT = 'cas-store/package-index'
 /** Bumped when the encoding changes in a way an older reader must refuse. */
 export const REMOTE_INDEX_VERSION = 1
 
-/** A remote index may not inflate past this (a gzip bomb on the server must not exhaust a runner's memory). */
-const MAX_INDEX_BYTES = 64 * 1024 * 1024
+/**
+ * A remote index may not be, or inflate to, more than this: a gzip bomb (or an endless answer) from the server must
+ * not exhaust a runner's memory.
+ */
+export const MAX_INDEX_BYTES = 64 * 1024 * 1024
 
 /**
  * Encodes a package index for the remote cache: gzipped JSON that names its own format and version and repeats

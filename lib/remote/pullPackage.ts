@@ -3,13 +3,16 @@ import { IntegrityError, RemoteCorruptError } from '../errors.js'
 import { contentPathFor } from '../layout/contentPath.js'
 import type { IndexBackend } from '../pkgIndex/backend.js'
 import type { FileInfo, PackageIndex } from '../types.js'
+import { collectUpTo, upTo } from '../util/bytes.js'
 import { SYNC_IO_LIMIT } from '../util/hash.js'
 import { probeContent } from '../content/probe.js'
 import { claimExisting } from '../write/claimExisting.js'
 import { ensureFile } from '../write/ensureFile.js'
 import type { RemoteHttp } from './http.js'
-import { mergeRanges, MAX_RANGES_PER_REQUEST, rangeHeader, receivedParts, sliceOf, type ByteRange } from './byteRanges.js'
-import { decodeRemoteIndexDoc } from './indexCodec.js'
+import {
+  answerAllowance, mergeRanges, MAX_RANGES_PER_REQUEST, rangeHeader, receivedParts, sliceOf, type ByteRange,
+} from './byteRanges.js'
+import { decodeRemoteIndexDoc, MAX_INDEX_BYTES } from './indexCodec.js'
 import { remoteFilePath, remoteIndexPath } from './layout.js'
 import { mapPool } from '../util/mapPool.js'
 import type { PullOutcome } from './types.js'
@@ -29,11 +32,16 @@ export async function pullPackage (
 ): Promise<PullOutcome> {
   const indexRel = remoteIndexPath(key)
   const before = http.stats.bytesDownloaded
-  const raw = await http.get(indexRel, async body => {
-    const chunks: Uint8Array[] = []
-    for await (const chunk of body) chunks.push(chunk)
-    return Buffer.concat(chunks)
-  })
+  // Every answer is read up to what it can rightly hold, no further: a server (or a proxy) sending without end
+  // must not take a runner's memory, or its disk.
+  let raw: Buffer | undefined
+  try {
+    raw = await http.get(indexRel, async body => await collectUpTo(body, MAX_INDEX_BYTES,
+      () => new RemoteCorruptError(http.urlOf(indexRel), `the package index is larger than ${MAX_INDEX_BYTES} bytes`)))
+  } catch (err) {
+    if (err instanceof RemoteCorruptError) return { status: 'bad', error: err, badFiles: new Set() }
+    throw err
+  }
   if (raw === undefined) return { status: 'miss' }
   let decoded: ReturnType<typeof decodeRemoteIndexDoc>
   try {
@@ -66,6 +74,7 @@ export async function pullPackage (
         badFiles.add(info.digest)
         throw new RemoteCorruptError(url, `its bytes for ${info.digest.slice(0, 16)}… do not hash to its name`, err)
       }
+      if (err instanceof RemoteCorruptError) badFiles.add(info.digest) // sent more than the index's size
       throw err
     }
     if (got.size !== info.size) {
@@ -91,7 +100,15 @@ export async function pullPackage (
       ? [undefined]
       : chunk(mergeRanges([...wanted.values()]), MAX_RANGES_PER_REQUEST)
     const parts = (await mapPool(batches, concurrency, async ranges => {
-      const answer = await http.getBuffer(rel, ranges === undefined ? undefined : rangeHeader(ranges))
+      // A server may answer a range request with the whole pack (200), or in parts with headers of their own.
+      const most = pack.size + answerAllowance(ranges?.length ?? 0)
+      let answer
+      try {
+        answer = await http.getBuffer(rel, ranges === undefined ? undefined : rangeHeader(ranges), most)
+      } catch (err) {
+        if (err instanceof RemoteCorruptError) badFiles.add(pack.digest)
+        throw err
+      }
       if (answer === undefined) {
         badFiles.add(pack.digest)
         throw new RemoteCorruptError(http.urlOf(indexRel), `the package index names the pack ${rel}, which the server does not have`)
@@ -118,7 +135,11 @@ export async function pullPackage (
     await mapPool(loose, concurrency, async ([filePath, info]) => {
       const rel = remoteFilePath(info.digest)
       const got = await http.get(rel, async (body, size) => {
-        const content = size !== undefined && size <= SYNC_IO_LIMIT ? await collect(body) : body
+        const tooMuch = (): Error =>
+          new RemoteCorruptError(http.urlOf(rel), `it sent more than the ${info.size} bytes the package index gives`)
+        const content = size !== undefined && size <= SYNC_IO_LIMIT
+          ? await collectUpTo(body, info.size, tooMuch)
+          : upTo(body, info.size, tooMuch)
         await store(content, info, http.urlOf(rel), filePath)
         return true
       })
@@ -159,10 +180,4 @@ function chunk<T> (items: T[], size: number): T[][] {
   const out: T[][] = []
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size))
   return out
-}
-
-async function collect (body: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const chunks: Uint8Array[] = []
-  for await (const chunk of body) chunks.push(chunk)
-  return Buffer.concat(chunks)
 }

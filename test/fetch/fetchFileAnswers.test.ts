@@ -8,7 +8,7 @@ import path from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { openStore, type Store } from '../../lib/index.js'
 import { contentOf, sha512Hex } from '../helpers/content.js'
-import { tempDir } from '../helpers/tmp.js'
+import { listFiles, tempDir } from '../helpers/tmp.js'
 
 interface Asked { range: string | undefined, encoding: string | undefined }
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse, nth: number) => void | Promise<void>
@@ -284,6 +284,111 @@ describe('fetchFile: content found in place', () => {
     expect(result).toEqual({ digest, filePath, size: body.length })
     expect(fs.readFileSync(filePath).equals(body)).toBe(true)
     expect(asked).toHaveLength(1)
+    await store.close()
+  })
+})
+
+describe('fetchFile: size and maxBytes bound what a server can send', () => {
+  const JUNK_CAP = 256 * 1024 * 1024
+
+  /** A server that sends `body`, then junk without end (chunked), until the client hangs up or JUNK_CAP is out. */
+  async function endless (): Promise<{ url: string, sent: () => number }> {
+    let sent = 0
+    const { url } = await answering((req, res) => {
+      res.writeHead(200)
+      const junk = Buffer.alloc(64 * 1024, 0x61)
+      sent += body.length
+      res.write(body)
+      const pump = (): void => {
+        while (!res.destroyed && sent < JUNK_CAP) {
+          sent += junk.length
+          if (!res.write(junk)) {
+            res.once('drain', pump)
+            return
+          }
+        }
+        res.end()
+      }
+      pump()
+    })
+    return { url, sent: () => sent }
+  }
+
+  /** What `partial/` holds besides lock files: nothing, after a refused download. */
+  const keptIn = (store: Store): string[] => listFiles(path.join(store.root, 'partial')).filter(n => !n.endsWith('.lock'))
+
+  it('size: a body that runs past it is cut off at once with ERR_CAS_FETCH_SIZE, and nothing of it is kept', async () => {
+    const { url, sent } = await endless()
+    const store = await openStore(tempDir())
+    const refused = store.fetchFile(url, { digest, size: body.length })
+    await expect(refused).rejects.toMatchObject({ code: 'ERR_CAS_FETCH_SIZE', url })
+    await expect(refused).rejects.toThrow(`more than the ${body.length} bytes expected`)
+    // What the server got out before the client hung up: the file, a socket's buffers, no more.
+    expect(sent()).toBeLessThan(32 * 1024 * 1024)
+    expect(keptIn(store)).toEqual([])
+    expect(fs.existsSync(store.filePathFor(digest, 0o644))).toBe(false)
+    await store.close()
+  })
+
+  it('maxBytes: the same for a file whose exact size is not known', async () => {
+    const { url, sent } = await endless()
+    const store = await openStore(tempDir())
+    await expect(store.fetchFile(url, { digest, maxBytes: 150_000 })).rejects
+      .toMatchObject({ code: 'ERR_CAS_FETCH_SIZE', message: expect.stringContaining('more than the 150000 bytes expected') })
+    expect(sent()).toBeLessThan(32 * 1024 * 1024)
+    expect(keptIn(store)).toEqual([])
+    await store.close()
+  })
+
+  it('a server that announces another size is refused before its body is read; the right size is fetched', async () => {
+    const { url } = await answering((req, res) => { res.writeHead(200, { 'content-length': body.length }).end(body) })
+    const store = await openStore(tempDir())
+    await expect(store.fetchFile(url, { digest, size: body.length - 1 })).rejects
+      .toMatchObject({ code: 'ERR_CAS_FETCH_SIZE', message: expect.stringContaining(`is ${body.length} bytes; ${body.length - 1} were expected`) })
+    await expect(store.fetchFile(url, { digest, size: body.length + 1 })).rejects // fewer bytes than expected
+      .toMatchObject({ code: 'ERR_CAS_FETCH_SIZE', message: expect.stringContaining(`${body.length + 1} were expected`) })
+    await expect(store.fetchFile(url, { digest, maxBytes: body.length - 1 })).rejects
+      .toMatchObject({ code: 'ERR_CAS_FETCH_SIZE', message: expect.stringContaining(`at most ${body.length - 1} are accepted`) })
+    expect(keptIn(store)).toEqual([])
+    const result = await store.fetchFile(url, { digest, size: body.length, maxBytes: body.length })
+    expect(fs.readFileSync(result.filePath).equals(body)).toBe(true)
+    await store.close()
+  })
+
+  it('a kept partial as long as size is checked without a request, and stored when it hashes right', async () => {
+    const { url, asked } = await answering((req, res) => { res.writeHead(200, { 'content-length': body.length }).end(body) })
+    const { store, partial } = await withPartial(body, body.length)
+    const result = await store.fetchFile(url, { digest, size: body.length })
+    expect(asked).toHaveLength(0)
+    expect(fs.readFileSync(result.filePath).equals(body)).toBe(true)
+    expect(fs.existsSync(partial)).toBe(false)
+    await store.close()
+  })
+
+  it('a kept partial as long as size but wrong, or longer than maxBytes, is fetched again from byte 0', async () => {
+    for (const [kept, options] of [
+      [Buffer.alloc(body.length, 5), { size: body.length }],
+      [Buffer.concat([body, Buffer.alloc(10)]), { maxBytes: body.length }],
+    ] as const) {
+      const { url, asked } = await answering((req, res) => { res.writeHead(200, { 'content-length': body.length }).end(body) })
+      const { store, partial } = await withPartial(body, 0)
+      fs.writeFileSync(partial, kept)
+      const result = await store.fetchFile(url, { digest, ...options })
+      expect(asked.map(a => a.range)).toEqual([undefined])
+      expect(fs.readFileSync(result.filePath).equals(body)).toBe(true)
+      await store.close()
+    }
+  })
+
+  it('size and maxBytes must be whole numbers of bytes (0 is one: an empty file)', async () => {
+    const store = await openStore(tempDir())
+    const { url } = await answering((req, res) => { res.writeHead(200, { 'content-length': 0 }).end() })
+    const empty = await store.fetchFile(url, { digest: sha512Hex(Buffer.alloc(0)), size: 0, maxBytes: 0 })
+    expect(empty.size).toBe(0)
+    for (const options of [{ size: -1 }, { size: 1.5 }, { maxBytes: Number.NaN }, { maxBytes: '10' as unknown as number }]) {
+      await expect(store.fetchFile('http://127.0.0.1:9/f.bin', { digest, ...options }))
+        .rejects.toMatchObject({ code: 'ERR_CAS_INVALID_ARGUMENT' })
+    }
     await store.close()
   })
 })
