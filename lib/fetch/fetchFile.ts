@@ -80,6 +80,9 @@ export async function fetchFile (ctx: StoreContext, url: string, options: FetchF
       throw new InvalidArgumentError(`fetchFile: ${field} must be a whole number of bytes >= 0, got ${String(value)}`)
     }
   }
+  if (options.size !== undefined && options.maxBytes !== undefined && options.size > options.maxBytes) {
+    throw new InvalidArgumentError(`fetchFile: size (${options.size}) is over maxBytes (${options.maxBytes}): no download could pass both`)
+  }
   const mode = options.mode ?? 0o644
   const filePath = contentPathFor(ctx.root, digest, mode)
   const inStore = await goodSize(filePath, digest)
@@ -230,9 +233,12 @@ async function downloadInto (
     const startAt = appending ? resumeFrom : 0
     const fileHash = appending ? hash : crypto.createHash('sha512')
     const total = totalSize(response, startAt)
-    if (total !== undefined && (total > limit || (options.size !== undefined && total !== options.size))) {
+    // A size announced for an encoded body (a server that gzips though asked not to; fetch inflates it) is not
+    // the file's: only the bytes as they arrive are counted then, below.
+    const announced = encoded(response) ? undefined : total
+    if (announced !== undefined && (announced > limit || (options.size !== undefined && announced !== options.size))) {
       await response.body?.cancel()
-      throw wrongSize(`the server's file is ${total} bytes; ` +
+      throw wrongSize(`the server's file is ${announced} bytes; ` +
         (options.size !== undefined ? `${options.size} were expected` : `at most ${limit} are accepted`), response.status)
     }
     if (!appending) fs.ftruncateSync(fd, 0)
@@ -283,6 +289,12 @@ async function request (url: string, from: number, signal: AbortSignal): Promise
 function rangeStart (response: Response): number | undefined {
   const match = /^bytes (\d+)-/.exec(response.headers.get('content-range') ?? '')
   return match === null ? undefined : Number(match[1])
+}
+
+/** Whether the body is sent in an encoding (gzip…) rather than as the file's own bytes. */
+function encoded (response: Response): boolean {
+  const encoding = response.headers.get('content-encoding')
+  return encoding !== null && encoding.trim().toLowerCase() !== 'identity'
 }
 
 function totalSize (response: Response, startAt: number): number | undefined {

@@ -74,7 +74,6 @@ export async function pullPackage (
         badFiles.add(info.digest)
         throw new RemoteCorruptError(url, `its bytes for ${info.digest.slice(0, 16)}… do not hash to its name`, err)
       }
-      if (err instanceof RemoteCorruptError) badFiles.add(info.digest) // sent more than the index's size
       throw err
     }
     if (got.size !== info.size) {
@@ -135,8 +134,12 @@ export async function pullPackage (
     await mapPool(loose, concurrency, async ([filePath, info]) => {
       const rel = remoteFilePath(info.digest)
       const got = await http.get(rel, async (body, size) => {
-        const tooMuch = (): Error =>
-          new RemoteCorruptError(http.urlOf(rel), `it sent more than the ${info.size} bytes the package index gives`)
+        const tooMuch = (): Error => {
+          // A file longer than its index says is a bad object, wherever it is cut off (collected here, or in the
+          // writer's stream): marked so, the write-behind puts the right bytes over it.
+          badFiles.add(info.digest)
+          return new RemoteCorruptError(http.urlOf(rel), `it sent more than the ${info.size} bytes the package index gives`)
+        }
         const content = size !== undefined && size <= SYNC_IO_LIMIT
           ? await collectUpTo(body, info.size, tooMuch)
           : upTo(body, info.size, tooMuch)

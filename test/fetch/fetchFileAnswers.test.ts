@@ -5,6 +5,7 @@ import fs from 'node:fs'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import path from 'node:path'
+import zlib from 'node:zlib'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { openStore, type Store } from '../../lib/index.js'
 import { contentOf, sha512Hex } from '../helpers/content.js'
@@ -349,6 +350,13 @@ describe('fetchFile: size and maxBytes bound what a server can send', () => {
       .toMatchObject({ code: 'ERR_CAS_FETCH_SIZE', message: expect.stringContaining(`${body.length + 1} were expected`) })
     await expect(store.fetchFile(url, { digest, maxBytes: body.length - 1 })).rejects
       .toMatchObject({ code: 'ERR_CAS_FETCH_SIZE', message: expect.stringContaining(`at most ${body.length - 1} are accepted`) })
+    // `Content-Encoding: identity` is the file's own bytes: its length is the file's.
+    const { url: plainUrl, asked } = await answering((req, res) => {
+      res.writeHead(200, { 'content-encoding': 'identity', 'content-length': body.length }).end(body)
+    })
+    await expect(store.fetchFile(plainUrl, { digest, size: body.length - 1 })).rejects // refused as announced, unread
+      .toMatchObject({ code: 'ERR_CAS_FETCH_SIZE', message: expect.stringContaining(`is ${body.length} bytes; ${body.length - 1} were expected`) })
+    expect(asked).toHaveLength(1)
     expect(keptIn(store)).toEqual([])
     const result = await store.fetchFile(url, { digest, size: body.length, maxBytes: body.length })
     expect(fs.readFileSync(result.filePath).equals(body)).toBe(true)
@@ -378,6 +386,33 @@ describe('fetchFile: size and maxBytes bound what a server can send', () => {
       expect(fs.readFileSync(result.filePath).equals(body)).toBe(true)
       await store.close()
     }
+  })
+
+  it('a server that gzips though asked not to: its encoded length is not held against the file, its inflated bytes are', async () => {
+    const gz = zlib.gzipSync(body) // a little larger than body: its bytes do not compress
+    const { url } = await answering((req, res) => { res.writeHead(200, { 'content-encoding': 'gzip', 'content-length': gz.length }).end(gz) })
+    for (const options of [{ size: body.length }, { maxBytes: body.length }]) {
+      const store = await openStore(tempDir())
+      const result = await store.fetchFile(url, { digest, ...options })
+      expect(fs.readFileSync(result.filePath).equals(body)).toBe(true)
+      await store.close()
+    }
+    // And a small encoded body that inflates past maxBytes is still cut off, as it inflates.
+    const zeros = Buffer.alloc(4 * 1024 * 1024)
+    const bomb = zlib.gzipSync(zeros)
+    const { url: bombUrl } = await answering((req, res) => { res.writeHead(200, { 'content-encoding': 'gzip', 'content-length': bomb.length }).end(bomb) })
+    const store = await openStore(tempDir())
+    await expect(store.fetchFile(bombUrl, { digest: sha512Hex(zeros), maxBytes: 100_000 })).rejects
+      .toMatchObject({ code: 'ERR_CAS_FETCH_SIZE', message: expect.stringContaining('more than the 100000 bytes expected') })
+    expect(keptIn(store)).toEqual([])
+    await store.close()
+  })
+
+  it('size over maxBytes is refused up front: no download could pass both', async () => {
+    const store = await openStore(tempDir())
+    await expect(store.fetchFile('http://127.0.0.1:9/f.bin', { digest, size: 1000, maxBytes: 999 })).rejects
+      .toMatchObject({ code: 'ERR_CAS_INVALID_ARGUMENT', message: expect.stringContaining('size (1000) is over maxBytes (999)') })
+    await store.close()
   })
 
   it('size and maxBytes must be whole numbers of bytes (0 is one: an empty file)', async () => {

@@ -11,6 +11,7 @@ import { MAX_INDEX_BYTES } from '../../lib/remote/indexCodec.js'
 import { remoteFilePath, remoteIndexPath } from '../../lib/remote/layout.js'
 import { sha512Hex } from '../helpers/content.js'
 import { generatePackages } from '../helpers/generatedPackages.js'
+import { servePackages } from '../helpers/packages.js'
 import { listenLoopback } from '../helpers/listen.js'
 import { startNginx, type Nginx } from '../helpers/nginx.js'
 import { inspectServer } from '../helpers/remoteServer.js'
@@ -104,6 +105,40 @@ describe('read-through stops reading an answer that runs past what it can hold',
     onlyGoodContent(dir)
     // What the server got out before the client hung up: the object, a socket's buffers, no more.
     expect(server.sent()).toBeLessThan(16 * 1024 * 1024)
+  })
+
+  it('a loose file longer than its index says, with a true Content-Length: refused and counted bad', async () => {
+    for (const extra of [1, 4096]) { // collected in memory (a small answer), then streamed to the writer
+      const key = await publishOne(`longer-loose-${extra}`)
+      const files = inspectServer(nginx.dataDir).packages.get(key)!.index.files
+      const loose = [...files.values()].find(f => f.size > 64 * 1024)!
+      fs.appendFileSync(path.join(nginx.dataDir, remoteFilePath(loose.digest)), Buffer.alloc(extra, 0x61))
+      const { outcome, dir, indexed } = await pullThrough(nginx.url, key)
+      expect(outcome).toMatchObject({ status: 'bad', error: { code: 'ERR_CAS_REMOTE_CORRUPT' } })
+      // Counted bad, so the write-behind of the install that falls back to the tarball puts the right bytes over it.
+      expect([...(outcome as { badFiles: Set<string> }).badFiles]).toEqual([loose.digest])
+      expect(indexed).toBe(false)
+      onlyGoodContent(dir)
+    }
+  })
+
+  it('and an install that meets it repairs it: the tarball\'s write-behind puts the right bytes over the longer file', async () => {
+    const [pkg] = generatePackages(1, { seed: 'longer-repaired', filesPer: 2 })
+    const registry = await servePackages([{ file: 'p.tgz', tgz: pkg!.tgz, integrity: pkg!.integrity, pkgId: pkg!.pkgId }])
+    closers.push(registry.close)
+    const ask = { integrity: pkg!.integrity, pkgId: pkg!.pkgId, tarball: registry.url('p.tgz') }
+    const first = await openStore(tempDir(), { remote: nginx.url })
+    await first.ensurePackage(ask)
+    await first.close()
+    const big = [...pkg!.files.values()].map(f => f.body).find(b => b.length > 64 * 1024)!
+    const blob = path.join(nginx.dataDir, remoteFilePath(sha512Hex(big)))
+    fs.appendFileSync(blob, 'x')
+    const errors: string[] = []
+    const second = await openStore(tempDir(), { remote: nginx.url, onRemoteError: e => errors.push(e.code) })
+    await second.ensurePackage(ask)
+    await second.close()
+    expect(errors).toEqual(['ERR_CAS_REMOTE_CORRUPT'])
+    expect(fs.readFileSync(blob).equals(big)).toBe(true)
   })
 
   it('a pack: cut off after the pack\'s size (with room for a multipart answer\'s headers)', async () => {
