@@ -45,10 +45,13 @@ export class IntegrityError extends CasError {
 export class UnsafePathError extends CasError {
   readonly entry: string
 
-  constructor (entry: string) {
-    super('ERR_CAS_UNSAFE_PATH',
-      `File name ${JSON.stringify(entry)} points outside the package; refusing the whole package. ` +
-      'The tarball or package index is malformed or malicious: do not install it.')
+  /** `problem`: a name a folder really holds but no package index can carry (see `addFilesFromDir`). */
+  constructor (entry: string, problem?: string) {
+    super('ERR_CAS_UNSAFE_PATH', problem === undefined
+      ? `File name ${JSON.stringify(entry)} points outside the package; refusing the whole package. ` +
+        'The tarball or package index is malformed or malicious: do not install it.'
+      : `File name ${JSON.stringify(entry)} cannot be named in a package index (${problem}); refusing the whole ` +
+        'folder. Rename the file, or leave it out of the folder.')
     this.entry = entry
   }
 }
@@ -95,6 +98,18 @@ export class TooManyEntriesError extends CasError {
     super('ERR_CAS_TOO_MANY_ENTRIES',
       `The ${what} holds more than ${limit} files; nothing was indexed. A real package has far fewer: check ` +
       `it${what === 'folder' ? ' for links that fan out' : ''}, or raise the maxEntries option if you trust it.`)
+    this.limit = limit
+  }
+}
+
+/** A folder whose files add up to more bytes than the add verb's `maxUnpackedBytes` limit (a sparse file, a bomb). */
+export class TooLargeError extends CasError {
+  readonly limit: number
+
+  constructor (what: string, limit: number, bytes: number) {
+    super('ERR_CAS_TOO_LARGE',
+      `${what} holds more than ${limit} bytes (at least ${bytes}); nothing was indexed. A sparse file can claim ` +
+      'any size: check it, or raise the maxUnpackedBytes option if you trust it.')
     this.limit = limit
   }
 }

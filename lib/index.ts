@@ -54,6 +54,7 @@ export {
 export { ImportMethodError, MissingContentError, NameCollisionError } from './errors.js'
 export {
   FileChangedError, IndexLostError, LockFileError, NativeAddonError, ReadOnlyStoreError, TempFileLostError,
+  TooLargeError,
   TooManyEntriesError,
 } from './errors.js'
 export { LocalFileMissingError, RemoteCorruptError, RemoteUnavailableError } from './errors.js'

@@ -1,13 +1,17 @@
+import { isUtf8 } from 'node:buffer'
 import fs from 'node:fs'
 import path from 'node:path'
 import type { StoreContext } from '../context.js'
-import { FileAccessError, FileChangedError, InvalidArgumentError, TooManyEntriesError } from '../errors.js'
+import {
+  FileAccessError, FileChangedError, InvalidArgumentError, TooLargeError, TooManyEntriesError, UnsafePathError,
+} from '../errors.js'
+import { isSafePackageFileName } from '../pkgIndex/fileName.js'
 import type { PackageIndex } from '../types.js'
 import { errorCode } from '../util/fs.js'
 import { reach, type TestHooks } from '../util/hooks.js'
 import { addBesideThreads, prepareThreads } from './addBesideThreads.js'
 import { addPackageMeta } from './addPackageMeta.js'
-import { DEFAULT_MAX_ENTRIES, type AddLimits } from './limits.js'
+import { DEFAULT_MAX_ENTRIES, DEFAULT_MAX_UNPACKED_BYTES, type AddLimits } from './limits.js'
 import type { Approved } from './openApproved.js'
 
 /**
@@ -22,7 +26,10 @@ export const MAX_DIR_VISITS = 4
  * to `dir`; `manifest` and `requiresBuild` filled in from its package.json). Symlinks are followed only when their
  * target stays inside `dir` (a package must not be able to pull `/etc/passwd` into the store); a link back to a
  * directory being walked is skipped, so link cycles end, and one directory is walked at most `MAX_DIR_VISITS`
- * times. More than `options.maxEntries` files (default 200,000) is refused with `ERR_CAS_TOO_MANY_ENTRIES`.
+ * times. More than `options.maxEntries` files (default 200,000) is refused with `ERR_CAS_TOO_MANY_ENTRIES`, and
+ * files adding up to more than `options.maxUnpackedBytes` (default 8 GiB) with `ERR_CAS_TOO_LARGE`. A name no
+ * package index can carry (a backslash or a drive letter, separators on Windows; bytes that are not UTF-8) refuses
+ * the folder with `ERR_CAS_UNSAFE_PATH` rather than being indexed under another name.
  *
  * Only what the walk approved is read: each file is opened without following links and without blocking (a FIFO
  * swapped in cannot hang it), and the opened descriptor must be the same regular file (device and inode), at the
@@ -39,8 +46,16 @@ export async function addFilesFromDir (ctx: StoreContext, dir: string, options: 
   // Threads boot (and load the task's module) while the folder is walked; harmless if it turns out small.
   prepareThreads(ctx)
   const files = new Map<string, Approved>()
-  const maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES
-  const walk: Walk = { root, maxEntries, visits: new Map(), out: files, hooks: ctx.hooks, lastTurn: performance.now() }
+  const walk: Walk = {
+    root,
+    maxEntries: options.maxEntries ?? DEFAULT_MAX_ENTRIES,
+    maxBytes: options.maxUnpackedBytes ?? DEFAULT_MAX_UNPACKED_BYTES,
+    bytes: 0,
+    visits: new Map(),
+    out: files,
+    hooks: ctx.hooks,
+    lastTurn: performance.now(),
+  }
   await collect(walk, root, '', new Set([root]))
   await reach(ctx.hooks, 'add:walked', root)
   const index: PackageIndex = { algo: 'sha512', files: new Map() }
@@ -56,6 +71,9 @@ export async function addFilesFromDir (ctx: StoreContext, dir: string, options: 
 interface Walk {
   root: string
   maxEntries: number
+  maxBytes: number
+  /** What the files found so far add up to (each name at its size: every name is read). */
+  bytes: number
   /** Times each real directory has been walked. */
   visits: Map<string, number>
   out: Map<string, Approved>
@@ -79,6 +97,11 @@ async function collect (walk: Walk, realDir: string, prefix: string, ancestors: 
   for (const entry of readDir(realDir)) {
     const entryPath = path.join(realDir, entry.name)
     const name = prefix === '' ? entry.name : `${prefix}/${entry.name}`
+    // A name that is not UTF-8 comes back with U+FFFD in it: another name, one lstat would not find (or would find
+    // as another file). Only then is the folder listed again, as bytes, to tell it from a real U+FFFD.
+    if (entry.name.includes('\uFFFD') && notUtf8InListing(realDir, entry.name)) {
+      throw new UnsafePathError(name, 'its bytes are not UTF-8')
+    }
     let realPath = entryPath
     if (entry.isSymbolicLink()) {
       const resolved = resolveInside(walk.root, entryPath)
@@ -102,7 +125,11 @@ async function collect (walk: Walk, realDir: string, prefix: string, ancestors: 
       await collect(walk, realPath, name, ancestors)
       ancestors.delete(realPath)
     } else if (stat.isFile()) {
+      // Windows would read a backslash, or a drive letter at the start, as a path of its own.
+      if (!isSafePackageFileName(name)) throw new UnsafePathError(name, 'a backslash or a drive letter in it')
       if (!walk.out.has(name) && walk.out.size >= walk.maxEntries) throw new TooManyEntriesError('folder', walk.maxEntries)
+      walk.bytes += stat.size
+      if (walk.bytes > walk.maxBytes) throw new TooLargeError(`The folder ${walk.root}`, walk.maxBytes, walk.bytes)
       walk.out.set(name, { realPath, dev: stat.dev, ino: stat.ino })
     }
   }
@@ -117,8 +144,23 @@ function resolveInside (root: string, linkPath: string): string | undefined {
     return undefined
   }
   const rel = path.relative(root, target)
-  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) return undefined
+  // Outside is `..` or `../…`; a name that only starts with two dots (`..data`, as Kubernetes volumes have) is in.
+  if (rel === '' || rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel)) return undefined
   return target
+}
+
+/**
+ * Whether `dir` holds a name whose bytes are not UTF-8 and decode to `name`. Such a name is refused even beside a
+ * real `name` (with a real U+FFFD): it would be read as that other file.
+ */
+function notUtf8InListing (dir: string, name: string): boolean {
+  let raw: Buffer[]
+  try {
+    raw = fs.readdirSync(dir, { encoding: 'buffer' })
+  } catch (err) {
+    throw new FileAccessError(dir, err as NodeJS.ErrnoException)
+  }
+  return raw.some(bytes => !isUtf8(bytes) && bytes.toString('utf8') === name)
 }
 
 function readDir (dir: string): fs.Dirent[] {

@@ -9,7 +9,10 @@ import { BadTarballError, TooManyEntriesError } from '../errors.js'
 export interface AddLimits {
   /** Files (tarball entries, or files met walking a folder) at most. Default 200,000. */
   maxEntries?: number
-  /** Tarballs: bytes the tarball may unpack to, in all. Default 8 GiB. */
+  /**
+   * Bytes in all: what a tarball may unpack to, or what a folder's files add up to (their sizes as the walk finds
+   * them: a sparse file counts at its full size). Default 8 GiB.
+   */
   maxUnpackedBytes?: number
   /**
    * Tarballs: unpacked bytes per compressed byte read, at most, checked once more than 64 MiB have been unpacked
