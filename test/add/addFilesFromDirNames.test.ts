@@ -18,7 +18,8 @@ type Limits = Parameters<Awaited<ReturnType<typeof openStore>>['addFilesFromDir'
 async function addIn (pkg: string, options?: Limits): Promise<unknown> {
   const store = await openStore(tempDir(), { threads: 0 })
   try {
-    return await store.addFilesFromDir(pkg, options).then(index => [...index.files.keys()].sort(), (err: unknown) => err)
+    return await store.addFilesFromDir(pkg, options)
+      .then(index => [...index.files.keys()].sort(), (err: unknown) => err)
   } finally {
     await store.close()
   }
