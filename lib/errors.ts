@@ -282,7 +282,8 @@ export class IndexLostError extends CasError {
 
   constructor (path: string) {
     super('ERR_CAS_INDEX_LOST',
-      `${path} is empty but the store holds content: its package indexes were lost (a failed copy, a full disk?). ` +
+      `${path} is empty or missing, but the store holds content: its package indexes were lost (a failed copy, a ` +
+      'full disk, a file deleted?). ' +
       'It is left as it is. Restore it from a backup; or, to start over, delete it (installs then fetch every ' +
       'package again, and `cas prune --force` removes the content nothing references).')
     this.path = path

@@ -2,6 +2,7 @@ import { IndexCorruptError, InterruptedError } from '../errors.js'
 import { isExecutable } from '../layout/contentPath.js'
 import type { IndexBackend } from '../pkgIndex/backend.js'
 import type { AbortSignalLike } from '../util/abortSignal.js'
+import { EventLoopTurns } from '../util/eventLoop.js'
 import { contentKey } from './contentKey.js'
 import { indexContent } from './indexContent.js'
 
@@ -21,7 +22,10 @@ export async function referencedContent (
 ): Promise<{ uses: Map<string, ContentUse>, packages: number }> {
   const uses = new Map<string, ContentUse>()
   let packages = 0
+  const pace = new EventLoopTurns() // index pages are synchronous reads: let a Ctrl-C in
   for await (const { key, index, error } of indexes.list()) {
+    const paused = pace.turn()
+    if (paused !== undefined) await paused
     if (index === undefined) {
       const err = error ?? new IndexCorruptError(indexes.path, `the index ${JSON.stringify(key)} is unreadable`, {
         scope: 'one-index',

@@ -5,6 +5,7 @@ import type { IndexBackend, PackageIndexEntry } from '../pkgIndex/backend.js'
 import type { FileInfo } from '../types.js'
 import type { AbortSignalLike } from '../util/abortSignal.js'
 import { DEFAULT_GRACE_MS } from '../util/age.js'
+import { EventLoopTurns } from '../util/eventLoop.js'
 import { statOrUndefined } from '../util/fs.js'
 import { reach } from '../util/hooks.js'
 import { checkFile, type CheckPolicy, type FileVerdict } from '../verify/checkFile.js'
@@ -323,7 +324,7 @@ async function checkPackages (scan: Scan): Promise<void> {
     })
   }
   const entries = indexes.list()[Symbol.asyncIterator]()
-  let lastYield = Date.now()
+  const pace = new EventLoopTurns()
   // The first failure stops the jobs from taking more packages, and is thrown once every job has stopped: a job
   // still inside a package may be removing a file under its path lock, and the scan must not be over (nor the
   // store closed, which waits for it) while it is.
@@ -334,10 +335,8 @@ async function checkPackages (scan: Scan): Promise<void> {
         // Small files are read and hashed synchronously and index pages come from a synchronous SQLite call, so a
         // scan can run for seconds on microtasks alone. Give the event loop a turn every 50 ms: that is when a
         // Ctrl-C handler (the abort signal), timers and other I/O get to run.
-        if (Date.now() - lastYield >= 50) {
-          await new Promise(resolve => setImmediate(resolve))
-          lastYield = Date.now()
-        }
+        const paused = pace.turn()
+        if (paused !== undefined) await paused
         if (options.signal?.aborted === true) {
           report.interrupted = true
           return

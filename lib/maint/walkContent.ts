@@ -1,6 +1,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { FileAccessError } from '../errors.js'
+import { EventLoopTurns } from '../util/eventLoop.js'
 import { errorCode } from '../util/fs.js'
 
 /** One entry met under `files/`: a content file (named by its digest) or something else (a stray). */
@@ -26,10 +27,15 @@ export async function * walkContent (
   skipBucket?: (bucket: string, names: number) => boolean,
 ): AsyncGenerator<ContentEntry> {
   const filesDir = path.join(root, 'files')
+  // Every call below is synchronous: without turns, a Ctrl-C could not stop a prune or a sweep before its end. A
+  // turn per bucket is often enough: a bucket is a few hundred names (a few thousand in a very large store).
+  const pace = new EventLoopTurns()
   // Synchronous listing and lstat, one bucket at a time: a bucket is a few hundred names, and an async call per
   // name (or per bucket) costs a trip through libuv's thread pool each, which on a busy machine is most of a scan.
   for (const bucket of readdirOrEmptySync(filesDir)) {
     if (!/^[0-9a-f]{2}$/.test(bucket)) continue
+    const paused = pace.turn()
+    if (paused !== undefined) await paused
     const dir = path.join(filesDir, bucket)
     const names = readdirOrEmptySync(dir, false)
     if (skipBucket?.(bucket, names.length) === true) continue

@@ -23,7 +23,8 @@ export const spec: CommandSpec = {
 export async function run (values: Record<string, unknown>, positionals: string[], ctx: CliContext): Promise<number> {
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`, 'prune')
   const graceMs = values.grace === undefined ? DEFAULT_GRACE_MS : parseDuration(String(values.grace))
-  const store = await openCliStore(values.store as string | undefined, ctx.env, false, false, ctx.stderr)
+  // A dry run only reads: on a store it cannot write (a read-only mount) it says what would go, as verify does.
+  const store = await openCliStore(values.store as string | undefined, ctx.env, false, values['dry-run'] === true, ctx.stderr)
   announceStopOnAbort(ctx)
   let report
   try {

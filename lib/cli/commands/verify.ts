@@ -84,7 +84,7 @@ function textReport (r: VerifyReport, elapsedMs: number, graceMs: number, advice
   const rate = r.filesChecked / (Math.max(1, elapsedMs) / 1000)
   out.push(`Store ${r.root} (${r.format}; ${mode}${r.fix ? '; fixing' : ''})`)
   if (r.indexLost === true) {
-    out.push('', `Lost package index: ${path.join(r.root, 'index.db')} is empty but the store holds content, so no ` +
+    out.push('', `Lost package index: ${path.join(r.root, 'index.db')} is empty or missing, but the store holds content, so no ` +
       'package could be checked and nothing was changed. Restore index.db from a backup; or, to start over, delete ' +
       'it (installs then fetch every package again; `cas prune --force` removes the content nothing references).', '')
     return out.join('\n') + '\n'
