@@ -31,7 +31,8 @@ it('cas prune --dry-run on a store on a read-only mount says what would be remov
   await store.close()
   // The library's dry run on a store opened read-only: the same answer is expected of the command.
   const ro = await openStore(dir, { readOnly: true })
-  expect(await ro.pruneStore({ dryRun: true, graceMs: 0 })).toMatchObject({ dryRun: true, removed: { count: 1 }, referenced: 1 })
+  expect(await ro.pruneStore({ dryRun: true, graceMs: 0 }))
+    .toMatchObject({ dryRun: true, removed: { count: 1 }, referenced: 1 })
   await ro.close()
 
   const run = await casReadOnly(dir, ['prune', '--store', dir, '--dry-run', '--grace', '0', '--json'])

@@ -9,7 +9,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
-import { openStore, packageIndexKey, type Store } from '../../lib/index.js'
+import { openStore, packageIndexKey } from '../../lib/index.js'
 import { sriOf } from '../helpers/pnpm.js'
 import { tempDir } from '../helpers/tmp.js'
 
