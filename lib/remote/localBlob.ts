@@ -27,19 +27,31 @@ export async function openLocalBlob (filePath: string, digest: string, size: num
     if (actual !== digest) throw new IntegrityError(digest, actual, `store file ${filePath}`)
     return { body: data, size }
   }
-  return { body: () => verifiedStream(filePath, digest), size }
+  return { body: () => verifiedStream(filePath, digest, size), size }
 }
 
-async function * verifiedStream (filePath: string, digest: string): AsyncGenerator<Uint8Array> {
+/**
+ * The file's bytes, read only as far as `size` (what the PUT announced) and one byte past it, with the bytes that
+ * would complete the announced length held back until the whole has hashed right. A server stores a body once it
+ * has `size` bytes, so no chunk may bring the count to `size` before the check: a file rewritten longer since it
+ * was opened (a hard-linked copy edited in place) would otherwise reach the server whole under its old name, its
+ * first `size` bytes sent before the byte past them was read. Held back is at most one chunk and that one byte.
+ */
+async function * verifiedStream (filePath: string, digest: string, size: number): AsyncGenerator<Uint8Array> {
   const hash = crypto.createHash('sha512')
-  let held: Buffer | undefined
-  for await (const chunk of createReadStream(filePath)) {
+  const tail: Buffer[] = []
+  let sent = 0
+  for await (const chunk of createReadStream(filePath, { start: 0, end: size })) { // `end` is inclusive
     const bytes = chunk as Buffer
     hash.update(bytes)
-    if (held !== undefined) yield held
-    held = bytes
+    if (tail.length === 0 && sent + bytes.length < size) {
+      sent += bytes.length
+      yield bytes
+    } else {
+      tail.push(bytes)
+    }
   }
   const actual = hash.digest('hex')
   if (actual !== digest) throw new IntegrityError(digest, actual, `store file ${filePath}`)
-  if (held !== undefined) yield held
+  yield * tail
 }

@@ -25,7 +25,9 @@ export interface PackPlan {
  */
 export function planPack (files: Iterable<FileInfo>): PackPlan | undefined {
   const small = new Map<string, number>()
-  for (const info of files) if (info.size <= PACK_FILE_LIMIT) small.set(info.digest, info.size)
+  // Empty files stay out: a range of no bytes cannot be asked for (servers answer 416), and a reader needs no
+  // download for them at all (see pullPackage).
+  for (const info of files) if (info.size > 0 && info.size <= PACK_FILE_LIMIT) small.set(info.digest, info.size)
   if (small.size < 2) return undefined
   const members: PackPlan['members'] = []
   const offsets = new Map<string, number>()

@@ -83,8 +83,23 @@ export async function pullPackage (
     checkedAt.set(filePath, got.checkedAt)
   }
 
-  const packed = pack === undefined ? [] : lacking.filter(([, info]) => pack.offsets.has(info.digest))
-  const loose = lacking.filter(entry => !packed.includes(entry))
+  // An empty file needs no request: its bytes are known, and a range of no bytes cannot even be asked for (a
+  // server answers 416). Packs made before empty files were left out of them still name such files.
+  for (const [filePath, info] of lacking) {
+    if (info.size !== 0) continue
+    try {
+      const written = await ensureFile(ctx, Buffer.alloc(0), { mode: info.mode, digest: info.digest })
+      checkedAt.set(filePath, written.checkedAt)
+    } catch (err) {
+      if (!(err instanceof IntegrityError)) throw err
+      const detail = `the package index gives ${info.digest.slice(0, 16)}… a size of 0 bytes`
+      const error = new RemoteCorruptError(http.urlOf(indexRel), detail, err)
+      return { status: 'bad', error, badFiles }
+    }
+  }
+  const wanted = lacking.filter(([, info]) => info.size > 0)
+  const packed = pack === undefined ? [] : wanted.filter(([, info]) => pack.offsets.has(info.digest))
+  const loose = wanted.filter(entry => !packed.includes(entry))
   const fromPack = async (): Promise<void> => {
     if (pack === undefined || packed.length === 0) return
     const rel = remoteFilePath(pack.digest)

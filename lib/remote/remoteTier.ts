@@ -190,7 +190,9 @@ export class RemoteTier {
 
   #deliver (error: CasError): void {
     try {
-      this.#onError(error)
+      // An async handler's rejection too: unhandled, it would end the process (Node's default) mid-install.
+      const returned: unknown = this.#onError(error)
+      if (returned instanceof Promise) returned.catch(() => {})
     } catch {
       // A throwing handler must not turn a background problem into an install failure.
     }

@@ -55,7 +55,11 @@ export interface PushReport {
   problems: Array<{ key: string, code: string, message: string }>
 }
 
-/** Called with each problem the remote tier met in the background (see {@link RemoteTier.report}). */
+/**
+ * Called with each problem the remote tier met in the background (see {@link RemoteTier.report}). What it throws,
+ * or the promise it returns (an async handler) rejects with, is dropped: a logger that fails must not fail an
+ * install.
+ */
 export type RemoteErrorHandler = (error: CasError) => void
 
 /** What one package's upload did. */
