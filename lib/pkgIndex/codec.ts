@@ -59,7 +59,8 @@ export function decodePackageIndex (data: Uint8Array): PackageIndex {
 export function normalizeFiles (
   files: unknown, digestField: 'digest' | 'integrity', toHex: (value: string) => string = v => v,
 ): Map<string, FileInfo> {
-  if (files === null || typeof files !== 'object') throw new Error('it has no files list')
+  // An array would be read as names "0", "1"…: no pnpm writes one.
+  if (files === null || typeof files !== 'object' || Array.isArray(files)) throw new Error('it has no files list')
   const out = new Map<string, FileInfo>()
   // The entry is built first and then judged, one object per file: this runs for every file of every index a
   // `cas verify` reads (50,000 in the bench), where a copy of each raw entry to judge it was measurable.

@@ -16,6 +16,10 @@ describe('normalizeFiles', () => {
     expect(normalizeFiles({ 'a.js': unchecked }, 'digest').get('a.js')).toEqual(unchecked)
   })
 
+  it('refuses a files list that is not a map (an array would be read as names "0", "1"…)', () => {
+    for (const files of [[good], null, 'a.js', 5]) expect(() => normalizeFiles(files, 'digest')).toThrow(/it has no files list/)
+  })
+
   it.each([
     ['null', null],
     ['a number', 5],
