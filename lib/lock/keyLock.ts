@@ -1,7 +1,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { errorCode } from '../util/fs.js'
+import { errorCode, isFdExhaustion } from '../util/fs.js'
 import { openLockFile, tryFlock, unlockFd } from './flock.js'
 import { flockHolder, waitForLock, type LockHolder, type WaitOptions } from './lockWait.js'
 
@@ -62,17 +62,20 @@ async function acquire (lockFile: string, key: string, options: WaitOptions & Po
   const { closing } = options
   const stopped = closing === undefined ? undefined : () => closing.started && !closing.heldKeyLocks.has(lockFile)
   for (;;) {
-    const fd = openCreatingDir(lockFile)
+    let opened: number | undefined
     try {
       // The holder's own record says when it started; /proc/locks names it even before it has written that record.
       const holder = (): LockHolder | undefined => readHolder(lockFile) ?? flockHolder(lockFile)
-      await waitForLock(() => tryFlock(fd), {
-        key, holder, started, maxBackoffMs: options.pollMaxMs, stopped,
-      }, options)
+      await waitForLock(() => {
+        // Out of descriptors (EMFILE): wait for one like for the lock, as the stripes and graceful-fs do.
+        opened ??= openUnlessExhausted(lockFile)
+        return opened !== undefined && tryFlock(opened)
+      }, { key, holder, started, maxBackoffMs: options.pollMaxMs, stopped }, options)
     } catch (err) {
-      unlockFd(fd)
+      if (opened !== undefined) unlockFd(opened)
       throw err
     }
+    const fd = opened!
     // The holder we waited for may have removed the file as it let go: then our lock is on an orphan. Start over.
     if (stillAt(lockFile, fd)) return fd
   }
@@ -124,6 +127,16 @@ function release (lockFile: string, fd: number): void {
     }
   }
   unlockFd(fd)
+}
+
+/** {@link openCreatingDir}, or undefined when the process is out of descriptors (try again later). */
+function openUnlessExhausted (lockFile: string): number | undefined {
+  try {
+    return openCreatingDir(lockFile)
+  } catch (err) {
+    if (isFdExhaustion(err)) return undefined
+    throw err
+  }
 }
 
 function openCreatingDir (lockFile: string): number {

@@ -31,10 +31,13 @@ export class PathLock {
    */
   async acquire (key: string, stripe: number): Promise<() => void> {
     if (!this.#enabled) return NO_LOCK
+    // The call's timeout counts from here: time queued behind tasks of this process that wait for the same OS
+    // lock is time waited too (four writers of one content each gave up a timeout after the one before).
+    const started = Date.now()
     if (this.#mutexes.isLocked(key)) await reach(this.#hooks, 'lock:queued', key)
     const releaseMutex = await this.#mutexes.acquire(key)
     try {
-      await this.#stripes.acquire(stripe, () => reach(this.#hooks, 'lock:contended', key), key)
+      await this.#stripes.acquire(stripe, () => reach(this.#hooks, 'lock:contended', key), key, started)
     } catch (err) {
       releaseMutex()
       throw err
@@ -55,7 +58,16 @@ export class PathLock {
     if (!this.#enabled) return NO_LOCK
     const releaseMutex = this.#mutexes.tryAcquireSync(key)
     if (releaseMutex === undefined) return undefined
-    if (!this.#stripes.tryAcquireSync(stripe)) {
+    let taken: boolean
+    try {
+      taken = this.#stripes.tryAcquireSync(stripe)
+    } catch (err) {
+      // A lock file that cannot be opened (ERR_CAS_LOCK_FILE), a closed store: the mutex must not stay held, or
+      // every later lock of this path in this process would wait for it forever.
+      releaseMutex()
+      throw err
+    }
+    if (!taken) {
       releaseMutex()
       return undefined
     }

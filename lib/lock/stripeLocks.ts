@@ -86,10 +86,10 @@ export class StripeLocks {
 
   /**
    * Takes (or joins this process's hold on) stripe `index`'s OS lock. Pair with {@link release}. `key` (the
-   * content path) names what is waited for in wait reports and `ERR_CAS_LOCK_TIMEOUT`.
+   * content path) names what is waited for in wait reports and `ERR_CAS_LOCK_TIMEOUT`; `started`, when the
+   * caller began to wait (the timeout counts from it).
    */
-  async acquire (index: number, onContended?: OnContended, key = `stripe ${index}`): Promise<void> {
-    const started = Date.now()
+  async acquire (index: number, onContended?: OnContended, key = `stripe ${index}`, started = Date.now()): Promise<void> {
     const stripe = this.#stripes[index]!
     for (;;) {
       if (this.#closed) throw new StoreClosedError()

@@ -2,7 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { FileAccessError } from '../errors.js'
 import { backoff, flockSync, openLockFile, tryFlock, unlockFd } from './flock.js'
-import { errorCode } from '../util/fs.js'
+import { errorCode, isFdExhaustion } from '../util/fs.js'
 import { OWNER_SUFFIX, ownerId, ownerIdOfTemp } from '../layout/tempName.js'
 
 /**
@@ -17,6 +17,7 @@ import { OWNER_SUFFIX, ownerId, ownerIdOfTemp } from '../layout/tempName.js'
 export class TempOwner {
   readonly #file: string
   #fd: number | undefined
+  #holding: Promise<void> | undefined
 
   /**
    * `id`: whose temp files the record vouches for; this thread's by default. A store holds its threads' records
@@ -31,15 +32,28 @@ export class TempOwner {
     return this.#fd !== undefined
   }
 
-  /** Holds the owner record (once per store); call before creating a temp file. */
+  /**
+   * Holds the owner record (once per store); call before creating a temp file. Calls that overlap (the first
+   * writes of a store, started together) share one try: each opening a descriptor of its own, all but one would
+   * be left open, and locked, for the life of the process.
+   */
   async hold (): Promise<void> {
     if (this.#fd !== undefined) return
+    this.#holding ??= this.#hold().finally(() => { this.#holding = undefined })
+    await this.#holding
+  }
+
+  async #hold (): Promise<void> {
     let madeDir = false
     for (let attempt = 0; ; attempt++) {
       let fd: number
       try {
         fd = openLockFile(this.#file)
       } catch (err) {
+        if (isFdExhaustion(err)) { // out of descriptors: wait for one, as graceful-fs does for the temp file itself
+          await backoff(attempt)
+          continue
+        }
         if (errorCode(err) !== 'ENOENT' || madeDir) throw new FileAccessError(this.#file, err as NodeJS.ErrnoException)
         madeDir = true
         try {

@@ -112,10 +112,13 @@ export function fastVerdict (
 
 /**
  * The fast path's rule, on a stat already made: a regular file of the right size whose mtime is no more than
- * {@link CHECKED_AT_TOLERANCE_MS} past `checkedAt` has not been touched since it was known good.
+ * {@link CHECKED_AT_TOLERANCE_MS} past `checkedAt` (a real time: 0 is never) has not been touched since it was
+ * known good.
  */
 export function trustedByFastPath (stat: fs.Stats, size: number, checkedAt: number | undefined): boolean {
-  return stat.isFile() && stat.size === size && checkedAt !== undefined &&
+  // checkedAt 0 (or none) means never checked: a file whose mtime is within 100 ms of 1970 (`touch -d @0`, a copy
+  // that zeroed its times) must not pass for one checked then.
+  return stat.isFile() && stat.size === size && checkedAt !== undefined && checkedAt > 0 &&
     stat.mtimeMs - checkedAt <= CHECKED_AT_TOLERANCE_MS
 }
 
