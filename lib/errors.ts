@@ -282,8 +282,7 @@ export class IndexLostError extends CasError {
 
   constructor (path: string) {
     super('ERR_CAS_INDEX_LOST',
-      `${path} is empty or missing, but the store holds content: its package indexes were lost (a failed copy, a ` +
-      'full disk, a file deleted?). ' +
+      `${path} is empty but the store holds content: its package indexes were lost (a failed copy, a full disk?). ` +
       'It is left as it is. Restore it from a backup; or, to start over, delete it (installs then fetch every ' +
       'package again, and `cas prune --force` removes the content nothing references).')
     this.path = path

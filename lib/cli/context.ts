@@ -3,7 +3,8 @@ import path from 'node:path'
 import { CasError } from '../errors.js'
 import type { WaitInfo } from '../lock/lockWait.js'
 import { openStore, type Store, type StoreOptions } from '../store.js'
-import { findStoreRoot } from '../layout/resolveRoot.js'
+import { findStoreRoot, storeFormatOf } from '../layout/resolveRoot.js'
+import { INDEX_DB_FILE } from '../pkgIndex/indexDb.js'
 import { statOrUndefined } from '../util/fs.js'
 import { defaultStoreDir } from './storeDir.js'
 
@@ -56,8 +57,11 @@ export async function openCliStore (
     if (create) return await openStore(dir, options)
     throw new StoreNotFoundError(dir, storeFlag === undefined ? 'default' : 'flag', stat === undefined ? 'missing' : 'not a store')
   }
-  // The reading commands (verify, stat, cat) open a store they cannot write read-only instead of failing.
-  return await openStore(root, readOnlyIfNeeded && !isWritable(root) ? { readOnly: true } : options)
+  // The reading commands (verify without --fix, stat, cat, prune --dry-run) open a store they cannot write
+  // read-only instead of failing; and one without index.db too, which a writable open would create: a run that
+  // only reports leaves the store as it found it (a store whose index.db was deleted to start over stays so).
+  const noIndexDb = storeFormatOf(root) === 'v11' && !fs.existsSync(path.join(root, INDEX_DB_FILE))
+  return await openStore(root, readOnlyIfNeeded && (noIndexDb || !isWritable(root)) ? { readOnly: true } : options)
 }
 
 /** `cas: waiting for a lock on …/files/ab/cd… held by pid 123 on host (5 s so far)`. */

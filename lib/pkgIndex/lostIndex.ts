@@ -6,14 +6,13 @@ import type { IndexBackend, PackageIndexEntry } from './backend.js'
 import { INDEX_DB_FILE } from './indexDb.js'
 
 /**
- * True when `<root>/index.db` is a zero-byte file, or missing (deleted, not restored), and its WAL holds nothing,
- * while `files/` holds content. SQLite would take such a file for a new, empty database and an open would write a
- * schema into it (or create it): every package would then look gone, and the loss would be invisible, even to a
- * `cas verify` that only reports. Such a store is opened with a {@link LostIndex} instead.
+ * True when `<root>/index.db` is a zero-byte file (and its WAL holds nothing) while `files/` holds content. SQLite
+ * would take such a file for a new, empty database and an open would write a schema into it: every package would
+ * then look gone, and the loss would be invisible. Such a store is opened with a {@link LostIndex} instead.
  */
 export function isLostIndex (root: string): boolean {
   const size = (file: string): number | undefined => fs.statSync(path.join(root, file), { throwIfNoEntry: false })?.size
-  if ((size(INDEX_DB_FILE) ?? 0) !== 0 || (size(`${INDEX_DB_FILE}-wal`) ?? 0) > 0) return false
+  if (size(INDEX_DB_FILE) !== 0 || (size(`${INDEX_DB_FILE}-wal`) ?? 0) > 0) return false
   const filesDir = path.join(root, 'files')
   for (const bucket of readdirOrEmpty(filesDir)) {
     if (/^[0-9a-f]{2}$/.test(bucket) && readdirOrEmpty(path.join(filesDir, bucket)).length > 0) return true

@@ -33,7 +33,8 @@ export async function run (values: Record<string, unknown>, _positionals: string
   const jobs = values.jobs === undefined ? undefined : Number(values.jobs)
   if (jobs !== undefined && (!Number.isInteger(jobs) || jobs < 1)) throw new UsageError(`--jobs ${String(values.jobs)} is not a positive whole number`, 'verify')
   const graceMs = values.grace === undefined ? DEFAULT_GRACE_MS : parseDuration(String(values.grace))
-  const store = await openCliStore(values.store as string | undefined, ctx.env, false, true, ctx.stderr)
+  // Without --fix a verify only reads (see openCliStore); with it, it must be able to write.
+  const store = await openCliStore(values.store as string | undefined, ctx.env, false, values.fix !== true, ctx.stderr)
   // Counts files (a package can hold 20,000 of them); the bar follows packages, the only total known up front.
   const progress = createProgress({ stream: ctx.stderr, label: 'verify', unit: 'files', quiet: values.quiet === true || values.json === true })
   announceStopOnAbort(ctx, progress)
@@ -84,7 +85,7 @@ function textReport (r: VerifyReport, elapsedMs: number, graceMs: number, advice
   const rate = r.filesChecked / (Math.max(1, elapsedMs) / 1000)
   out.push(`Store ${r.root} (${r.format}; ${mode}${r.fix ? '; fixing' : ''})`)
   if (r.indexLost === true) {
-    out.push('', `Lost package index: ${path.join(r.root, 'index.db')} is empty or missing, but the store holds content, so no ` +
+    out.push('', `Lost package index: ${path.join(r.root, 'index.db')} is empty but the store holds content, so no ` +
       'package could be checked and nothing was changed. Restore index.db from a backup; or, to start over, delete ' +
       'it (installs then fetch every package again; `cas prune --force` removes the content nothing references).', '')
     return out.join('\n') + '\n'
