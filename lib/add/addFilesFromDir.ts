@@ -98,18 +98,19 @@ async function collect (walk: Walk, realDir: string, prefix: string, ancestors: 
     const entryPath = path.join(realDir, entry.name)
     const name = prefix === '' ? entry.name : `${prefix}/${entry.name}`
     // A name that is not UTF-8 comes back with U+FFFD in it: another name, one lstat would not find (or would find
-    // as another file). Only then is the folder listed again, as bytes, to tell it from a real U+FFFD.
-    if (entry.name.includes('\uFFFD') && notUtf8InListing(realDir, entry.name)) {
-      throw new UnsafePathError(name, 'its bytes are not UTF-8')
-    }
+    // as another file). Only then is the folder listed again, as bytes, to tell it from a real U+FFFD. Such a name
+    // is refused only where it would be indexed or walked: what the walk skips anyway stays skipped.
+    const raw = entry.name.includes('\uFFFD') ? notUtf8Name(realDir, entry.name) : undefined
     let realPath = entryPath
     if (entry.isSymbolicLink()) {
-      const resolved = resolveInside(walk.root, entryPath)
+      const linkPath = raw === undefined ? entryPath : Buffer.concat([Buffer.from(realDir + path.sep), raw])
+      const resolved = resolveInside(walk.root, linkPath)
       if (resolved === undefined) continue
       realPath = resolved
     } else if (!entry.isDirectory() && !entry.isFile()) {
       continue // sockets, fifos, devices: not package content
     }
+    if (raw !== undefined) throw new UnsafePathError(name, 'its bytes are not UTF-8')
     // lstat, not stat: `realPath` has no link in it now, so a link found here was swapped in during the walk.
     const stat = lstatFile(realPath)
     if (stat.isSymbolicLink()) throw new FileChangedError(realPath, 'it became a symbolic link')
@@ -136,10 +137,11 @@ async function collect (walk: Walk, realDir: string, prefix: string, ancestors: 
 }
 
 /** The link's real target when it exists and lies inside `root`; undefined for dangling or escaping links. */
-function resolveInside (root: string, linkPath: string): string | undefined {
+function resolveInside (root: string, linkPath: string | Buffer): string | undefined {
   let target: string
   try {
-    target = fs.realpathSync(linkPath)
+    // A name given as bytes (not UTF-8) only the native realpath keeps as it is; the other decodes it first.
+    target = typeof linkPath === 'string' ? fs.realpathSync(linkPath) : fs.realpathSync.native(linkPath)
   } catch {
     return undefined
   }
@@ -150,17 +152,17 @@ function resolveInside (root: string, linkPath: string): string | undefined {
 }
 
 /**
- * Whether `dir` holds a name whose bytes are not UTF-8 and decode to `name`. Such a name is refused even beside a
- * real `name` (with a real U+FFFD): it would be read as that other file.
+ * The bytes of a name in `dir` that are not UTF-8 and decode to `name`, if there is one. Such a name is refused
+ * even beside a real `name` (with a real U+FFFD): it would be read as that other file.
  */
-function notUtf8InListing (dir: string, name: string): boolean {
+function notUtf8Name (dir: string, name: string): Buffer | undefined {
   let raw: Buffer[]
   try {
     raw = fs.readdirSync(dir, { encoding: 'buffer' })
   } catch (err) {
     throw new FileAccessError(dir, err as NodeJS.ErrnoException)
   }
-  return raw.some(bytes => !isUtf8(bytes) && bytes.toString('utf8') === name)
+  return raw.find(bytes => !isUtf8(bytes) && bytes.toString('utf8') === name)
 }
 
 function readDir (dir: string): fs.Dirent[] {

@@ -1,6 +1,7 @@
 // What addFilesFromDir does with the names a folder can really hold: names that start with two dots (and links to
 // them), names no package index can carry (a backslash, a drive letter, bytes that are not UTF-8), and a sparse
 // file past the byte limit. From a second read of the folder walk.
+import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -54,6 +55,25 @@ describe('addFilesFromDir: names', () => {
     expect(await addIn(pkg)).toMatchObject({ code: 'ERR_CAS_UNSAFE_PATH', entry: 'caf\uFFFD.js' })
     fs.rmSync(latin1)
     expect(await addIn(pkg)).toEqual(['caf\uFFFD.js', 'package.json']) // a real U+FFFD is a name like any other
+  })
+})
+
+describe('addFilesFromDir: a name that is not UTF-8 refuses the folder only where it would be indexed', () => {
+  const latin1 = (dir: string, name: string): Buffer => Buffer.concat([Buffer.from(dir + '/'), Buffer.from(name, 'latin1')])
+
+  it('a link leaving the folder, a dangling link and a FIFO so named are skipped, as any such entry is', async () => {
+    const pkg = basePackage()
+    fs.symlinkSync('/etc/hostname', latin1(pkg, 'caf\xe9-link'))
+    fs.symlinkSync('nowhere', latin1(pkg, 'r\xe9sum\xe9'))
+    execFileSync('python3', ['-c', 'import os, sys; os.mkfifo(os.fsencode(sys.argv[1]) + bytes([0xe9]))', path.join(pkg, 'pip')])
+    expect(await addIn(pkg)).toEqual(['package.json'])
+  })
+
+  it('a link so named to a file inside is refused (it would be indexed under another name)', async () => {
+    const pkg = basePackage()
+    fs.writeFileSync(path.join(pkg, 'index.js'), 'x')
+    fs.symlinkSync('index.js', latin1(pkg, 'alias\xe9.js'))
+    expect(await addIn(pkg)).toMatchObject({ code: 'ERR_CAS_UNSAFE_PATH', entry: 'alias\uFFFD.js' })
   })
 })
 
