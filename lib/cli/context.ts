@@ -7,6 +7,7 @@ import { findStoreRoot, storeFormatOf } from '../layout/resolveRoot.js'
 import { INDEX_DB_FILE } from '../pkgIndex/indexDb.js'
 import { statOrUndefined } from '../util/fs.js'
 import { defaultStoreDir } from './storeDir.js'
+import { UsageError } from './usageError.js'
 
 /** What a command runs with: its output streams, environment and an abort signal (Ctrl-C). */
 export interface CliContext {
@@ -45,6 +46,8 @@ export async function openCliStore (
   storeFlag: string | undefined, env: NodeJS.ProcessEnv, create = false, readOnlyIfNeeded = false,
   stderr?: NodeJS.WritableStream, extra: StoreOptions = {},
 ): Promise<Store> {
+  // `--store "$STORE"` with the variable unset: never the current folder by accident.
+  if (storeFlag === '') throw new UsageError('--store was given an empty path; name the store folder')
   const dir = storeFlag ?? defaultStoreDir(env)
   const stat = statOrUndefined(dir)
   if (stat !== undefined && !stat.isDirectory()) throw new StoreNotFoundError(dir, storeFlag === undefined ? 'default' : 'flag', 'file')

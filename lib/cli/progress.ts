@@ -78,7 +78,7 @@ export function createProgress (options: ProgressOptions): Progress {
       }
     }
     if (note !== undefined) line += ` ${note}`
-    const columns = (stream as { columns?: number }).columns ?? 80
+    const columns = widthOf(stream)
     drawn = true
     stream.write(`\r${line.slice(0, columns - 1).padEnd(columns - 1)}`)
   }
@@ -95,8 +95,17 @@ export function createProgress (options: ProgressOptions): Progress {
     done () {
       const erase = active && drawn && !stopped
       stopped = true
-      if (erase) stream.write(`\r${' '.repeat(((stream as { columns?: number }).columns ?? 80) - 1)}\r`)
+      if (erase) stream.write(`\r${' '.repeat(widthOf(stream) - 1)}\r`)
       return erase
     },
   }
+}
+
+/**
+ * The terminal's width, or 80 when it says none or an unusable one: a pty allocated without a size (`docker run
+ * -t`, `script`) reports 0 columns, and a line cut to `columns - 1` would then throw.
+ */
+function widthOf (stream: unknown): number {
+  const columns = (stream as { columns?: number }).columns
+  return typeof columns === 'number' && columns >= 20 ? columns : 80
 }

@@ -74,17 +74,41 @@ export class TempOwner {
     }
   }
 
-  /** Drops the record's lock (the store is closing: it writes no more temp files). */
+  /**
+   * Drops the record's lock (the store is closing: it writes no more temp files), and the record itself when
+   * nobody else holds it: left behind, every clean run would leave one for `cas verify` to list as stale. It is
+   * removed holding it exclusively, as a cleaner removes a dead writer's, so another store of this thread that
+   * takes it meanwhile either keeps it (the lock fails here) or finds it gone and makes a new one (`hold` checks
+   * the inode).
+   */
   release (): void {
-    if (this.#fd === undefined) return
-    unlockFd(this.#fd)
+    const fd = this.#fd
+    if (fd === undefined) return
     this.#fd = undefined
+    try {
+      if (tryExclusive(fd) && sameFile(fd, this.#file)) fs.rmSync(this.#file, { force: true })
+    } catch {
+      // Left for the cleaners: a record is only ever judged by its lock, which closing the descriptor drops.
+    } finally {
+      unlockFd(fd)
+    }
   }
 }
 
 function tryShared (fd: number): boolean {
   try {
     flockSync(fd, 'shnb')
+    return true
+  } catch (err) {
+    const code = errorCode(err)
+    if (code === 'EAGAIN' || code === 'EWOULDBLOCK') return false
+    throw err
+  }
+}
+
+function tryExclusive (fd: number): boolean {
+  try {
+    flockSync(fd, 'exnb')
     return true
   } catch (err) {
     const code = errorCode(err)

@@ -34,7 +34,18 @@ describe('TempOwner', () => {
     owner.release()
     expect(owner.held).toBe(false)
     expect(openFds()).toBe(before)
-    expect(tempWriterAlive(root, 'a-1-2-3' + OWNER_SUFFIX)).toBe(false)
+    expect(tempWriterAlive(root, 'a-1-2-3' + OWNER_SUFFIX)).toBeUndefined() // released, and removed: no record left
+  })
+
+  it('release() removes the record only when no other holder of the id has it (two stores of one thread)', async () => {
+    const root = tempDir()
+    const [a, b] = [new TempOwner(root, 'a-1-2-9'), new TempOwner(root, 'a-1-2-9')]
+    await a.hold()
+    await b.hold()
+    a.release()
+    expect(tempWriterAlive(root, 'a-1-2-9' + OWNER_SUFFIX)).toBe(true) // b's temps are still vouched for
+    b.release()
+    expect(tempWriterAlive(root, 'a-1-2-9' + OWNER_SUFFIX)).toBeUndefined()
   })
 
   it('creates the store root\'s owners folder, and its parents, on first hold', async () => {

@@ -1,10 +1,11 @@
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import { readTarballManifest } from '../../add/readTarballManifest.js'
-import { assertPackageIndexKey, packageIndexKey } from '../../pkgIndex/key.js'
+import { packageIndexKey } from '../../pkgIndex/key.js'
 import type { PackageIndex } from '../../types.js'
 import type { CommandSpec } from '../args.js'
 import { openCliStore, type CliContext } from '../context.js'
+import { packageKeyArg } from '../packageKey.js'
 import { REMOTE_FLAG, remoteFromCli } from '../remote.js'
 import { UsageError } from '../usageError.js'
 import type { StoreOptions } from '../../store.js'
@@ -46,13 +47,7 @@ export async function run (values: Record<string, unknown>, positionals: string[
   if (values.remote !== undefined && integrity === undefined) throw new UsageError('--remote goes with --integrity', 'add')
   if (integrity !== undefined) return await addPinned(positionals[0]!, integrity, values, ctx)
   // Checked before anything is added: a bad key found after the add would leave its content behind unindexed.
-  if (key !== undefined) {
-    try {
-      assertPackageIndexKey(key)
-    } catch (err) {
-      throw new UsageError(`--key: ${(err as Error).message.replace(/\.$/, '')}`, 'add')
-    }
-  }
+  const checkedKey = key === undefined ? undefined : packageKeyArg(key, 'add', '--key: ')
   const store = await openCliStore(values.store as string | undefined, ctx.env, true, false, ctx.stderr)
   type AddedFile = { name: string, digest: string, mode: number, size: number }
   const results: Array<{ source: string, key?: string, files: AddedFile[] }> = []
@@ -65,7 +60,7 @@ export async function run (values: Record<string, unknown>, positionals: string[
       const hash = crypto.createHash('sha512')
       const index = await store.addFilesFromTarball(hashing(fs.createReadStream(source), hash))
       const manifest = index.manifest as { name?: unknown, version?: unknown } | undefined
-      let indexKey = key
+      let indexKey = checkedKey
       if (indexKey === undefined) {
         if (typeof manifest?.name !== 'string' || manifest.name === '' || typeof manifest.version !== 'string' || manifest.version === '') {
           throw new UsageError(`${source} has no package.json with a name and version to key its index by; pass --key`, 'add')

@@ -1,9 +1,9 @@
 import path from 'node:path'
 import { MissingContentError } from '../../errors.js'
 import { IMPORT_METHOD_OPTIONS, type ImportMethodOption } from '../../import/importMethod.js'
-import { assertPackageIndexKey } from '../../pkgIndex/key.js'
 import type { CommandSpec } from '../args.js'
 import { describeKey, openCliStore, type CliContext } from '../context.js'
+import { packageKeyArg } from '../packageKey.js'
 import { UsageError } from '../usageError.js'
 
 export const spec: CommandSpec = {
@@ -21,14 +21,7 @@ export const spec: CommandSpec = {
 /** `cas import`. */
 export async function run (values: Record<string, unknown>, positionals: string[], ctx: CliContext): Promise<number> {
   if (positionals.length !== 2) throw new UsageError('name a package key and a target folder', 'import')
-  // A key copied from JSON output carries "\t" as two characters; a shell rarely makes typing a real tab easy.
-  const rawKey = positionals[0]!.includes('\t') ? positionals[0]! : positionals[0]!.replace('\\t', '\t')
-  let key: string
-  try {
-    key = assertPackageIndexKey(rawKey)
-  } catch (err) {
-    throw new UsageError((err as Error).message.replace(/\.$/, ''), 'import')
-  }
+  const key = packageKeyArg(positionals[0]!, 'import')
   const method = (values.method ?? 'auto') as ImportMethodOption
   if (!IMPORT_METHOD_OPTIONS.includes(method)) {
     const choices = IMPORT_METHOD_OPTIONS.join(', ')
@@ -39,6 +32,8 @@ export async function run (values: Record<string, unknown>, positionals: string[
   try {
     const index = await store.readPackageIndex(key)
     if (index === undefined) {
+      // With --json, stdout always holds one JSON document, this outcome included (a script pipes it to jq).
+      if (values.json === true) ctx.stdout.write(JSON.stringify({ key, dir, error: 'ERR_CAS_NOT_FOUND' }, null, 2) + '\n')
       ctx.stderr.write(`cas import: no package ${describeKey(key)} in ${store.root}. ` +
         '`cas verify --json` lists the keys.\n')
       return 1

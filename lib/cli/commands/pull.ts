@@ -1,6 +1,6 @@
-import { assertPackageIndexKey } from '../../pkgIndex/key.js'
 import type { CommandSpec } from '../args.js'
 import { describeKey, openCliStore, type CliContext } from '../context.js'
+import { packageKeyArg } from '../packageKey.js'
 import { formatBytes, formatCount } from '../format.js'
 import { REMOTE_FLAG, remoteFromCli } from '../remote.js'
 import { UsageError } from '../usageError.js'
@@ -16,19 +16,13 @@ export const spec: CommandSpec = {
 /** `cas pull`. */
 export async function run (values: Record<string, unknown>, positionals: string[], ctx: CliContext): Promise<number> {
   if (positionals.length === 0) throw new UsageError('name at least one package key to pull', 'pull')
-  for (const key of positionals) {
-    try {
-      assertPackageIndexKey(key)
-    } catch (err) {
-      throw new UsageError((err as Error).message, 'pull')
-    }
-  }
+  const keys = positionals.map(typed => packageKeyArg(typed, 'pull'))
   const remote = remoteFromCli(values.remote as string | undefined, ctx.env, 'pull')
   const options = { remote: { ...remote, upload: false } }
   const store = await openCliStore(values.store as string | undefined, ctx.env, true, false, ctx.stderr, options)
   const results: Array<{ key: string, status: string, files?: number, bytes?: number, error?: string }> = []
   try {
-    for (const key of positionals) {
+    for (const key of keys) {
       if (ctx.signal.aborted) break
       if (await store.readPackageIndex(key) !== undefined) {
         results.push({ key, status: 'present' })
