@@ -192,7 +192,9 @@ export class RemoteTier {
     try {
       // An async handler's rejection too: unhandled, it would end the process (Node's default) mid-install.
       const returned: unknown = this.#onError(error)
-      if (returned instanceof Promise) returned.catch(() => {})
+      if (typeof (returned as PromiseLike<unknown> | undefined)?.then === 'function') {
+        Promise.resolve(returned).catch(() => {}) // any thenable, not only a native promise
+      }
     } catch {
       // A throwing handler must not turn a background problem into an install failure.
     }
