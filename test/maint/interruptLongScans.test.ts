@@ -39,8 +39,8 @@ const left = (files: string[]): number => files.filter(f => fs.existsSync(f)).le
 describe('an abort delivered as an event reaches a running scan', () => {
   const ORPHANS = 20_000
 
-  it('verifyStore: the content sweep stops part way, interrupted', async () => {
-    const { root } = await storeWithOrphans(ORPHANS)
+  it('verifyStore (the content sweep), then pruneStore (the walk) on the same store: each stops part way', async () => {
+    const { root, files } = await storeWithOrphans(ORPHANS)
     const store = await openStore(root, { threads: 0 })
     const controller = new AbortController()
     setImmediate(() => { controller.abort() })
@@ -49,6 +49,15 @@ describe('an abort delivered as an event reaches a running scan', () => {
     expect(report.interrupted).toBe(true)
     expect(report.packagesChecked).toBe(1) // the package phase was over: the sweep is what stopped
     expect(report.orphans.count).toBeLessThan(ORPHANS)
+
+    const later = await openStore(root, { threads: 0, _now: () => Date.now() + 3_600_000 })
+    const pruning = new AbortController()
+    setImmediate(() => { pruning.abort() })
+    const pruned = await later.pruneStore({ graceMs: 60_000, signal: pruning.signal })
+    await later.close()
+    expect(pruned.interrupted).toBe(true)
+    expect(pruned.removed.count).toBeLessThan(ORPHANS)
+    expect(left(files)).toBe(ORPHANS - pruned.removed.count)
   })
 
   it('pruneStore: the index read stops part way (nothing walked, nothing removed)', async () => {
@@ -65,22 +74,10 @@ describe('an abort delivered as an event reaches a running scan', () => {
     await store.close()
     expect(report).toMatchObject({ interrupted: true, referenced: 0, removed: { count: 0 } })
   })
-
-  it('pruneStore: the walk stops part way, interrupted, and what it had not reached is still there', async () => {
-    const { root, files } = await storeWithOrphans(ORPHANS)
-    const store = await openStore(root, { threads: 0, _now: () => Date.now() + 3_600_000 })
-    const controller = new AbortController()
-    setImmediate(() => { controller.abort() })
-    const report = await store.pruneStore({ graceMs: 60_000, signal: controller.signal })
-    await store.close()
-    expect(report.interrupted).toBe(true)
-    expect(report.removed.count).toBeLessThan(ORPHANS)
-    expect(left(files)).toBe(ORPHANS - report.removed.count)
-  })
 })
 
 it('Ctrl-C stops cas prune part way: "Interrupted", exit 130, the rest left for the next run', async () => {
-  const ORPHANS = 40_000
+  const ORPHANS = 25_000
   const { root, files } = await storeWithOrphans(ORPHANS)
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'lib', 'cli', 'cas.ts'), 'prune', '--store', root, '--grace', '0'],
     { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] })
