@@ -3,7 +3,9 @@ import path from 'node:path'
 import type { StoreContext } from '../context.js'
 import { InvalidArgumentError } from '../errors.js'
 import { withKeyLock, type WaitOptions } from '../lock/keyLock.js'
-import { fsyncDirSync, fsyncPathAsync, fsyncPathSync, isPermissionError, statOrUndefined } from '../util/fs.js'
+import {
+  fsyncDirSync, fsyncPathAsync, fsyncPathSync, isPermissionError, statOrUndefined, whenDescriptorsFree,
+} from '../util/fs.js'
 import { dirEntryPaths, isTempDirName, tempDirFor } from './dirLayout.js'
 
 /** The file written last into a directory entry; its presence is what "complete" means (cargo's `.cargo-ok`). */
@@ -33,14 +35,15 @@ export async function ensureDir (
   fs.mkdirSync(parent, { recursive: true })
   return await withKeyLock(lockFile, key, async () => {
     if (isComplete(dir)) return dir
-    removeLeftovers(parent, name, dir)
+    // Out of descriptors, these wait for one, as the key lock's own open did (the lock may have taken the last).
+    await whenDescriptorsFree(() => { removeLeftovers(parent, name, dir) })
     const temp = tempDirFor(parent, name)
     fs.mkdirSync(temp)
     try {
       await fill(temp)
       if (ctx.fsync) await syncTree(temp) // what `fill` wrote is on disk before the marker says it is complete
       const marker = path.join(temp, COMPLETE_MARKER)
-      fs.writeFileSync(marker, JSON.stringify({ key, completedAt: Date.now() }))
+      await whenDescriptorsFree(() => { fs.writeFileSync(marker, JSON.stringify({ key, completedAt: Date.now() })) })
       if (ctx.fsync) {
         fsyncPathSync(marker)
         fsyncDirSync(temp)

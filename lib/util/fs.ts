@@ -104,3 +104,19 @@ export function fsyncPathSync (file: string): void {
     fs.closeSync(fd)
   }
 }
+
+/**
+ * Runs a synchronous call that needs descriptors (a listing, a write, a recursive removal) and, out of them
+ * (EMFILE, ENFILE), waits and tries it again, as graceful-fs does for the calls it wraps: a process at its limit
+ * gets descriptors back as its other work finishes. The call must be safe to run again.
+ */
+export async function whenDescriptorsFree<T> (call: () => T): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return call()
+    } catch (err) {
+      if (!isFdExhaustion(err)) throw err
+    }
+    await new Promise(resolve => setTimeout(resolve, Math.min(100, 2 ** attempt)))
+  }
+}

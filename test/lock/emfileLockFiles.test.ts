@@ -22,11 +22,22 @@ const fillers = []
 for (;;) {
   try { fillers.push(fs.openSync('/dev/null', 'r')) } catch { break }
 }
+// One descriptor free at once: the key lock's open takes it, and the entry's own calls must wait for more.
+if (what === 'dir-one-free') fs.closeSync(fillers.pop())
 setTimeout(() => { for (const fd of fillers) fs.closeSync(fd) }, 300)
 let outcome
 try {
   if (what === 'write' || what === 'control') await store.ensureFile(Buffer.from('first write of this store'), { mode: 0o644 })
-  else await store.ensureDir('some-key', () => {})
+  else if (what === 'fill-exhausts') {
+    // The entry's fill takes every descriptor there is and gives them back only later: the marker must wait.
+    await store.ensureDir('some-key', () => {
+      const taken = []
+      for (;;) {
+        try { taken.push(fs.openSync('/dev/null', 'r')) } catch { break }
+      }
+      setTimeout(() => { for (const fd of taken) fs.closeSync(fd) }, 300)
+    })
+  } else await store.ensureDir('some-key', () => {})
   outcome = 'ok'
 } catch (err) {
   outcome = String(err.code) + ' ' + err.message
@@ -52,6 +63,14 @@ it('the first write of a store, started out of descriptors, waits for one instea
 
 it('ensureDir, started out of descriptors, waits for one at its key lock instead of failing', async () => {
   expect(await runOutOfDescriptors('dir')).toBe('ok')
+}, 60_000)
+
+it('ensureDir whose key lock took the one free descriptor: its own listing and marker wait for more', async () => {
+  expect(await runOutOfDescriptors('dir-one-free')).toBe('ok')
+}, 60_000)
+
+it('ensureDir whose fill leaves no descriptor: the completion marker waits for one', async () => {
+  expect(await runOutOfDescriptors('fill-exhausts')).toBe('ok')
 }, 60_000)
 
 it('control (passes): a later write of the same store, out of descriptors, waits and succeeds', async () => {
