@@ -116,6 +116,29 @@ describe('cas add --key typed with \\t', () => {
   })
 })
 
+describe('cas add --max-bytes', () => {
+  it('raises or lowers the size limit of a folder (a sparse file counts at its full size); a bad size is a usage error', async () => {
+    const dir = tempDir()
+    const folder = path.join(dir, 'folder')
+    fs.mkdirSync(folder)
+    fs.writeFileSync(path.join(folder, 'sparse.bin'), '')
+    fs.truncateSync(path.join(folder, 'sparse.bin'), 64 * 1024 * 1024)
+    const storeDir = path.join(dir, 'store')
+    const refused = await runCas(['add', folder, '--store', storeDir, '--max-bytes', '1M'])
+    expect(refused.code).toBe(2)
+    expect(refused.stderr).toContain('ERR_CAS_TOO_LARGE')
+    expect((await runCas(['add', folder, '--store', storeDir, '--max-bytes', '64M'])).code).toBe(0)
+    const tgz = path.join(dir, 'p.tgz') // and of a tarball: what it unpacks to
+    fs.writeFileSync(tgz, makeTarball([{ path: 'package/big.js', body: Buffer.alloc(10_000, 0x61), mode: 0o644 }]))
+    const tarball = await runCas(['add', tgz, '--store', storeDir, '--key', packageIndexKey('sha512-' + Buffer.alloc(64, 4).toString('base64'), 'p@1.0.0'), '--max-bytes', '1K'])
+    expect(tarball.code).toBe(2)
+    expect(tarball.stderr).toContain('ERR_CAS_BAD_TARBALL')
+    const bad = await runCas(['add', folder, '--store', storeDir, '--max-bytes', '1.5G'])
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toContain('--max-bytes "1.5G" is not a size')
+  })
+})
+
 describe('--json always puts a JSON document on stdout', () => {
   it('cas import --json of a key the store lacks: exit 1 and a JSON document saying so on stdout', async () => {
     const dir = tempDir()

@@ -22,13 +22,25 @@ export const spec: CommandSpec = {
     integrity: { type: 'string', value: 'SRI', help: 'the tarball\'s integrity (sha512-…): checked, then the index key' },
     'pkg-id': { type: 'string', value: 'NAME@VER', help: 'with --integrity: the package id (default: from its package.json)' },
     remote: { ...REMOTE_FLAG, help: 'with --integrity: the remote cache to read through and upload to (or $CAS_REMOTE_URL)' },
+    'max-bytes': { type: 'string', value: 'SIZE', help: 'refuse a folder or tarball of more bytes than this (default 8G; K, M, G, T)' },
   },
+}
+
+/** `--max-bytes`: a whole number of bytes, or of KiB, MiB, GiB, TiB with a suffix (`512M`, `16G`). */
+function maxBytesOf (value: unknown): number | undefined {
+  if (value === undefined) return undefined
+  const match = /^(\d+)([KMGT])?$/i.exec(String(value))
+  const bytes = match === null ? NaN : Number(match[1]) * 1024 ** ' KMGT'.indexOf((match[2] ?? ' ').toUpperCase())
+  if (!Number.isSafeInteger(bytes)) throw new UsageError(`--max-bytes ${JSON.stringify(value)} is not a size (e.g. 512M, 16G)`, 'add')
+  return bytes
 }
 
 /** `cas add`. */
 export async function run (values: Record<string, unknown>, positionals: string[], ctx: CliContext): Promise<number> {
   if (positionals.length === 0) throw new UsageError('name at least one folder or tarball to add', 'add')
   const key = values.key as string | undefined
+  const maxUnpackedBytes = maxBytesOf(values['max-bytes'])
+  const limits = maxUnpackedBytes === undefined ? {} : { maxUnpackedBytes }
   const kinds = positionals.map(arg => {
     const stat = fs.statSync(arg, { throwIfNoEntry: false })
     if (stat === undefined) throw new UsageError(`${arg} does not exist`, 'add')
@@ -54,11 +66,11 @@ export async function run (values: Record<string, unknown>, positionals: string[
   try {
     for (const [i, source] of positionals.entries()) {
       if (kinds[i] === 'dir') {
-        results.push({ source, files: listFiles(await store.addFilesFromDir(source)) })
+        results.push({ source, files: listFiles(await store.addFilesFromDir(source, limits)) })
         continue
       }
       const hash = crypto.createHash('sha512')
-      const index = await store.addFilesFromTarball(hashing(fs.createReadStream(source), hash))
+      const index = await store.addFilesFromTarball(hashing(fs.createReadStream(source), hash), limits)
       const manifest = index.manifest as { name?: unknown, version?: unknown } | undefined
       let indexKey = checkedKey
       if (indexKey === undefined) {
