@@ -5,9 +5,9 @@ import { afterEach } from 'vitest'
 
 const made: string[] = []
 
-/** A fresh temp directory, removed after the current test. */
-export function tempDir (prefix = 'cas-test-'): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
+/** A fresh temp directory (in `base`, the system's temp folder by default), removed after the current test. */
+export function tempDir (prefix = 'cas-test-', base = os.tmpdir()): string {
+  const dir = fs.mkdtempSync(path.join(base, prefix))
   made.push(dir)
   return dir
 }
