@@ -65,7 +65,7 @@ export class TempOwner {
       }
       // A cleaner holds it exclusively for an instant while it judges it, and may remove it then: only a lock on
       // the file still at that path counts.
-      if (tryShared(fd) && sameFile(fd, this.#file)) {
+      if (tryLock(fd, 'shnb') && sameFile(fd, this.#file)) {
         this.#fd = fd
         return
       }
@@ -86,7 +86,7 @@ export class TempOwner {
     if (fd === undefined) return
     this.#fd = undefined
     try {
-      if (tryExclusive(fd) && sameFile(fd, this.#file)) fs.rmSync(this.#file, { force: true })
+      if (tryLock(fd, 'exnb') && sameFile(fd, this.#file)) fs.rmSync(this.#file, { force: true })
     } catch {
       // Left for the cleaners: a record is only ever judged by its lock, which closing the descriptor drops.
     } finally {
@@ -95,20 +95,10 @@ export class TempOwner {
   }
 }
 
-function tryShared (fd: number): boolean {
+/** flock without waiting: true when taken, false when someone holds it (`shnb` shared, `exnb` exclusive). */
+function tryLock (fd: number, how: 'shnb' | 'exnb'): boolean {
   try {
-    flockSync(fd, 'shnb')
-    return true
-  } catch (err) {
-    const code = errorCode(err)
-    if (code === 'EAGAIN' || code === 'EWOULDBLOCK') return false
-    throw err
-  }
-}
-
-function tryExclusive (fd: number): boolean {
-  try {
-    flockSync(fd, 'exnb')
+    flockSync(fd, how)
     return true
   } catch (err) {
     const code = errorCode(err)
