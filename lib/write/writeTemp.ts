@@ -56,10 +56,16 @@ export async function writeBufferToTemp (ctx: StoreContext, data: Buffer, mode: 
   return temp
 }
 
+/** How much of a stream is gathered before one write: fewer, larger writes, and hashing overlaps the write. */
+const STREAM_BATCH_BYTES = 1024 * 1024
+
 /**
- * Streams `source` into a fresh temp file, hashing on the way. Chunks are pulled one at a time and written
- * before the next is read, so memory stays at one chunk whatever the size. On any failure the temp file is
- * removed before the error propagates.
+ * Streams `source` into a fresh temp file, hashing on the way. Chunks are copied into a 1 MiB batch; a full batch
+ * is hashed and written while the next one fills (at most one write in flight), so decompression and hashing on
+ * this thread overlap the write on the thread pool, and a 4 GiB entry takes 4,096 writes rather than one per
+ * 16 KiB chunk. Memory stays at two batches whatever the size. Chunks are copied, never kept: a source may reuse
+ * its buffer once the next chunk is asked for, and what is hashed must be exactly what is written. On any failure
+ * the write in flight is waited for and the temp file is removed before the error propagates.
  */
 export async function writeStreamToTemp (
   ctx: StoreContext, source: AsyncIterable<unknown>, mode: number,
@@ -76,19 +82,43 @@ export async function writeStreamToTemp (
   }
   const hash = crypto.createHash('sha512')
   let size = 0
+  let filling: Buffer | undefined
+  let spare: Buffer | undefined
+  let filled = 0
+  let inFlight: Promise<void> | undefined
+  const flush = async (): Promise<void> => {
+    const batch = filling!.subarray(0, filled)
+    hash.update(batch)
+    if (inFlight !== undefined) await inFlight
+    const written = writeAllAsync(fd, batch).catch(err => {
+      throw new FileAccessError(temp, err as NodeJS.ErrnoException) // ENOSPC, EDQUOT, EIO…
+    })
+    // Handled here so a failure seen only at the next flush is not reported as unhandled meanwhile.
+    written.catch(() => {})
+    inFlight = written
+    // The buffer just handed to the write is filled again only after that write has settled (awaited above).
+    ;[filling, spare] = [spare, filling]
+    filled = 0
+  }
   try {
     for await (const chunk of source) {
       const bytes = toBytes(chunk)
-      hash.update(bytes)
       size += bytes.length
-      try {
-        await writeAllAsync(fd, bytes)
-      } catch (err) {
-        throw new FileAccessError(temp, err as NodeJS.ErrnoException) // ENOSPC, EDQUOT, EIO…
+      for (let offset = 0; offset < bytes.length;) {
+        filling ??= Buffer.allocUnsafe(STREAM_BATCH_BYTES)
+        const n = Math.min(bytes.length - offset, STREAM_BATCH_BYTES - filled)
+        filling.set(bytes.subarray(offset, offset + n), filled)
+        filled += n
+        offset += n
+        if (filled === STREAM_BATCH_BYTES) await flush()
       }
     }
+    if (filled > 0) await flush()
+    if (inFlight !== undefined) await inFlight
     if (ctx.fsync) await fsyncAsync(fd)
   } catch (err) {
+    // Never close a descriptor a write is still using (the number could be reused by the next open).
+    await inFlight?.catch(() => {})
     await closeAsync(fd).catch(() => {})
     unlinkQuietly(temp)
     throw err
