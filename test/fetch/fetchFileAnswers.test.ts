@@ -9,6 +9,7 @@ import zlib from 'node:zlib'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { openStore, type Store } from '../../lib/index.js'
 import { contentOf, sha512Hex } from '../helpers/content.js'
+import { sendEndless } from '../helpers/endlessBody.js'
 import { listFiles, tempDir } from '../helpers/tmp.js'
 
 interface Asked { range: string | undefined, encoding: string | undefined }
@@ -295,23 +296,7 @@ describe('fetchFile: size and maxBytes bound what a server can send', () => {
   /** A server that sends `body`, then junk without end (chunked), until the client hangs up or JUNK_CAP is out. */
   async function endless (): Promise<{ url: string, sent: () => number }> {
     let sent = 0
-    const { url } = await answering((req, res) => {
-      res.writeHead(200)
-      const junk = Buffer.alloc(64 * 1024, 0x61)
-      sent += body.length
-      res.write(body)
-      const pump = (): void => {
-        while (!res.destroyed && sent < JUNK_CAP) {
-          sent += junk.length
-          if (!res.write(junk)) {
-            res.once('drain', pump)
-            return
-          }
-        }
-        res.end()
-      }
-      pump()
-    })
+    const { url } = await answering((req, res) => { sendEndless(res, body, JUNK_CAP, n => { sent += n }) })
     return { url, sent: () => sent }
   }
 

@@ -10,6 +10,7 @@ import { openStore, packageIndexKey } from '../../lib/index.js'
 import { MAX_INDEX_BYTES } from '../../lib/remote/indexCodec.js'
 import { remoteFilePath, remoteIndexPath } from '../../lib/remote/layout.js'
 import { sha512Hex } from '../helpers/content.js'
+import { sendEndless } from '../helpers/endlessBody.js'
 import { generatePackages } from '../helpers/generatedPackages.js'
 import { servePackages } from '../helpers/packages.js'
 import { listenLoopback } from '../helpers/listen.js'
@@ -41,21 +42,7 @@ async function endlessAt (endless: string): Promise<{ url: string, sent: () => n
       res.writeHead(200, { 'content-length': bytes.length }).end(bytes)
       return
     }
-    res.writeHead(200) // no Content-Length: chunked, without end
-    const junk = Buffer.alloc(256 * 1024, 0x61)
-    const pump = (): void => {
-      while (!res.destroyed && sent < JUNK_CAP) {
-        sent += junk.length
-        if (!res.write(junk)) {
-          res.once('drain', pump)
-          return
-        }
-      }
-      res.end()
-    }
-    sent += bytes.length
-    res.write(bytes)
-    pump()
+    sendEndless(res, bytes, JUNK_CAP, n => { sent += n }, 256 * 1024)
   })
   const { url, close } = await listenLoopback(server)
   closers.push(close)
