@@ -191,6 +191,27 @@ export async function ifKeyLockFree<T> (lockFile: string, fn: () => Promise<T>):
 }
 
 /**
+ * True while some process holds the key lock `lockFile` (false when it is free or gone). It takes the lock for an
+ * instant to find out, without creating the file: a holder that asks at that instant retries, as it would for
+ * any other contender. For reports: `cas verify` must not call a running install's lock file stale.
+ */
+export function keyLockHeld (lockFile: string): boolean {
+  let fd: number
+  try {
+    fd = fs.openSync(lockFile, 'r')
+  } catch {
+    return false // gone, or not ours to open: reported as before, and its removal judges it again
+  }
+  let locked = false
+  try {
+    locked = tryFlock(fd)
+  } finally {
+    unlockFd(fd)
+  }
+  return !locked
+}
+
+/**
  * Removes the lock files in `dir` (named `*.lock`) that nobody holds: those of killed holders whose key nobody
  * asked for again. Safe at any time, for the same reason the holders' own removal is. Returns how many it removed.
  */

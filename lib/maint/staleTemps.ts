@@ -1,7 +1,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { DIRS_FOLDER, isTempDirName, lockFileOfTempDir } from '../dir/dirLayout.js'
-import { ifKeyLockFree } from '../lock/keyLock.js'
+import { ifKeyLockFree, keyLockHeld } from '../lock/keyLock.js'
 import { ageOf, isYoung, type ChangeTimes } from '../util/age.js'
 import { errorCode } from '../util/fs.js'
 import { IMPORT_JOURNAL_SUFFIX, OWNER_SUFFIX, TEMP_SUFFIX } from '../layout/tempName.js'
@@ -65,6 +65,8 @@ export async function * staleTemps (root: string, graceMs: number, now: number):
       // A temp whose writer is alive is never stale, however old: it may be queued behind a path lock.
       if (kind !== 'fill-dir' && tempWriterAlive(root, name) === true) continue
       if (isYoung(stat, graceMs, now)) continue
+      // A lock file held right now belongs to a live holder (a long install), however old it is.
+      if (kind === 'lock-file' && keyLockHeld(file)) continue
       const found: StaleTemp = { path: file, kind, ageMs: ageOf(stat, now), size: stat.size }
       if (kind === 'import-journal') yield { ...found, folders: leftoverFolders(file) }
       else if (kind === 'partial-download') yield { ...found, changedAt: Math.max(stat.mtimeMs, stat.ctimeMs) }
