@@ -2,7 +2,6 @@ import type { StoreContext } from '../context.js'
 import { integrityHasher } from '../digest/tarballIntegrity.js'
 import { IndexReadOnlyError, InvalidArgumentError } from '../errors.js'
 import { withKeyLock, type WaitOptions } from '../lock/keyLock.js'
-import { timeLeft } from '../lock/lockWait.js'
 import type { IndexBackend } from '../pkgIndex/backend.js'
 import { packageIndexKey } from '../pkgIndex/key.js'
 import type { PackageIndex } from '../types.js'
@@ -87,7 +86,7 @@ export async function ensurePackage (
         if (remote?.index === undefined) ctx.remote?.scheduleUpload(key, index, remote?.repair)
         return { index, fetched: true, checked: true }
       }, { ...wait, pollMaxMs: PACKAGE_POLL_MAX_MS, closing: ctx.closing })
-    }, { onWait: options.onWait, timeoutMs: timeLeft(options.timeoutMs, started) })
+    }, { onWait: options.onWait, timeoutMs: options.timeoutMs, since: started })
     if (!joined) return { index: value.index, key, fetched: value.fetched }
     // A joiner that saw the index fail the check is not handed one the first task trusted unchecked: it checks it
     // itself, and if it fails, goes round once more, now as a task that must check (and so fetch) it.

@@ -1,8 +1,8 @@
 import os from 'node:os'
 import type { StoreContext } from '../context.js'
 import { LockTimeoutError } from '../errors.js'
-import type { LockHolder, WaitOptions } from '../lock/keyLock.js'
-import { timeLeft } from '../lock/lockWait.js'
+import type { LockHolder } from '../lock/keyLock.js'
+import type { WaitSince } from '../lock/lockWait.js'
 
 const REPORT_EVERY_MS = 1000
 
@@ -23,17 +23,18 @@ const flights = new WeakMap<StoreContext, Map<string, Flight<unknown>>>()
  * its own start: a flight that failed because its first task's wait for `key` timed out (`ERR_CAS_LOCK_TIMEOUT`
  * naming `key`) was that task's patience running out, not the work's outcome, so a joiner then tries again
  * itself (running `work` or joining a newer flight). `work` is told the wait options it runs under: the caller's,
- * with the time it has already waited taken off its `timeoutMs`.
+ * with `since` set to when the caller began waiting (its own `since`, when it gives one: a caller that goes round),
+ * so its lock's timeout and `waitedMs` go on counting from there.
  */
 export async function singleFlight<T> (
-  ctx: StoreContext, key: string, work: (wait: WaitOptions) => Promise<T>, options: WaitOptions = {},
+  ctx: StoreContext, key: string, work: (wait: WaitSince) => Promise<T>, options: WaitSince = {},
 ): Promise<{ value: T, joined: boolean }> {
   let map = flights.get(ctx)
   if (map === undefined) {
     map = new Map()
     flights.set(ctx, map)
   }
-  const started = Date.now()
+  const started = options.since ?? Date.now()
   for (;;) {
     const running = map.get(key) as Flight<T> | undefined
     if (running !== undefined) {
@@ -42,7 +43,7 @@ export async function singleFlight<T> (
       if (outcome.leaderTimedOut) continue
       return { value: outcome.value, joined: true }
     }
-    const wait = { ...options, timeoutMs: timeLeft(options.timeoutMs, started) }
+    const wait = { ...options, since: started }
     const flight: Flight<T> = { promise: work(wait), since: Date.now() }
     map.set(key, flight)
     try {
@@ -56,7 +57,7 @@ export async function singleFlight<T> (
 /** What a joiner got: the flight's value, or word that the flight's own lock wait timed out. */
 type Joined<T> = { leaderTimedOut: false, value: T } | { leaderTimedOut: true }
 
-async function join<T> (flight: Flight<T>, key: string, options: WaitOptions, started: number): Promise<Joined<T>> {
+async function join<T> (flight: Flight<T>, key: string, options: WaitSince, started: number): Promise<Joined<T>> {
   const outcome = flight.promise.then(
     (value): Joined<T> => ({ leaderTimedOut: false, value }),
     (err: unknown): Joined<T> => {

@@ -3,7 +3,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { errorCode, isFdExhaustion } from '../util/fs.js'
 import { openLockFile, tryFlock, unlockFd } from './flock.js'
-import { flockHolder, waitForLock, type LockHolder, type WaitOptions } from './lockWait.js'
+import { flockHolder, waitForLock, type LockHolder, type WaitSince } from './lockWait.js'
 
 export type { LockHolder, WaitInfo, WaitOptions } from './lockWait.js'
 
@@ -43,7 +43,7 @@ export interface StoreClosing {
  * holder killed by SIGKILL leaves its file behind, unlocked; the next taker reuses it and removes it.
  */
 export async function withKeyLock<T> (
-  lockFile: string, key: string, fn: () => Promise<T>, options: WaitOptions & PollOptions = {},
+  lockFile: string, key: string, fn: () => Promise<T>, options: WaitSince & PollOptions = {},
 ): Promise<T> {
   const fd = await acquire(lockFile, key, options)
   options.closing?.heldKeyLocks.add(lockFile)
@@ -57,8 +57,8 @@ export async function withKeyLock<T> (
 }
 
 /** Opens `lockFile` and waits for its flock; returns the descriptor once it holds the lock on the current file. */
-async function acquire (lockFile: string, key: string, options: WaitOptions & PollOptions): Promise<number> {
-  const started = Date.now()
+async function acquire (lockFile: string, key: string, options: WaitSince & PollOptions): Promise<number> {
+  const started = options.since ?? Date.now()
   const { closing } = options
   const stopped = closing === undefined ? undefined : () => closing.started && !closing.heldKeyLocks.has(lockFile)
   for (;;) {

@@ -31,12 +31,15 @@ export interface WaitOptions {
   timeoutMs?: number
 }
 
-const REPORT_EVERY_MS = 1000
-
-/** What is left of a wait's `timeoutMs` (undefined: no limit) since `started`: waiting again never waits longer. */
-export function timeLeft (timeoutMs: number | undefined, started: number): number | undefined {
-  return timeoutMs === undefined ? undefined : Math.max(0, timeoutMs - (Date.now() - started))
+/**
+ * Internal: a wait made in several steps (a join of another task's work, then a lock of its own) says when the
+ * caller began waiting, so `timeoutMs` and every report's `waitedMs` count from there, not from each step.
+ */
+export interface WaitSince extends WaitOptions {
+  since?: number
 }
+
+const REPORT_EVERY_MS = 1000
 
 /**
  * Polls `tryTake` (a non-blocking flock) until it succeeds, backing off on timers. While it waits it reports the

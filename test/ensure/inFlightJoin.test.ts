@@ -4,7 +4,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createStoreContext } from '../../lib/context.js'
 import { singleFlight } from '../../lib/ensure/inFlight.js'
+import { LockTimeoutError } from '../../lib/errors.js'
 import type { WaitInfo } from '../../lib/lock/keyLock.js'
+import type { WaitSince } from '../../lib/lock/lockWait.js'
 import { tempDir } from '../helpers/tmp.js'
 
 /** A flight the test lands by hand, and a context to run it in. */
@@ -57,5 +59,28 @@ describe('singleFlight: a joining task', () => {
     expect(await outcome).toMatchObject({ code: 'ERR_CAS_LOCK_TIMEOUT' })
     land()
     await first
+  })
+
+  it('that goes round after the first task\'s own lock wait timed out runs the work told when it began waiting', async () => {
+    const ctx = createStoreContext({ root: tempDir(), fsync: false })
+    let giveUp!: () => void
+    const gaveUp = new Promise<void>(resolve => { giveUp = resolve })
+    const first = singleFlight(ctx, 'k', async () => {
+      await gaveUp
+      throw new LockTimeoutError('k', undefined, 100)
+    }, { timeoutMs: 100 })
+    first.catch(() => {})
+    const joinedAt = Date.now()
+    let told: WaitSince | undefined
+    const joined = singleFlight(ctx, 'k', async wait => {
+      told = wait
+      return 'mine'
+    }, { timeoutMs: 5000, onWait: () => {} })
+    await vi.advanceTimersByTimeAsync(1500)
+    giveUp()
+    expect(await joined).toEqual({ value: 'mine', joined: false })
+    // Its lock's timeout and reports go on from its own start, 1.5 s before the work began.
+    expect(told).toMatchObject({ timeoutMs: 5000, since: joinedAt })
+    await expect(first).rejects.toMatchObject({ code: 'ERR_CAS_LOCK_TIMEOUT' })
   })
 })

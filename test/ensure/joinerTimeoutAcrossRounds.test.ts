@@ -59,15 +59,23 @@ it('a joiner that re-checks and goes round gives up within its own timeoutMs, co
   fs.mkdirSync(dataPath)
 
   const TIMEOUT = 1500
+  const waited: Array<[number, number]> = [] // [suspects so far, waitedMs] of each report to the joiner
+  let timeoutMessage = ''
   const startedAt = performance.now()
   const joiner = store.ensurePackage({
     integrity: pkg!.integrity,
     pkgId: pkg!.pkgId,
     tarball,
     timeoutMs: TIMEOUT,
-    onWait: info => { if (info.waitedMs >= 900 && suspects === 1) first.release() }, // its report at ~1000 ms
+    onWait: info => {
+      waited.push([suspects, info.waitedMs])
+      if (info.waitedMs >= 900 && suspects === 1) first.release() // its report at ~1000 ms
+    },
   })
-  const outcome = await joiner.then(() => 'resolved', (err: { code?: string }) => err.code)
+  const outcome = await joiner.then(() => 'resolved', (err: { code?: string, message: string }) => {
+    timeoutMessage = err.message
+    return err.code
+  })
   const elapsed = performance.now() - startedAt
   await leader
   second?.release()
@@ -78,5 +86,11 @@ it('a joiner that re-checks and goes round gives up within its own timeoutMs, co
   expect(outcome).toBe('ERR_CAS_LOCK_TIMEOUT')
   // Counted again from zero when it went round, it took ~2,500 ms.
   expect(elapsed).toBeLessThan(TIMEOUT + 400)
+  // Its reports count from its own start in both rounds: the wait for the second holder's lock goes on from ~1000 ms
+  // (it started over at 0 before), and the error says it waited the whole 1.5 s, not the last ~0.5 s.
+  const secondRound = waited.filter(([round]) => round === 2).map(([, ms]) => ms)
+  expect(secondRound.length).toBeGreaterThan(0)
+  expect(Math.min(...secondRound)).toBeGreaterThanOrEqual(900)
+  expect(timeoutMessage).toMatch(/after 2 s/) // 1.5 s, rounded (it said "after 0 s")
   await store.close()
 }, 20_000)
