@@ -5,6 +5,7 @@ import { BadTarballError, CasError, InvalidArgumentError, UnsafePathError } from
 import type { EnsureFileResult, FileInfo, PackageIndex } from '../types.js'
 import { SYNC_IO_LIMIT } from '../util/hash.js'
 import { ensureFile } from '../write/ensureFile.js'
+import { STREAM_BATCH_BYTES } from '../write/writeTemp.js'
 import { addPackageMeta } from './addPackageMeta.js'
 import { tarEntriesInMemory, type TarEntry } from './tarInMemory.js'
 import { DEFAULT_MAX_UNPACKED_BYTES, TarballBudget, type AddLimits } from './limits.js'
@@ -16,6 +17,8 @@ const FEED_SLICE = 16 * 1024
 /** Small entries read into memory and waiting for their writes, at most (bytes, and count). */
 const MAX_BUFFERED_BYTES = 32 * 1024 * 1024
 const MAX_BUFFERED_ENTRIES = 64
+/** What a streamed entry holds once its body is read, until its file is written: the writer's two batches. */
+const STREAMED_HELD_BYTES = 2 * STREAM_BATCH_BYTES
 
 /** Options of {@link addFilesFromTarball}: the limits of every add verb, and the tarball's expected integrity. */
 export interface AddFilesFromTarballOptions extends AddLimits {
@@ -126,8 +129,9 @@ async function unpackTarball (
   const latest = new Map<string, number>()
   const budget = new TarballBudget(options)
   const stop = new Stop()
-  // Every write not yet settled; and, of those, the bytes of small entries already read into memory. Only the
-  // latter hold memory, and only they can finish without more input, so only they are waited for.
+  // Every write not yet settled; and, of those, the ones that can finish without more input and hold memory
+  // meanwhile: small entries read into memory, and large ones whose body has been read (see streamEntry). Only
+  // those are waited for: a large entry still being read needs the feeder to go on.
   const writes = new Set<Promise<void>>()
   const buffered = new Set<Promise<void>>()
   let bufferedBytes = 0
@@ -174,11 +178,33 @@ async function unpackTarball (
         buffered.add(tracked)
         await stored
       })
-      : ensureFile(ctx, bytes, { mode }).then(record)
+      : streamEntry(bytes, mode).then(record)
     const tracked = write.catch(fail).finally(() => writes.delete(tracked))
     writes.add(tracked)
   })
   parser.on('error', fail)
+  // A large entry is streamed into its file. Once its body has been read it holds up to two of the writer's batches
+  // until its last write lands, and needs no more input: from then on it counts as buffered, like a small entry, so
+  // a disk slower than the unpacking holds the feeder back instead of letting finished entries pile up (with a
+  // batch and a descriptor each).
+  const streamEntry = async (bytes: AsyncIterable<Buffer>, mode: number): Promise<EnsureFileResult> => {
+    let written!: () => void
+    const settled = new Promise<void>(resolve => { written = resolve })
+    async function * body (): AsyncGenerator<Buffer> {
+      yield * bytes
+      bufferedBytes += STREAMED_HELD_BYTES
+      const tracked = settled.finally(() => {
+        bufferedBytes -= STREAMED_HELD_BYTES
+        buffered.delete(tracked)
+      })
+      buffered.add(tracked)
+    }
+    try {
+      return await ensureFile(ctx, body(), { mode })
+    } finally {
+      written()
+    }
+  }
   const ended = new Promise<void>(resolve => parser.on('end', resolve))
   const tooMuchBuffered = (): boolean => bufferedBytes > MAX_BUFFERED_BYTES || buffered.size > MAX_BUFFERED_ENTRIES
   const drained = async (): Promise<void> => {

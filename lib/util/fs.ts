@@ -8,8 +8,13 @@ import gfs from 'graceful-fs'
  * used on the small-file hot path are plain `node:fs`; their callers fall back to these on EMFILE.
  */
 export const openAsync = promisify(gfs.open) as (path: string, flags: string | number, mode?: number) => Promise<number>
-export const closeAsync = promisify(gfs.close) as (fd: number) => Promise<void>
-export const fsyncAsync = promisify(gfs.fsync) as (fd: number) => Promise<void>
+// close and fsync look graceful-fs up at each call (as writeAllAsync does), so a test's spy on them is seen.
+export async function closeAsync (fd: number): Promise<void> {
+  await new Promise<void>((resolve, reject) => { gfs.close(fd, err => { if (err) reject(err); else resolve() }) })
+}
+export async function fsyncAsync (fd: number): Promise<void> {
+  await new Promise<void>((resolve, reject) => { gfs.fsync(fd, err => { if (err) reject(err); else resolve() }) })
+}
 export const unlinkAsync = promisify(gfs.unlink) as (path: string) => Promise<void>
 export const readFileAsync = promisify(gfs.readFile) as (path: string) => Promise<Buffer>
 export const createReadStream = gfs.createReadStream as typeof fs.createReadStream

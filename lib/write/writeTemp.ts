@@ -39,7 +39,12 @@ export async function writeBufferToTemp (ctx: StoreContext, data: Buffer, mode: 
         unlinkQuietly(temp)
         throw new FileAccessError(temp, err as NodeJS.ErrnoException)
       }
-      fs.closeSync(fd)
+      try {
+        fs.closeSync(fd) // NFS reports a deferred write error here (EIO, EDQUOT): the temp is then not whole
+      } catch (err) {
+        unlinkQuietly(temp)
+        throw new FileAccessError(temp, err as NodeJS.ErrnoException)
+      }
       return temp
     }
   }
@@ -52,12 +57,12 @@ export async function writeBufferToTemp (ctx: StoreContext, data: Buffer, mode: 
     unlinkQuietly(temp)
     throw new FileAccessError(temp, err as NodeJS.ErrnoException)
   }
-  await closeAsync(fd)
+  await closeTemp(fd, temp)
   return temp
 }
 
 /** How much of a stream is gathered before one write: fewer, larger writes, and hashing overlaps the write. */
-const STREAM_BATCH_BYTES = 1024 * 1024
+export const STREAM_BATCH_BYTES = 1024 * 1024
 
 /**
  * Streams `source` into a fresh temp file, hashing on the way. Chunks are copied into a 1 MiB batch; a full batch
@@ -123,8 +128,21 @@ export async function writeStreamToTemp (
     unlinkQuietly(temp)
     throw err
   }
-  await closeAsync(fd)
+  await closeTemp(fd, temp)
   return { path: temp, digest: hash.digest('hex'), size }
+}
+
+/**
+ * Closes a temp file written in full. A failed close (NFS reports a deferred write error there: EIO, EDQUOT) means
+ * its bytes may not all be there: the temp is removed and the failure is the writer's.
+ */
+async function closeTemp (fd: number, temp: string): Promise<void> {
+  try {
+    await closeAsync(fd)
+  } catch (err) {
+    unlinkQuietly(temp)
+    throw new FileAccessError(temp, err as NodeJS.ErrnoException)
+  }
 }
 
 function toBytes (chunk: unknown): Uint8Array {
