@@ -5,7 +5,6 @@ import { BadTarballError, CasError, InvalidArgumentError, UnsafePathError } from
 import type { EnsureFileResult, FileInfo, PackageIndex } from '../types.js'
 import { SYNC_IO_LIMIT } from '../util/hash.js'
 import { ensureFile } from '../write/ensureFile.js'
-import { STREAM_BATCH_BYTES } from '../write/writeTemp.js'
 import { addPackageMeta } from './addPackageMeta.js'
 import { tarEntriesInMemory, type TarEntry } from './tarInMemory.js'
 import { DEFAULT_MAX_UNPACKED_BYTES, TarballBudget, type AddLimits } from './limits.js'
@@ -17,8 +16,6 @@ const FEED_SLICE = 16 * 1024
 /** Small entries read into memory and waiting for their writes, at most (bytes, and count). */
 const MAX_BUFFERED_BYTES = 32 * 1024 * 1024
 const MAX_BUFFERED_ENTRIES = 64
-/** What a streamed entry holds once its body is read, until its file is written: the writer's two batches. */
-const STREAMED_HELD_BYTES = 2 * STREAM_BATCH_BYTES
 
 /** Options of {@link addFilesFromTarball}: the limits of every add verb, and the tarball's expected integrity. */
 export interface AddFilesFromTarballOptions extends AddLimits {
@@ -183,20 +180,16 @@ async function unpackTarball (
     writes.add(tracked)
   })
   parser.on('error', fail)
-  // A large entry is streamed into its file. Once its body has been read it holds up to two of the writer's batches
-  // until its last write lands, and needs no more input: from then on it counts as buffered, like a small entry, so
-  // a disk slower than the unpacking holds the feeder back instead of letting finished entries pile up (with a
-  // batch and a descriptor each).
+  // A large entry is streamed into its file. Once its body has been read it needs no more input, but its last
+  // write may still be pending (with the writer's two batches, 256 KiB, and a descriptor): from then on it counts
+  // as a buffered entry, like a small one, so a disk slower than the unpacking holds the feeder back (64 entries at
+  // most, so 16 MiB of batches) instead of letting finished entries pile up.
   const streamEntry = async (bytes: AsyncIterable<Buffer>, mode: number): Promise<EnsureFileResult> => {
     let written!: () => void
     const settled = new Promise<void>(resolve => { written = resolve })
     async function * body (): AsyncGenerator<Buffer> {
       yield * bytes
-      bufferedBytes += STREAMED_HELD_BYTES
-      const tracked = settled.finally(() => {
-        bufferedBytes -= STREAMED_HELD_BYTES
-        buffered.delete(tracked)
-      })
+      const tracked = settled.finally(() => { buffered.delete(tracked) })
       buffered.add(tracked)
     }
     try {

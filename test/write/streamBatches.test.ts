@@ -1,16 +1,18 @@
-// A stream is written in 1 MiB batches, one write in flight while the next batch fills. These cases pin what that
-// pipelining must not change: what is hashed is what is written (even when a source reuses its buffer), chunks that
-// straddle batches, and a failure while a write is still in flight (its descriptor is not closed under it).
+// A stream is written in batches (STREAM_BATCH_BYTES), one write in flight while the next batch fills. These cases
+// pin what that pipelining must not change: what is hashed is what is written (even when a source reuses its
+// buffer), chunks that straddle batches, and a failure while a write is still in flight (its descriptor is not
+// closed under it).
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import gfs from 'graceful-fs'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { openStore } from '../../lib/index.js'
+import { STREAM_BATCH_BYTES } from '../../lib/write/writeTemp.js'
 import { gate } from '../helpers/gate.js'
 import { tempDir } from '../helpers/tmp.js'
 
-const MiB = 1024 * 1024
+const BATCH = STREAM_BATCH_BYTES
 
 afterEach(() => { vi.restoreAllMocks() })
 
@@ -39,10 +41,10 @@ describe('ensureFile from a stream, written in batches', () => {
   })
 
   it.each([
-    ['exactly one batch', [MiB]],
-    ['one byte past a batch', [MiB, 1]],
-    ['one chunk of three batches and a bit', [3 * MiB + 7]],
-    ['small chunks ending a byte short of a batch', [...Array(16).fill(64 * 1024 - 1), 15]],
+    ['exactly one batch', [BATCH]],
+    ['one byte past a batch', [BATCH, 1]],
+    ['one chunk of three batches and a bit', [3 * BATCH + 7]],
+    ['small chunks ending a byte short of a batch', [...Array(16).fill(BATCH / 16 - 1), 15]],
   ])('%s: stored whole under its own hash', async (_, sizes) => {
     const store = await openStore(tempDir())
     const chunks = (sizes as number[]).map(size => crypto.randomBytes(size))
@@ -79,7 +81,7 @@ describe('ensureFile from a stream, written in batches', () => {
     }) as typeof gfs.close)
     const boom = new Error('source broke')
     async function * failing (): AsyncGenerator<Buffer> {
-      yield crypto.randomBytes(MiB) // the first batch: its write is held
+      yield crypto.randomBytes(BATCH) // the first batch: its write is held
       yield crypto.randomBytes(1024)
       throw boom
     }
@@ -105,7 +107,7 @@ describe('ensureFile from a stream, written in batches', () => {
       if (++writes > 1) return (realWrite as (...a: unknown[]) => void)(...args)
       firstWrite.wait().then(() => (realWrite as (...a: unknown[]) => void)(...args), () => {})
     }) as typeof gfs.write)
-    const chunks = Array.from({ length: 5 }, () => crypto.randomBytes(MiB / 2))
+    const chunks = Array.from({ length: 5 }, () => crypto.randomBytes(BATCH / 2))
     let pulledAll!: () => void
     const allPulled = new Promise<void>(resolve => { pulledAll = resolve })
     async function * source (): AsyncGenerator<Buffer> {
@@ -143,7 +145,7 @@ describe('ensureFile from a stream, written in batches', () => {
       if (pending > 0) closedWhilePending = true
       return realClose(fd, callback)
     }) as typeof gfs.close)
-    const chunks = [crypto.randomBytes(MiB), crypto.randomBytes(1000)]
+    const chunks = [crypto.randomBytes(BATCH), crypto.randomBytes(1000)]
     const writing = store.ensureFile((async function * () { yield * chunks })(), { mode: 0o644 })
     await lastWrite.reached
     for (let i = 0; i < 20; i++) await new Promise(resolve => setImmediate(resolve))
@@ -172,7 +174,7 @@ describe('ensureFile from a stream, written in batches', () => {
       }
       return (realWrite as (...a: unknown[]) => void)(...args)
     }) as typeof gfs.write)
-    const chunks = Array.from({ length: 4 }, () => crypto.randomBytes(MiB))
+    const chunks = Array.from({ length: 4 }, () => crypto.randomBytes(BATCH))
     async function * source (): AsyncGenerator<Buffer> {
       yield chunks[0]!
       yield chunks[1]!
