@@ -7,8 +7,12 @@ import gfs from 'graceful-fs'
  * the open and retries once another descriptor is closed, instead of failing the install. The synchronous calls
  * used on the small-file hot path are plain `node:fs`; their callers fall back to these on EMFILE.
  */
-export const openAsync = promisify(gfs.open) as (path: string, flags: string | number, mode?: number) => Promise<number>
-// close and fsync look graceful-fs up at each call (as writeAllAsync does), so a test's spy on them is seen.
+// open, close and fsync look graceful-fs up at each call (as writeAllAsync does), so a test's spy on them is seen.
+export async function openAsync (path: string, flags: string | number, mode?: number): Promise<number> {
+  return await new Promise<number>((resolve, reject) => {
+    gfs.open(path, flags, mode, (err, fd) => { if (err) reject(err); else resolve(fd) })
+  })
+}
 export async function closeAsync (fd: number): Promise<void> {
   await new Promise<void>((resolve, reject) => { gfs.close(fd, err => { if (err) reject(err); else resolve() }) })
 }
