@@ -9,15 +9,22 @@ import gfs from 'graceful-fs'
  */
 // open, close and fsync look graceful-fs up at each call (as writeAllAsync does), so a test's spy on them is seen.
 export async function openAsync (path: string, flags: string | number, mode?: number): Promise<number> {
-  return await new Promise<number>((resolve, reject) => {
-    gfs.open(path, flags, mode, (err, fd) => { if (err) reject(err); else resolve(fd) })
-  })
+  return await viaCallback<number>(done => { gfs.open(path, flags, mode, done) })
 }
 export async function closeAsync (fd: number): Promise<void> {
-  await new Promise<void>((resolve, reject) => { gfs.close(fd, err => { if (err) reject(err); else resolve() }) })
+  await viaCallback(done => { gfs.close(fd, done) })
 }
 export async function fsyncAsync (fd: number): Promise<void> {
-  await new Promise<void>((resolve, reject) => { gfs.fsync(fd, err => { if (err) reject(err); else resolve() }) })
+  await viaCallback(done => { gfs.fsync(fd, done) })
+}
+
+/** A callback-style call as a promise. */
+async function viaCallback<T = void> (
+  call: (done: (err: NodeJS.ErrnoException | null, value?: T) => void) => void,
+): Promise<T> {
+  return await new Promise<T>((resolve, reject) => {
+    call((err, value) => { if (err) reject(err); else resolve(value as T) })
+  })
 }
 export const unlinkAsync = promisify(gfs.unlink) as (path: string) => Promise<void>
 export const readFileAsync = promisify(gfs.readFile) as (path: string) => Promise<Buffer>
