@@ -9,7 +9,7 @@ import gfs from 'graceful-fs'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { openStore } from '../../lib/index.js'
 import { STREAM_BATCH_BYTES } from '../../lib/write/writeTemp.js'
-import { gate } from '../helpers/gate.js'
+import { gate, type Gate } from '../helpers/gate.js'
 import { tempDir } from '../helpers/tmp.js'
 
 const BATCH = STREAM_BATCH_BYTES
@@ -18,6 +18,33 @@ afterEach(() => { vi.restoreAllMocks() })
 
 function sha512 (data: Buffer): string {
   return crypto.createHash('sha512').update(data).digest('hex')
+}
+
+/**
+ * Spies on the writer's writes and closes: write number `held` waits for the returned gate; the others go through.
+ * Tells how many writes have settled, and whether a descriptor was closed while a write was still pending.
+ */
+function watchWrites (held: number): { hold: Gate, settled: () => number, closedWhilePending: () => boolean } {
+  const hold = gate()
+  const realWrite = gfs.write
+  let writes = 0
+  let pending = 0
+  let settled = 0
+  let closedWhilePending = false
+  vi.spyOn(gfs, 'write').mockImplementation(((...args: unknown[]) => {
+    const callback = args[args.length - 1] as (err: Error | null, written?: number) => void
+    const done = (err: Error | null, written?: number): void => { pending--; settled++; callback(err, written) }
+    pending++
+    const run = (): void => (realWrite as (...a: unknown[]) => void)(...args.slice(0, -1), done)
+    if (++writes === held) hold.wait().then(run, () => {})
+    else run()
+  }) as typeof gfs.write)
+  const realClose = gfs.close
+  vi.spyOn(gfs, 'close').mockImplementation(((fd: number, callback: (err: Error | null) => void) => {
+    if (pending > 0) closedWhilePending = true
+    return realClose(fd, callback)
+  }) as typeof gfs.close)
+  return { hold, settled: () => settled, closedWhilePending: () => closedWhilePending }
 }
 
 describe('ensureFile from a stream, written in batches', () => {
@@ -58,27 +85,7 @@ describe('ensureFile from a stream, written in batches', () => {
   it('a source failing while a batch is being written: the descriptor is closed only after that write, then the temp file goes', async () => {
     const dir = tempDir()
     const store = await openStore(dir)
-    const firstWrite = gate()
-    const realWrite = gfs.write
-    let writes = 0
-    let writeSettled = false
-    let closedBeforeWriteSettled = false
-    vi.spyOn(gfs, 'write').mockImplementation(((...args: unknown[]) => {
-      const callback = args[args.length - 1] as (err: Error | null, written?: number) => void
-      if (++writes > 1) return (realWrite as (...a: unknown[]) => void)(...args)
-      // Hold the first batch's write until the test lets it go.
-      firstWrite.wait().then(() => {
-        (realWrite as (...a: unknown[]) => void)(...args.slice(0, -1), (err: Error | null, written?: number) => {
-          writeSettled = true
-          callback(err, written)
-        })
-      }, () => {})
-    }) as typeof gfs.write)
-    const realClose = gfs.close
-    vi.spyOn(gfs, 'close').mockImplementation(((fd: number, callback: (err: Error | null) => void) => {
-      if (!writeSettled) closedBeforeWriteSettled = true
-      return realClose(fd, callback)
-    }) as typeof gfs.close)
+    const watch = watchWrites(1) // the first batch's write is held until the test lets it go
     const boom = new Error('source broke')
     async function * failing (): AsyncGenerator<Buffer> {
       yield crypto.randomBytes(BATCH) // the first batch: its write is held
@@ -87,26 +94,20 @@ describe('ensureFile from a stream, written in batches', () => {
     }
     const writing = store.ensureFile(failing(), { mode: 0o644 })
     writing.catch(() => {})
-    await firstWrite.reached
+    await watch.hold.reached
     // Give the failure every chance to run ahead of the held write.
     for (let i = 0; i < 20; i++) await new Promise(resolve => setImmediate(resolve))
-    firstWrite.open()
+    watch.hold.open()
     await expect(writing).rejects.toBe(boom)
-    expect(closedBeforeWriteSettled).toBe(false)
-    expect(writeSettled).toBe(true)
+    expect(watch.closedWhilePending()).toBe(false)
+    expect(watch.settled()).toBeGreaterThan(0)
     expect(fs.readdirSync(path.join(dir, 'v11', 'tmp')).filter(name => !name.startsWith('.'))).toEqual([])
     await store.close()
   })
 
   it('the batch being written is not refilled while its write is held', async () => {
     const store = await openStore(tempDir())
-    const firstWrite = gate()
-    const realWrite = gfs.write
-    let writes = 0
-    vi.spyOn(gfs, 'write').mockImplementation(((...args: unknown[]) => {
-      if (++writes > 1) return (realWrite as (...a: unknown[]) => void)(...args)
-      firstWrite.wait().then(() => (realWrite as (...a: unknown[]) => void)(...args), () => {})
-    }) as typeof gfs.write)
+    const watch = watchWrites(1)
     const chunks = Array.from({ length: 5 }, () => crypto.randomBytes(BATCH / 2))
     let pulledAll!: () => void
     const allPulled = new Promise<void>(resolve => { pulledAll = resolve })
@@ -117,7 +118,7 @@ describe('ensureFile from a stream, written in batches', () => {
     }
     const writing = store.ensureFile(source(), { mode: 0o644 })
     await allPulled
-    firstWrite.open()
+    watch.hold.open()
     const added = await writing
     const expected = Buffer.concat(chunks)
     expect(added.digest).toBe(sha512(expected))
@@ -127,31 +128,14 @@ describe('ensureFile from a stream, written in batches', () => {
 
   it('the last batch is written in full before the temp file is closed and renamed', async () => {
     const store = await openStore(tempDir())
-    const lastWrite = gate()
-    const realWrite = gfs.write
-    let writes = 0
-    let pending = 0
-    let closedWhilePending = false
-    vi.spyOn(gfs, 'write').mockImplementation(((...args: unknown[]) => {
-      const callback = args[args.length - 1] as (err: Error | null, written?: number) => void
-      const done = (err: Error | null, written?: number): void => { pending--; callback(err, written) }
-      pending++
-      const run = (): void => (realWrite as (...a: unknown[]) => void)(...args.slice(0, -1), done)
-      if (++writes === 2) lastWrite.wait().then(run, () => {})
-      else run()
-    }) as typeof gfs.write)
-    const realClose = gfs.close
-    vi.spyOn(gfs, 'close').mockImplementation(((fd: number, callback: (err: Error | null) => void) => {
-      if (pending > 0) closedWhilePending = true
-      return realClose(fd, callback)
-    }) as typeof gfs.close)
+    const watch = watchWrites(2) // the last one
     const chunks = [crypto.randomBytes(BATCH), crypto.randomBytes(1000)]
     const writing = store.ensureFile((async function * () { yield * chunks })(), { mode: 0o644 })
-    await lastWrite.reached
+    await watch.hold.reached
     for (let i = 0; i < 20; i++) await new Promise(resolve => setImmediate(resolve))
-    lastWrite.open()
+    watch.hold.open()
     const added = await writing
-    expect(closedWhilePending).toBe(false)
+    expect(watch.closedWhilePending()).toBe(false)
     expect(fs.readFileSync(added.filePath).equals(Buffer.concat(chunks))).toBe(true)
     await store.close()
   })
