@@ -31,7 +31,7 @@ export async function addApprovedFiles (
   for (const file of payload.files) {
     const handOff: LockedStep[] = []
     try {
-      const { content, mode } = openApproved(file)
+      const { content, mode } = await openApproved(file)
       const added = await ensureFile(taskContext(payload.store, handOff), content, { mode })
       out.push({ digest: added.digest, size: added.size, checkedAt: added.checkedAt, mode, step: handOff[0]! })
     } catch {

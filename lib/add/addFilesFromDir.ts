@@ -7,7 +7,7 @@ import {
 } from '../errors.js'
 import { isSafePackageFileName } from '../pkgIndex/fileName.js'
 import type { PackageIndex } from '../types.js'
-import { errorCode } from '../util/fs.js'
+import { errorCode, whenDescriptorsFree } from '../util/fs.js'
 import { reach, type TestHooks } from '../util/hooks.js'
 import { addBesideThreads, prepareThreads } from './addBesideThreads.js'
 import { addPackageMeta } from './addPackageMeta.js'
@@ -94,7 +94,7 @@ async function collect (walk: Walk, realDir: string, prefix: string, ancestors: 
     await new Promise(resolve => setImmediate(resolve))
     walk.lastTurn = performance.now()
   }
-  for (const entry of readDir(realDir)) {
+  for (const entry of await readDir(realDir)) {
     const entryPath = path.join(realDir, entry.name)
     const name = prefix === '' ? entry.name : `${prefix}/${entry.name}`
     // A name that is not UTF-8 comes back with U+FFFD in it: another name, one lstat would not find (or would find
@@ -165,9 +165,10 @@ function notUtf8Name (dir: string, name: string): Buffer | undefined {
   return raw.find(bytes => !isUtf8(bytes) && bytes.toString('utf8') === name)
 }
 
-function readDir (dir: string): fs.Dirent[] {
+/** A folder's entries; out of descriptors, waits for one (see `whenDescriptorsFree`) instead of failing the add. */
+async function readDir (dir: string): Promise<fs.Dirent[]> {
   try {
-    return fs.readdirSync(dir, { withFileTypes: true })
+    return await whenDescriptorsFree(() => fs.readdirSync(dir, { withFileTypes: true }))
   } catch (err) {
     throw new FileAccessError(dir, err as NodeJS.ErrnoException)
   }

@@ -1,6 +1,6 @@
 import fs from 'node:fs'
 import { FileAccessError, FileChangedError } from '../errors.js'
-import { createReadStream, errorCode } from '../util/fs.js'
+import { createReadStream, errorCode, whenDescriptorsFree } from '../util/fs.js'
 import { SYNC_IO_LIMIT } from '../util/hash.js'
 
 /** A file the walk approved: where it is, and which inode it was then. */
@@ -10,17 +10,25 @@ export interface Approved {
   ino: number
 }
 
+/** What {@link openApproved} gives: the file's bytes (small) or a stream over its descriptor (large), and its mode. */
+export interface OpenedFile {
+  content: Buffer | AsyncIterable<unknown>
+  mode: number
+}
+
 const OPEN_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0) | (fs.constants.O_NONBLOCK ?? 0)
 
 /**
  * Opens the file the walk approved and checks that the descriptor is that file: a regular file, same device and
  * inode, really at the approved path. Returns its bytes (small) or a stream over the descriptor (large), and the
- * mode of the file actually opened.
+ * mode of the file actually opened. Out of descriptors (EMFILE, ENFILE: a large folder added beside other work, a
+ * low `ulimit -n`), the open waits for one and tries again, as graceful-fs does for the writer's opens, instead of
+ * failing the add.
  */
-export function openApproved (file: Approved): { content: Buffer | AsyncIterable<unknown>, mode: number } {
+export async function openApproved (file: Approved): Promise<OpenedFile> {
   let fd: number
   try {
-    fd = fs.openSync(file.realPath, OPEN_FLAGS)
+    fd = await whenDescriptorsFree(() => fs.openSync(file.realPath, OPEN_FLAGS))
   } catch (err) {
     const code = errorCode(err)
     if (code === 'ELOOP') throw new FileChangedError(file.realPath, 'it became a symbolic link')

@@ -3,7 +3,7 @@ import path from 'node:path'
 import { FileAccessError } from '../errors.js'
 import { IMPORT_JOURNAL_SUFFIX, uniqueId } from '../layout/tempName.js'
 import type { TempOwner } from './tempOwner.js'
-import { errorCode, writeAllSync } from '../util/fs.js'
+import { errorCode, isFdExhaustion, whenDescriptorsFree, writeAllSync } from '../util/fs.js'
 
 /*
  * Why a journal: an import builds its package in a hidden temp folder next to the target (in the user's
@@ -59,7 +59,10 @@ export class ImportJournal {
       // Held first: from the journal's first byte on, a cleaner finds its owner alive and leaves it alone.
       if (!this.#owner.held) await this.#owner.hold()
       const file = path.join(this.#tmpDir, uniqueId() + IMPORT_JOURNAL_SUFFIX)
-      this.#fd = openNew(file, this.#tmpDir)
+      // Out of descriptors (an install importing many packages at once), the first import waits for one.
+      this.#fd = await whenDescriptorsFree(() => openNew(file, this.#tmpDir)).catch(err => {
+        throw isFdExhaustion(err) ? new FileAccessError(file, err as NodeJS.ErrnoException) : err
+      })
       this.#file = file
     } catch (err) {
       this.#opening = undefined // the next import tries again
@@ -121,18 +124,23 @@ export class ImportJournal {
   }
 }
 
-/** Creates `file` (O_EXCL, append-only), making the temp folder again if a user removed it. */
+/**
+ * Creates `file` (O_EXCL, append-only), making the temp folder again if a user removed it. EMFILE and ENFILE are
+ * thrown as they are, for the caller to wait on.
+ */
 function openNew (file: string, tmpDir: string): number {
   const flags = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_APPEND
   try {
     return fs.openSync(file, flags, 0o644)
   } catch (err) {
+    if (isFdExhaustion(err)) throw err
     if (errorCode(err) !== 'ENOENT') throw new FileAccessError(file, err as NodeJS.ErrnoException)
   }
   try {
     fs.mkdirSync(tmpDir, { recursive: true })
     return fs.openSync(file, flags, 0o644)
   } catch (err) {
+    if (isFdExhaustion(err)) throw err
     throw new FileAccessError(file, err as NodeJS.ErrnoException)
   }
 }

@@ -122,16 +122,25 @@ export function fsyncPathSync (file: string): void {
 }
 
 /**
- * Runs a synchronous call that needs descriptors (a listing, a write, a recursive removal) and, out of them
- * (EMFILE, ENFILE), waits and tries it again, as graceful-fs does for the calls it wraps: a process at its limit
- * gets descriptors back as its other work finishes. The call must be safe to run again.
+ * How long a call waits for a free descriptor before it fails with the EMFILE it kept meeting: graceful-fs's own
+ * bound for the calls it wraps. A wait that never ends would turn the rare case where every descriptor is held by
+ * work that itself waits for one (each large file's source open while its temp file cannot be opened) into a hang.
  */
-export async function whenDescriptorsFree<T> (call: () => T): Promise<T> {
+export const DESCRIPTOR_WAIT_MS = 60_000
+
+/**
+ * Runs a synchronous call that needs descriptors (a listing, an open, a write, a recursive removal) and, out of
+ * them (EMFILE, ENFILE), waits and tries it again, as graceful-fs does for the calls it wraps: a process at its
+ * limit gets descriptors back as its other work finishes. The call must be safe to run again. Gives up (throwing
+ * the last EMFILE) after `giveUpAfterMs`.
+ */
+export async function whenDescriptorsFree<T> (call: () => T, giveUpAfterMs = DESCRIPTOR_WAIT_MS): Promise<T> {
+  const started = Date.now()
   for (let attempt = 0; ; attempt++) {
     try {
       return call()
     } catch (err) {
-      if (!isFdExhaustion(err)) throw err
+      if (!isFdExhaustion(err) || Date.now() - started >= giveUpAfterMs) throw err
     }
     await new Promise(resolve => setTimeout(resolve, Math.min(100, 2 ** attempt)))
   }

@@ -1,0 +1,68 @@
+import fs from 'node:fs'
+
+/** Synchronous fs calls a squeeze can make meet a full descriptor table. */
+export type SqueezedCall = 'readdirSync' | 'openSync'
+
+/**
+ * Makes the first call of each kind on each path that `squeezes(path)` picks meet a full descriptor table: just
+ * before it, this process takes every free descriptor (opening /dev/null). When the call then fails with EMFILE,
+ * one descriptor is given back on the next turn of the event loop, so code that waits and tries again gets it, and
+ * code that gives up on EMFILE fails; once the call succeeds, every descriptor taken is given back (the shortage was
+ * that call's alone). No timing is involved: the give-backs answer the call's own failure and success.
+ * `emfile` counts the failures per kind; `restore()` gives every descriptor back and puts the calls back.
+ * Meant for a child process under a low `ulimit -n` (a test runner's own descriptors are not to be taken).
+ */
+export function squeezeDescriptors (squeezes: (path: string) => boolean, calls: SqueezedCall[]): {
+  emfile: Record<SqueezedCall, number>
+  restore: () => void
+} {
+  const held: number[] = []
+  const fillTable = (): void => {
+    for (;;) {
+      try {
+        held.push(fs.openSync('/dev/null', 'r'))
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EMFILE') return
+        throw err
+      }
+    }
+  }
+  const giveOneBack = (): void => { if (held.length > 0) fs.closeSync(held.pop()!) }
+  const giveAllBack = (): void => { for (const fd of held.splice(0)) fs.closeSync(fd) }
+  const emfile: Record<SqueezedCall, number> = { readdirSync: 0, openSync: 0 }
+  const squeezed = new Set<string>()
+  const originals = new Map<SqueezedCall, (...args: any[]) => any>()
+  for (const call of calls) {
+    const real = fs[call] as (...args: any[]) => any
+    originals.set(call, real)
+    const wrapped = function (this: unknown, ...args: unknown[]): unknown {
+      const target = args[0]
+      const picked = typeof target === 'string' && squeezes(target)
+      if (picked && !squeezed.has(`${call} ${target}`)) {
+        squeezed.add(`${call} ${target}`)
+        fillTable()
+      }
+      try {
+        const result = real.apply(this, args)
+        // The shortage was this call's: once it got its descriptor, the others are free again for whatever
+        // comes next (the writer's temp file, a lock file), which is not squeezed.
+        if (picked) giveAllBack()
+        return result
+      } catch (err) {
+        if (picked && (err as NodeJS.ErrnoException).code === 'EMFILE') {
+          emfile[call]++
+          setImmediate(giveOneBack)
+        }
+        throw err
+      }
+    }
+    ;(fs as unknown as Record<string, unknown>)[call] = wrapped
+  }
+  return {
+    emfile,
+    restore: () => {
+      for (const [call, real] of originals) (fs as unknown as Record<string, unknown>)[call] = real
+      giveAllBack()
+    },
+  }
+}

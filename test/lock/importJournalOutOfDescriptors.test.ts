@@ -1,0 +1,22 @@
+// The import journal is created by a store's first import, with a synchronous open that graceful-fs does not
+// cover. An install out of descriptors (EMFILE, many packages imported at once) must wait for one there, not fail
+// the import.
+import fs from 'node:fs'
+import path from 'node:path'
+import { expect, it } from 'vitest'
+import { runFixture } from '../helpers/child.js'
+import { tempDir } from '../helpers/tmp.js'
+import { requireTool } from '../helpers/tools.js'
+
+it('the journal\'s open meets EMFILE: the first import waits for a descriptor and succeeds', async () => {
+  requireTool('sh', 'dash', ['-c', 'ulimit -n 64'], 'it lowers the child\'s descriptor limit with `ulimit -n`')
+  const pkg = tempDir()
+  const manifest = '{"name":"journal-squeezed","version":"1.0.0"}'
+  fs.writeFileSync(path.join(pkg, 'package.json'), manifest)
+  fs.writeFileSync(path.join(pkg, 'index.js'), 'module.exports = 1\n')
+  const target = path.join(tempDir(), 'node_modules', 'journal-squeezed')
+  const child = runFixture('journalOutOfDescriptors.ts', [tempDir(), pkg, target], {},
+    ['sh', '-c', 'ulimit -n 64 && exec "$@"', 'sh'])
+  const report = JSON.parse(await child.line(l => l.startsWith('{')))
+  expect(report).toEqual({ imported: true, file: manifest, emfile: { readdirSync: 0, openSync: 1 } })
+})

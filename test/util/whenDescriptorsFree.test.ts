@@ -1,0 +1,35 @@
+// The wait for a free descriptor (EMFILE, ENFILE) behind the store's synchronous listings and opens.
+import { expect, it } from 'vitest'
+import { whenDescriptorsFree } from '../../lib/util/fs.js'
+
+const exhausted = (code: string): NodeJS.ErrnoException => Object.assign(new Error(`${code}: too many open files`), { code })
+
+it('tries again while the call meets EMFILE or ENFILE, and returns its value once it succeeds', async () => {
+  const codes = ['EMFILE', 'ENFILE', 'EMFILE']
+  let calls = 0
+  const value = await whenDescriptorsFree(() => {
+    calls++
+    const code = codes.shift()
+    if (code !== undefined) throw exhausted(code)
+    return 'listed'
+  })
+  expect({ value, calls }).toEqual({ value: 'listed', calls: 4 })
+})
+
+it('any other error is thrown at once, untried again', async () => {
+  let calls = 0
+  await expect(whenDescriptorsFree(() => {
+    calls++
+    throw exhausted('EACCES')
+  })).rejects.toMatchObject({ code: 'EACCES' })
+  expect(calls).toBe(1)
+})
+
+it('gives up with the EMFILE it kept meeting once the wait passes its bound (graceful-fs\'s is 60 s), instead of hanging', async () => {
+  let calls = 0
+  await expect(whenDescriptorsFree(() => {
+    calls++
+    throw exhausted('EMFILE')
+  }, 20)).rejects.toMatchObject({ code: 'EMFILE' })
+  expect(calls).toBeGreaterThan(1)
+})
