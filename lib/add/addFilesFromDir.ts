@@ -65,7 +65,7 @@ export async function addFilesFromDir (ctx: StoreContext, dir: string, options: 
     const { digest, size, checkedAt, mode } = added[i]!
     index.files.set(names[i]!, { digest, mode: mode & 0o777, size, checkedAt })
   }
-  return addPackageMeta(ctx, index)
+  return await addPackageMeta(ctx, index)
 }
 
 interface Walk {

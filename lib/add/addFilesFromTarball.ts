@@ -63,7 +63,7 @@ export async function addFilesFromTarball (
   const index = inMemory !== undefined
     ? await addEntries(ctx, tarball as Buffer, inMemory, options)
     : await unpackTarball(ctx, tarball, options)
-  return addPackageMeta(ctx, index)
+  return await addPackageMeta(ctx, index)
 }
 
 /** Files of a tarball given whole, whose entries were read in memory (`tarInMemory.ts`), in at once. */

@@ -1,8 +1,10 @@
 import fs from 'node:fs'
 import type { StoreContext } from '../context.js'
+import { FileAccessError } from '../errors.js'
 import { contentPathFor } from '../layout/contentPath.js'
 import { manifestFromBytes, requiresBuild } from '../pkgIndex/manifest.js'
 import type { PackageIndex } from '../types.js'
+import { whenDescriptorsFree } from '../util/fs.js'
 import { SYNC_IO_LIMIT } from '../util/hash.js'
 
 // A package.json larger than this is not a manifest anyone wrote by hand; leave it out rather than load it.
@@ -15,12 +17,19 @@ const MANIFEST_LIMIT = SYNC_IO_LIMIT
  * returned by an add verb can be written with `writePackageIndex` as it is, and pnpm can link its bins and decide
  * about its scripts from the index alone. The manifest is read back from the store, where the add just put it.
  */
-export function addPackageMeta (ctx: StoreContext, index: PackageIndex): PackageIndex {
+export async function addPackageMeta (ctx: StoreContext, index: PackageIndex): Promise<PackageIndex> {
   const packageJson = index.files.get('package.json')
   let manifest: Record<string, unknown> | undefined
   if (packageJson !== undefined && packageJson.size <= MANIFEST_LIMIT) {
     const file = contentPathFor(ctx.root, packageJson.digest, packageJson.mode)
-    manifest = manifestFromBytes(fs.readFileSync(file))
+    let bytes: Buffer
+    try {
+      // Out of descriptors, the read waits for one, as every other open of the add does.
+      bytes = await whenDescriptorsFree(() => fs.readFileSync(file))
+    } catch (err) {
+      throw new FileAccessError(file, err as NodeJS.ErrnoException)
+    }
+    manifest = manifestFromBytes(bytes)
   }
   if (manifest !== undefined) index.manifest = manifest
   index.requiresBuild = requiresBuild(manifest, index.files)

@@ -1,6 +1,6 @@
 import fs from 'node:fs'
 import { FileAccessError, FileChangedError } from '../errors.js'
-import { createReadStream, errorCode, whenDescriptorsFree } from '../util/fs.js'
+import { createReadStream, DESCRIPTOR_WAIT_MS, errorCode, whenDescriptorsFree } from '../util/fs.js'
 import { SYNC_IO_LIMIT } from '../util/hash.js'
 
 /** A file the walk approved: where it is, and which inode it was then. */
@@ -23,12 +23,12 @@ const OPEN_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0) | (fs.
  * inode, really at the approved path. Returns its bytes (small) or a stream over the descriptor (large), and the
  * mode of the file actually opened. Out of descriptors (EMFILE, ENFILE: a large folder added beside other work, a
  * low `ulimit -n`), the open waits for one and tries again, as graceful-fs does for the writer's opens, instead of
- * failing the add.
+ * failing the add; for at most `waitForDescriptorMs`.
  */
-export async function openApproved (file: Approved): Promise<OpenedFile> {
+export async function openApproved (file: Approved, waitForDescriptorMs = DESCRIPTOR_WAIT_MS): Promise<OpenedFile> {
   let fd: number
   try {
-    fd = await whenDescriptorsFree(() => fs.openSync(file.realPath, OPEN_FLAGS))
+    fd = await whenDescriptorsFree(() => fs.openSync(file.realPath, OPEN_FLAGS), waitForDescriptorMs)
   } catch (err) {
     const code = errorCode(err)
     if (code === 'ELOOP') throw new FileChangedError(file.realPath, 'it became a symbolic link')

@@ -1,6 +1,6 @@
 // pnpm#5887, #11412 (EMFILE in large monorepos), for folder adds: the walk's listings and the opens of the files it
-// approved are synchronous, and graceful-fs (which makes the writer's opens wait) does not cover them. Out of
-// descriptors, they must wait for one and try again, not fail the add.
+// approved, and the read of its package.json back from the store, are synchronous, and graceful-fs (which makes the
+// writer's opens wait) does not cover them. Out of descriptors, they must wait for one and try again, not fail.
 import fs from 'node:fs'
 import path from 'node:path'
 import { expect, it } from 'vitest'
@@ -9,7 +9,7 @@ import { contentOf } from '../helpers/content.js'
 import { tempDir } from '../helpers/tmp.js'
 import { requireTool } from '../helpers/tools.js'
 
-it('every listing and source open of a folder add meets EMFILE once: the add waits, and all files are stored', async () => {
+it('every listing, source open and manifest read of a folder add meets EMFILE once: the add waits, all files are stored', async () => {
   requireTool('sh', 'dash', ['-c', 'ulimit -n 64'], 'it lowers the child\'s descriptor limit with `ulimit -n`')
   const pkg = tempDir()
   fs.mkdirSync(path.join(pkg, 'lib', 'deep'), { recursive: true })
@@ -21,5 +21,7 @@ it('every listing and source open of a folder add meets EMFILE once: the add wai
   const child = runFixture('folderOutOfDescriptors.ts', [tempDir(), pkg], {},
     ['sh', '-c', 'ulimit -n 64 && exec "$@"', 'sh'])
   const report = JSON.parse(await child.line(l => l.startsWith('{')))
-  expect(report).toEqual({ files: 4, passed: true, emfile: { readdirSync: 3, openSync: 4 } })
+  expect(report).toEqual({
+    files: 4, name: 'squeezed', passed: true, emfile: { readdirSync: 3, openSync: 4, readFileSync: 1 },
+  })
 })

@@ -1,19 +1,19 @@
 import fs from 'node:fs'
 
 /** Synchronous fs calls a squeeze can make meet a full descriptor table. */
-export type SqueezedCall = 'readdirSync' | 'openSync'
+export type SqueezedCall = 'readdirSync' | 'openSync' | 'readFileSync'
 
 /**
- * Makes the first call of each kind on each path that `squeezes(path)` picks meet a full descriptor table: just
+ * Makes the first call of each kind on each path that `squeezes(path, call)` picks meet a full descriptor table: just
  * before it, this process takes every free descriptor (opening /dev/null). When the call then fails with EMFILE,
  * one descriptor is given back on the next turn of the event loop, so code that waits and tries again gets it, and
  * code that gives up on EMFILE fails; once the call succeeds, every descriptor taken is given back (the shortage was
  * that call's alone). No timing is involved: the give-backs answer the call's own failure and success.
- * `emfile` counts the failures per kind; `restore()` gives every descriptor back and puts the calls back.
+ * `emfile` counts the failures per kind squeezed; `restore()` gives every descriptor back and puts the calls back.
  * Meant for a child process under a low `ulimit -n` (a test runner's own descriptors are not to be taken).
  */
-export function squeezeDescriptors (squeezes: (path: string) => boolean, calls: SqueezedCall[]): {
-  emfile: Record<SqueezedCall, number>
+export function squeezeDescriptors (squeezes: (path: string, call: SqueezedCall) => boolean, calls: SqueezedCall[]): {
+  emfile: Partial<Record<SqueezedCall, number>>
   restore: () => void
 } {
   const held: number[] = []
@@ -29,7 +29,8 @@ export function squeezeDescriptors (squeezes: (path: string) => boolean, calls: 
   }
   const giveOneBack = (): void => { if (held.length > 0) fs.closeSync(held.pop()!) }
   const giveAllBack = (): void => { for (const fd of held.splice(0)) fs.closeSync(fd) }
-  const emfile: Record<SqueezedCall, number> = { readdirSync: 0, openSync: 0 }
+  const emfile: Partial<Record<SqueezedCall, number>> = {}
+  for (const call of calls) emfile[call] = 0
   const squeezed = new Set<string>()
   const originals = new Map<SqueezedCall, (...args: any[]) => any>()
   for (const call of calls) {
@@ -37,7 +38,7 @@ export function squeezeDescriptors (squeezes: (path: string) => boolean, calls: 
     originals.set(call, real)
     const wrapped = function (this: unknown, ...args: unknown[]): unknown {
       const target = args[0]
-      const picked = typeof target === 'string' && squeezes(target)
+      const picked = typeof target === 'string' && squeezes(target, call)
       if (picked && !squeezed.has(`${call} ${target}`)) {
         squeezed.add(`${call} ${target}`)
         fillTable()
@@ -50,7 +51,7 @@ export function squeezeDescriptors (squeezes: (path: string) => boolean, calls: 
         return result
       } catch (err) {
         if (picked && (err as NodeJS.ErrnoException).code === 'EMFILE') {
-          emfile[call]++
+          emfile[call]!++
           setImmediate(giveOneBack)
         }
         throw err

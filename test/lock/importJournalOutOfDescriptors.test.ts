@@ -18,5 +18,5 @@ it('the journal\'s open meets EMFILE: the first import waits for a descriptor an
   const child = runFixture('journalOutOfDescriptors.ts', [tempDir(), pkg, target], {},
     ['sh', '-c', 'ulimit -n 64 && exec "$@"', 'sh'])
   const report = JSON.parse(await child.line(l => l.startsWith('{')))
-  expect(report).toEqual({ imported: true, file: manifest, emfile: { readdirSync: 0, openSync: 1 } })
+  expect(report).toEqual({ imported: true, file: manifest, emfile: { openSync: 1 } })
 })
