@@ -3,7 +3,7 @@ import path from 'node:path'
 import type { StoreContext } from '../context.js'
 import { ownPartialName, TEMP_SUFFIX } from '../layout/tempName.js'
 import { tempWriterAlive } from '../lock/tempOwner.js'
-import { errorCode, statOrUndefined, unlinkQuietly } from '../util/fs.js'
+import { errorCode, statOrUndefined, unlinkQuietly, whenDescriptorsFree } from '../util/fs.js'
 
 /*
  * Why a download writes a file of its own, and never the shared `<digest>.partial`:
@@ -43,7 +43,8 @@ export async function claimPartial (ctx: StoreContext, partialDir: string, diges
   const leftBehind = (name: string): boolean => name === parked ||
     (name.startsWith(`${digest}.`) && name.endsWith(TEMP_SUFFIX) && tempWriterAlive(ctx.root, name) === false)
   let best: { file: string, size: number } | undefined
-  for (const name of fs.readdirSync(partialDir)) {
+  // Out of descriptors (EMFILE), the listing waits for one rather than failing the download.
+  for (const name of await whenDescriptorsFree(() => fs.readdirSync(partialDir))) {
     if (!leftBehind(name)) continue
     const file = path.join(partialDir, name)
     const size = statOrUndefined(file)?.size

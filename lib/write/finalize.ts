@@ -4,7 +4,7 @@ import type { StoreContext } from '../context.js'
 import { probeContent } from '../content/probe.js'
 import { FileAccessError, NotAFileError, TempFileLostError } from '../errors.js'
 import { stripeOfDigest } from '../layout/contentPath.js'
-import { errorCode, fsyncDirSync, unlinkQuietly } from '../util/fs.js'
+import { errorCode, fsyncDirSync, unlinkQuietly, whenDescriptorsFree } from '../util/fs.js'
 import { reach } from '../util/hooks.js'
 
 /**
@@ -53,7 +53,9 @@ export async function finalize (
   } finally {
     release()
   }
-  if (ctx.fsync) fsyncDirSync(path.dirname(target))
+  // Out of descriptors, the folder's open for its fsync waits for one: the file is in place, and failing now would
+  // report a write that happened as one that did not.
+  if (ctx.fsync) await whenDescriptorsFree(() => { fsyncDirSync(path.dirname(target)) })
 }
 
 /** rename(2), creating `files/<2 hex>/` on first use (pnpm creates these folders lazily too). */
