@@ -34,8 +34,8 @@ export async function openApproved (file: Approved, waitForDescriptorMs = DESCRI
     try {
       fd = open()
     } catch (err) {
-      if (!isFdExhaustion(err)) throw err
-      fd = await whenDescriptorsFree(open, waitForDescriptorMs)
+      if (!isFdExhaustion(err) || waitForDescriptorMs <= 0) throw err
+      fd = await whenDescriptorsFree(open, waitForDescriptorMs, true)
     }
   } catch (err) {
     const code = errorCode(err)

@@ -132,16 +132,19 @@ export const DESCRIPTOR_WAIT_MS = 60_000
  * Runs a synchronous call that needs descriptors (a listing, an open, a write, a recursive removal) and, out of
  * them (EMFILE, ENFILE), waits and tries it again, as graceful-fs does for the calls it wraps: a process at its
  * limit gets descriptors back as its other work finishes. The call must be safe to run again. Gives up (throwing
- * the last EMFILE) after `giveUpAfterMs`.
+ * the last EMFILE) after `giveUpAfterMs`. `failedOnce`: the caller has just made the call itself and met EMFILE
+ * (its fast path, with no promise), so the first try here comes after a wait, not at once.
  */
-export async function whenDescriptorsFree<T> (call: () => T, giveUpAfterMs = DESCRIPTOR_WAIT_MS): Promise<T> {
+export async function whenDescriptorsFree<T> (
+  call: () => T, giveUpAfterMs = DESCRIPTOR_WAIT_MS, failedOnce = false,
+): Promise<T> {
   const started = Date.now()
   for (let attempt = 0; ; attempt++) {
+    if (attempt > 0 || failedOnce) await new Promise(resolve => setTimeout(resolve, Math.min(100, 2 ** attempt)))
     try {
       return call()
     } catch (err) {
       if (!isFdExhaustion(err) || Date.now() - started >= giveUpAfterMs) throw err
     }
-    await new Promise(resolve => setTimeout(resolve, Math.min(100, 2 ** attempt)))
   }
 }

@@ -4,13 +4,11 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { expect, it } from 'vitest'
-import { runFixture } from '../helpers/child.js'
 import { contentOf } from '../helpers/content.js'
 import { tempDir } from '../helpers/tmp.js'
-import { requireTool } from '../helpers/tools.js'
+import { reportUnderDescriptorLimit } from '../helpers/ulimit.js'
 
 it('every listing, source open and manifest read of a folder add meets EMFILE once: the add waits, all files are stored', async () => {
-  requireTool('sh', 'dash', ['-c', 'ulimit -n 64'], 'it lowers the child\'s descriptor limit with `ulimit -n`')
   const pkg = tempDir()
   fs.mkdirSync(path.join(pkg, 'lib', 'deep'), { recursive: true })
   fs.writeFileSync(path.join(pkg, 'package.json'), '{"name":"squeezed","version":"1.0.0"}')
@@ -18,9 +16,7 @@ it('every listing, source open and manifest read of a folder add meets EMFILE on
   fs.writeFileSync(path.join(pkg, 'lib', 'deep', 'b.js'), contentOf('emfile-dir', 2, 5000))
   // Over the 1 MiB sync limit: its descriptor is kept open for the stream into the store.
   fs.writeFileSync(path.join(pkg, 'lib', 'big.bin'), contentOf('emfile-dir', 3, 1_200_000))
-  const child = runFixture('folderOutOfDescriptors.ts', [tempDir(), pkg], {},
-    ['sh', '-c', 'ulimit -n 64 && exec "$@"', 'sh'])
-  const report = JSON.parse(await child.line(l => l.startsWith('{')))
+  const report = await reportUnderDescriptorLimit('folderOutOfDescriptors.ts', [tempDir(), pkg])
   expect(report).toEqual({
     files: 4, name: 'squeezed', passed: true, emfile: { readdirSync: 3, openSync: 4, readFileSync: 1 },
   })

@@ -4,19 +4,15 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { expect, it } from 'vitest'
-import { runFixture } from '../helpers/child.js'
 import { tempDir } from '../helpers/tmp.js'
-import { requireTool } from '../helpers/tools.js'
+import { reportUnderDescriptorLimit } from '../helpers/ulimit.js'
 
 it('the journal\'s open meets EMFILE: the first import waits for a descriptor and succeeds', async () => {
-  requireTool('sh', 'dash', ['-c', 'ulimit -n 64'], 'it lowers the child\'s descriptor limit with `ulimit -n`')
   const pkg = tempDir()
   const manifest = '{"name":"journal-squeezed","version":"1.0.0"}'
   fs.writeFileSync(path.join(pkg, 'package.json'), manifest)
   fs.writeFileSync(path.join(pkg, 'index.js'), 'module.exports = 1\n')
   const target = path.join(tempDir(), 'node_modules', 'journal-squeezed')
-  const child = runFixture('journalOutOfDescriptors.ts', [tempDir(), pkg, target], {},
-    ['sh', '-c', 'ulimit -n 64 && exec "$@"', 'sh'])
-  const report = JSON.parse(await child.line(l => l.startsWith('{')))
+  const report = await reportUnderDescriptorLimit('journalOutOfDescriptors.ts', [tempDir(), pkg, target])
   expect(report).toEqual({ imported: true, file: manifest, emfile: { openSync: 1 } })
 })

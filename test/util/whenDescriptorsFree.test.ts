@@ -33,3 +33,15 @@ it('gives up with the EMFILE it kept meeting once the wait passes its bound (gra
   }, 20)).rejects.toMatchObject({ code: 'EMFILE' })
   expect(calls).toBeGreaterThan(1)
 })
+
+it('failedOnce: the caller\'s own try met EMFILE, so the first try here waits first (no second try at once)', async () => {
+  let calls = 0
+  const pending = whenDescriptorsFree(() => {
+    calls++
+    return 'opened'
+  }, 1000, true)
+  // Synchronously after the call: nothing tried yet.
+  expect(calls).toBe(0)
+  expect(await pending).toBe('opened')
+  expect(calls).toBe(1)
+})
