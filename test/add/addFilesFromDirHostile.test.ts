@@ -2,7 +2,7 @@
 // swap happens at the 'add:walked' pause point (walk done, nothing opened yet), so every case is deterministic.
 import fs from 'node:fs'
 import path from 'node:path'
-import { describe, expect, it, onTestFinished } from 'vitest'
+import { describe, expect, it, onTestFinished, vi } from 'vitest'
 import { MAX_DIR_VISITS, openStore } from '../../lib/index.js'
 import { runFixture } from '../helpers/child.js'
 import { sha512Hex } from '../helpers/content.js'
@@ -66,6 +66,30 @@ describe('addFilesFromDir: a folder changed between the walk and the read', () =
       fs.renameSync(path.join(pkg, 'other'), path.join(pkg, 'index.js'))
     })
     expect(error).toMatchObject({ code: 'ERR_CAS_FILE_CHANGED', message: expect.stringMatching(/another file took its place/) })
+  })
+
+  it('a file removed after the walk is ERR_CAS_FILE_CHANGED ("it was removed"), not a failure to read', async () => {
+    const { error } = await addWithSwap(pkg => { fs.rmSync(path.join(pkg, 'index.js')) })
+    expect(error).toMatchObject({ code: 'ERR_CAS_FILE_CHANGED', message: expect.stringMatching(/index\.js changed.*it was removed/) })
+  })
+
+  it('a file that shrinks between its fstat and its read is added with the bytes it has (the read stops, never spins)', async () => {
+    // The fstat and the read are synchronous, one after the other: the shrink is played by an fstat that reports
+    // 100 bytes more than the file has, as it would see them just before another process truncated the file.
+    const pkg = makePackage()
+    const real = fs.fstatSync
+    const spy = vi.spyOn(fs, 'fstatSync').mockImplementation(((fd: number, options?: fs.StatOptions) => {
+      const stat = real(fd, options as fs.StatOptions & { bigint?: false }) as fs.Stats
+      if (stat.isFile() && stat.size === fs.statSync(path.join(pkg, 'index.js')).size) stat.size += 100
+      return stat
+    }) as typeof fs.fstatSync)
+    onTestFinished(() => { spy.mockRestore() })
+    const store = await openStore(tempDir())
+    const index = await store.addFilesFromDir(pkg)
+    spy.mockRestore()
+    const entry = index.files.get('index.js')!
+    expect(entry).toMatchObject({ digest: sha512Hex('module.exports = 0\n'), size: 'module.exports = 0\n'.length })
+    await store.close()
   })
 
   it('a folder swapped for a link while the walk is inside it is refused (the kernel says where the file really is)', async () => {
