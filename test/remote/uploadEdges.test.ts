@@ -130,12 +130,15 @@ describe('a slow but flowing upload', () => {
   }
 
   it.each([['one 8 MiB file (streamed)'], ['128 files of 64 KiB (one 8 MiB pack, a Buffer)']])('%s is not timed out while its bytes flow', async shape => {
-    const url = await slowServer(4 * 1024 * 1024) // ~2 s for 8 MiB, against a timeout of 1.2 s without a byte
+    // ~4 s for 8 MiB, against a timeout of 2.5 s without a byte: the gaps between chunks are ~30 ms, so only a
+    // timeout that counts the whole upload fails. (With 1.2 s against ~2 s, a machine loaded by a mutation run
+    // stalled the event loop past the timeout once.)
+    const url = await slowServer(2 * 1024 * 1024)
     const files: Record<string, Buffer> = {}
     if (shape.startsWith('one')) files['big.bin'] = contentOf('slow-one', 0, 8 * 1024 * 1024)
     else for (let i = 0; i < 128; i++) files[`f${i}.bin`] = contentOf('slow-pack', i, 64 * 1024)
     const p = pkg('slow', files)
-    const store = await openStore(tempDir(), { remote: { url, timeoutMs: 1200 } })
+    const store = await openStore(tempDir(), { remote: { url, timeoutMs: 2500 } })
     await store.writePackageIndex(packageIndexKey(p.integrity, p.pkgId), await store.addFilesFromTarball(p.tgz))
     const pushed = await store.pushToRemote()
     await store.close()
