@@ -290,9 +290,11 @@ describe('fetchFile resumes a partial left in the store (in this process)', () =
     dead('999901-0-1-00000000000000aa', 40_000)
     dead('999902-0-1-00000000000000bb', 120_000)
     dead('999903-0-1-00000000000000cc', 80_000)
-    // Another digest's: not this download's to take or remove.
+    // Another digest's, its writer gone too (its owner record there and free), and larger than all: not this
+    // download's to take or remove.
     const other = `${'0'.repeat(128)}.999904-0-1-00000000000000dd.cas-tmp`
     fs.writeFileSync(path.join(partialDir, other), body.subarray(0, 150_000))
+    fs.writeFileSync(path.join(store.root, 'owners', '999904-0-00000000000000dd.cas-owner'), '')
     const result = await store.fetchFile(server.url, { digest })
     expect(fs.readFileSync(result.filePath).equals(body)).toBe(true)
     expect(server.served.map(r => [r.range, r.status])).toEqual([['bytes=120000-', 206]])
