@@ -110,14 +110,17 @@ export function createStoreContext (options: StoreContextOptions): StoreContext 
   const readOnly = options.readOnly === true
   const tmpDir = path.join(root, 'tmp')
   const tempOwner = readOnly ? undefined : new TempOwner(root)
+  const closing: StoreClosing = { started: false, heldKeyLocks: new Set() }
   return {
     root,
     tmpDir,
-    closing: { started: false, heldKeyLocks: new Set() },
+    closing,
     lock: new PathLock(path.join(root, 'locks'), { hooks, enabled: options.locks !== false && !readOnly, wait: options.wait }),
     fsync: options.fsync,
     hooks,
     now: options.now ?? Date.now,
-    ...(tempOwner === undefined ? { readOnly } : { tempOwner, importJournal: new ImportJournal(tmpDir, tempOwner) }),
+    ...(tempOwner === undefined
+      ? { readOnly }
+      : { tempOwner, importJournal: new ImportJournal(tmpDir, tempOwner, closing) }),
   }
 }

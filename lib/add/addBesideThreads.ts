@@ -90,7 +90,7 @@ export function taskSize (left: number): number {
 }
 
 async function addHere (ctx: StoreContext, approved: Approved): Promise<AddedFile> {
-  const { content, mode } = await openApproved(approved)
+  const { content, mode } = await openApproved(approved, { closing: ctx.closing })
   const added = await ensureFile(ctx, content, { mode })
   return { digest: added.digest, size: added.size, checkedAt: added.checkedAt, mode }
 }

@@ -31,10 +31,11 @@ export async function addApprovedFiles (
   for (const file of payload.files) {
     const handOff: LockedStep[] = []
     try {
-      // No wait for a free descriptor here: a file that meets EMFILE is handed back (null) at once and the calling
-      // thread adds it, waiting there. Waiting here would wait once per file of the task (512 of them), and the
-      // add, a failed add's clean-up and the store's close all wait for the task.
-      const { content, mode } = await openApproved(file, 0)
+      // No wait for a free descriptor at this open: a file that meets EMFILE is handed back (null) at once and the
+      // calling thread adds it, waiting there. Waiting here would wait once per file of the task (512 of them), and
+      // the add, a failed add's clean-up and the store's close all wait for the task. (The temp file's open, in
+      // ensureFile, still waits through graceful-fs: only once the source is open.)
+      const { content, mode } = await openApproved(file, { giveUpAfterMs: 0 })
       const added = await ensureFile(taskContext(payload.store, handOff), content, { mode })
       out.push({ digest: added.digest, size: added.size, checkedAt: added.checkedAt, mode, step: handOff[0]! })
     } catch {

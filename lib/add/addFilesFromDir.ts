@@ -54,6 +54,7 @@ export async function addFilesFromDir (ctx: StoreContext, dir: string, options: 
     visits: new Map(),
     out: files,
     hooks: ctx.hooks,
+    closing: ctx.closing,
     lastTurn: performance.now(),
   }
   await collect(walk, root, '', new Set([root]))
@@ -78,6 +79,8 @@ interface Walk {
   visits: Map<string, number>
   out: Map<string, Approved>
   hooks: TestHooks | undefined
+  /** The store's closing state: a wait for a descriptor gives up once it has started. */
+  closing: { readonly started: boolean }
   /** When the walk last let the event loop run (ms, `performance.now()`). */
   lastTurn: number
 }
@@ -94,7 +97,7 @@ async function collect (walk: Walk, realDir: string, prefix: string, ancestors: 
     await new Promise(resolve => setImmediate(resolve))
     walk.lastTurn = performance.now()
   }
-  for (const entry of await readDir(realDir)) {
+  for (const entry of await readDir(realDir, walk.closing)) {
     const entryPath = path.join(realDir, entry.name)
     const name = prefix === '' ? entry.name : `${prefix}/${entry.name}`
     // A name that is not UTF-8 comes back with U+FFFD in it: another name, one lstat would not find (or would find
@@ -166,9 +169,9 @@ function notUtf8Name (dir: string, name: string): Buffer | undefined {
 }
 
 /** A folder's entries; out of descriptors, waits for one (see `whenDescriptorsFree`) instead of failing the add. */
-async function readDir (dir: string): Promise<fs.Dirent[]> {
+async function readDir (dir: string, closing: { readonly started: boolean }): Promise<fs.Dirent[]> {
   try {
-    return await whenDescriptorsFree(() => fs.readdirSync(dir, { withFileTypes: true }))
+    return await whenDescriptorsFree(() => fs.readdirSync(dir, { withFileTypes: true }), { closing })
   } catch (err) {
     throw new FileAccessError(dir, err as NodeJS.ErrnoException)
   }

@@ -25,7 +25,7 @@ export async function addPackageMeta (ctx: StoreContext, index: PackageIndex): P
     let bytes: Buffer
     try {
       // Out of descriptors, the read waits for one, as every other open of the add does.
-      bytes = await whenDescriptorsFree(() => fs.readFileSync(file))
+      bytes = await whenDescriptorsFree(() => fs.readFileSync(file), { closing: ctx.closing })
     } catch (err) {
       throw new FileAccessError(file, err as NodeJS.ErrnoException)
     }

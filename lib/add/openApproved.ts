@@ -1,6 +1,6 @@
 import fs from 'node:fs'
 import { FileAccessError, FileChangedError } from '../errors.js'
-import { createReadStream, DESCRIPTOR_WAIT_MS, errorCode, isFdExhaustion, whenDescriptorsFree } from '../util/fs.js'
+import { createReadStream, errorCode, isFdExhaustion, whenDescriptorsFree, type DescriptorWaitOptions } from '../util/fs.js'
 import { SYNC_IO_LIMIT } from '../util/hash.js'
 
 /** A file the walk approved: where it is, and which inode it was then. */
@@ -23,9 +23,9 @@ const OPEN_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0) | (fs.
  * inode, really at the approved path. Returns its bytes (small) or a stream over the descriptor (large), and the
  * mode of the file actually opened. Out of descriptors (EMFILE, ENFILE: a large folder added beside other work, a
  * low `ulimit -n`), the open waits for one and tries again, as graceful-fs does for the writer's opens, instead of
- * failing the add; for at most `waitForDescriptorMs`.
+ * failing the add; for at most `wait.giveUpAfterMs` (0: no wait), and not once the store is closing.
  */
-export async function openApproved (file: Approved, waitForDescriptorMs = DESCRIPTOR_WAIT_MS): Promise<OpenedFile> {
+export async function openApproved (file: Approved, wait: DescriptorWaitOptions = {}): Promise<OpenedFile> {
   const open = (): number => fs.openSync(file.realPath, OPEN_FLAGS)
   let fd: number
   try {
@@ -34,8 +34,8 @@ export async function openApproved (file: Approved, waitForDescriptorMs = DESCRI
     try {
       fd = open()
     } catch (err) {
-      if (!isFdExhaustion(err) || waitForDescriptorMs <= 0) throw err
-      fd = await whenDescriptorsFree(open, waitForDescriptorMs, true)
+      if (!isFdExhaustion(err) || wait.giveUpAfterMs === 0) throw err
+      fd = await whenDescriptorsFree(open, { ...wait, failedOnce: true })
     }
   } catch (err) {
     const code = errorCode(err)

@@ -4,7 +4,8 @@ import type { StoreContext } from '../context.js'
 import { InvalidArgumentError } from '../errors.js'
 import { withKeyLock, type WaitOptions } from '../lock/keyLock.js'
 import {
-  fsyncDirSync, fsyncPathAsync, fsyncPathSync, isPermissionError, statOrUndefined, whenDescriptorsFree,
+  fsyncDirSync, fsyncPathAsync, fsyncPathSync, isPermissionError, readdirEntriesAsync, statOrUndefined,
+  whenDescriptorsFree,
 } from '../util/fs.js'
 import { dirEntryPaths, isTempDirName, tempDirFor } from './dirLayout.js'
 
@@ -36,20 +37,22 @@ export async function ensureDir (
   return await withKeyLock(lockFile, key, async () => {
     if (isComplete(dir)) return dir
     // Out of descriptors, these wait for one, as the key lock's own open did (the lock may have taken the last).
-    await whenDescriptorsFree(() => { removeLeftovers(parent, name, dir) })
+    const wait = { closing: ctx.closing }
+    await whenDescriptorsFree(() => { removeLeftovers(parent, name, dir) }, wait)
     const temp = tempDirFor(parent, name)
     fs.mkdirSync(temp)
     try {
       await fill(temp)
       if (ctx.fsync) await syncTree(temp) // what `fill` wrote is on disk before the marker says it is complete
       const marker = path.join(temp, COMPLETE_MARKER)
-      await whenDescriptorsFree(() => { fs.writeFileSync(marker, JSON.stringify({ key, completedAt: Date.now() })) })
+      const completed = JSON.stringify({ key, completedAt: Date.now() })
+      await whenDescriptorsFree(() => { fs.writeFileSync(marker, completed) }, wait)
       if (ctx.fsync) {
-        fsyncPathSync(marker)
-        fsyncDirSync(temp)
+        await whenDescriptorsFree(() => { fsyncPathSync(marker) }, wait)
+        await whenDescriptorsFree(() => { fsyncDirSync(temp) }, wait)
       }
       fs.renameSync(temp, dir)
-      if (ctx.fsync) fsyncDirSync(parent)
+      if (ctx.fsync) await whenDescriptorsFree(() => { fsyncDirSync(parent) }, wait)
     } catch (err) {
       fs.rmSync(temp, { recursive: true, force: true })
       // Lost to an entry that is complete (a filler that does not take our lock, e.g. an older tool): use it.
@@ -83,7 +86,7 @@ function removeLeftovers (parent: string, name: string, dir: string): void {
 async function syncTree (dir: string): Promise<void> {
   let entries: fs.Dirent[] = []
   try {
-    entries = await fs.promises.readdir(dir, { withFileTypes: true })
+    entries = await readdirEntriesAsync(dir) // graceful-fs: out of descriptors, waits for one
   } catch (err) {
     if (!isPermissionError(err)) throw err
   }

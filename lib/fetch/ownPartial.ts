@@ -44,7 +44,7 @@ export async function claimPartial (ctx: StoreContext, partialDir: string, diges
     (name.startsWith(`${digest}.`) && name.endsWith(TEMP_SUFFIX) && tempWriterAlive(ctx.root, name) === false)
   let best: { file: string, size: number } | undefined
   // Out of descriptors (EMFILE), the listing waits for one rather than failing the download.
-  for (const name of await whenDescriptorsFree(() => fs.readdirSync(partialDir))) {
+  for (const name of await whenDescriptorsFree(() => fs.readdirSync(partialDir), { closing: ctx.closing })) {
     if (!leftBehind(name)) continue
     const file = path.join(partialDir, name)
     const size = statOrUndefined(file)?.size

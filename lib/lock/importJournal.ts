@@ -29,6 +29,7 @@ export const JOURNAL_EMPTIED_AT = 64 * 1024
 export class ImportJournal {
   readonly #tmpDir: string
   readonly #owner: TempOwner
+  readonly #closing: { readonly started: boolean } | undefined
   #fd: number | undefined
   #file: string | undefined
   #opening: Promise<void> | undefined
@@ -37,10 +38,14 @@ export class ImportJournal {
   /** A folder of an import could not be removed: its entry must stay for a cleaner, so the journal is kept. */
   #kept = false
 
-  /** `owner`: the store's owner record; the journal is written only while it is held, so a cleaner sees it live. */
-  constructor (tmpDir: string, owner: TempOwner) {
+  /**
+   * `owner`: the store's owner record; the journal is written only while it is held, so a cleaner sees it live.
+   * `closing`: the store's closing state (a wait for a descriptor gives up once it has started).
+   */
+  constructor (tmpDir: string, owner: TempOwner, closing?: { readonly started: boolean }) {
     this.#tmpDir = tmpDir
     this.#owner = owner
+    this.#closing = closing
   }
 
   /** True once the journal is open (then {@link open} has nothing to do: no promise on the import path). */
@@ -60,7 +65,7 @@ export class ImportJournal {
       if (!this.#owner.held) await this.#owner.hold()
       const file = path.join(this.#tmpDir, uniqueId() + IMPORT_JOURNAL_SUFFIX)
       // Out of descriptors (an install importing many packages at once), the first import waits for one.
-      this.#fd = await whenDescriptorsFree(() => openNew(file, this.#tmpDir)).catch(err => {
+      this.#fd = await whenDescriptorsFree(() => openNew(file, this.#tmpDir), { closing: this.#closing }).catch(err => {
         throw isFdExhaustion(err) ? new FileAccessError(file, err as NodeJS.ErrnoException) : err
       })
       this.#file = file

@@ -28,6 +28,11 @@ async function viaCallback<T = void> (
 }
 export const unlinkAsync = promisify(gfs.unlink) as (path: string) => Promise<void>
 export const readFileAsync = promisify(gfs.readFile) as (path: string) => Promise<Buffer>
+/** A folder's entries, through graceful-fs (which waits for a free descriptor on EMFILE). */
+type ReaddirWithTypes = (dir: string, options: { withFileTypes: true }) => Promise<fs.Dirent[]>
+const readdirWithTypes = promisify(gfs.readdir) as ReaddirWithTypes
+export const readdirEntriesAsync = async (dir: string): Promise<fs.Dirent[]> =>
+  await readdirWithTypes(dir, { withFileTypes: true })
 export const createReadStream = gfs.createReadStream as typeof fs.createReadStream
 
 /** Writes all of `data` at the fd's position, or at `position` when given (looping over short writes). */
@@ -128,23 +133,34 @@ export function fsyncPathSync (file: string): void {
  */
 export const DESCRIPTOR_WAIT_MS = 60_000
 
+/** Options of {@link whenDescriptorsFree}. */
+export interface DescriptorWaitOptions {
+  /** Give up (throwing the last EMFILE) after this long; default {@link DESCRIPTOR_WAIT_MS}. */
+  giveUpAfterMs?: number
+  /**
+   * The caller has just made the call itself and met EMFILE (its fast path, with no promise), so the first try
+   * here comes after a wait, not at once.
+   */
+  failedOnce?: boolean
+  /** The store's closing state: once it has started, the wait gives up at its next try, so `close()` is not held. */
+  closing?: { readonly started: boolean }
+}
+
 /**
  * Runs a synchronous call that needs descriptors (a listing, an open, a write, a recursive removal) and, out of
  * them (EMFILE, ENFILE), waits and tries it again, as graceful-fs does for the calls it wraps: a process at its
- * limit gets descriptors back as its other work finishes. The call must be safe to run again. Gives up (throwing
- * the last EMFILE) after `giveUpAfterMs`. `failedOnce`: the caller has just made the call itself and met EMFILE
- * (its fast path, with no promise), so the first try here comes after a wait, not at once.
+ * limit gets descriptors back as its other work finishes. The call must be safe to run again. Gives up, throwing
+ * the last EMFILE, after `giveUpAfterMs` or once the store is closing.
  */
-export async function whenDescriptorsFree<T> (
-  call: () => T, giveUpAfterMs = DESCRIPTOR_WAIT_MS, failedOnce = false,
-): Promise<T> {
+export async function whenDescriptorsFree<T> (call: () => T, options: DescriptorWaitOptions = {}): Promise<T> {
+  const { giveUpAfterMs = DESCRIPTOR_WAIT_MS, failedOnce = false, closing } = options
   const started = Date.now()
   for (let attempt = 0; ; attempt++) {
     if (attempt > 0 || failedOnce) await new Promise(resolve => setTimeout(resolve, Math.min(100, 2 ** attempt)))
     try {
       return call()
     } catch (err) {
-      if (!isFdExhaustion(err) || Date.now() - started >= giveUpAfterMs) throw err
+      if (!isFdExhaustion(err) || Date.now() - started >= giveUpAfterMs || closing?.started === true) throw err
     }
   }
 }

@@ -55,7 +55,7 @@ export async function finalize (
   }
   // Out of descriptors, the folder's open for its fsync waits for one: the file is in place, and failing now would
   // report a write that happened as one that did not.
-  if (ctx.fsync) await whenDescriptorsFree(() => { fsyncDirSync(path.dirname(target)) })
+  if (ctx.fsync) await whenDescriptorsFree(() => { fsyncDirSync(path.dirname(target)) }, { closing: ctx.closing })
 }
 
 /** rename(2), creating `files/<2 hex>/` on first use (pnpm creates these folders lazily too). */

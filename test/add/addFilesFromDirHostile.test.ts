@@ -83,10 +83,22 @@ describe('addFilesFromDir: a folder changed between the walk and the read', () =
       if (stat.isFile() && stat.size === fs.statSync(path.join(pkg, 'index.js')).size) stat.size += 100
       return stat
     }) as typeof fs.fstatSync)
-    onTestFinished(() => { spy.mockRestore() })
+    // A read loop that does not stop at end of file would spin here forever, synchronously (no test timeout can
+    // stop it): past 100 reads it is made to fail instead.
+    const realRead = fs.readSync
+    let reads = 0
+    const readSpy = vi.spyOn(fs, 'readSync').mockImplementation(((...args: Parameters<typeof fs.readSync>) => {
+      if (++reads > 100) throw new Error('the read loop did not stop at the end of the file')
+      return realRead(...args)
+    }) as typeof fs.readSync)
+    onTestFinished(() => {
+      spy.mockRestore()
+      readSpy.mockRestore()
+    })
     const store = await openStore(tempDir())
     const index = await store.addFilesFromDir(pkg)
     spy.mockRestore()
+    readSpy.mockRestore()
     const entry = index.files.get('index.js')!
     expect(entry).toMatchObject({ digest: sha512Hex('module.exports = 0\n'), size: 'module.exports = 0\n'.length })
     await store.close()

@@ -5,10 +5,11 @@ export type SqueezedCall = 'readdirSync' | 'openSync' | 'readFileSync'
 
 /**
  * Makes the first call of each kind on each path that `squeezes(path, call)` picks meet a full descriptor table: just
- * before it, this process takes every free descriptor (opening /dev/null). When the call then fails with EMFILE,
- * one descriptor is given back on the next turn of the event loop, so code that waits and tries again gets it, and
- * code that gives up on EMFILE fails; once the call succeeds, every descriptor taken is given back (the shortage was
- * that call's alone). No timing is involved: the give-backs answer the call's own failure and success.
+ * before it, this process takes every free descriptor (opening /dev/null), and the call fails with EMFILE. The
+ * descriptors are given back when the same call is made again (the caller's retry), or when any picked call
+ * succeeds: so code that tries again gets its descriptor, and code that gives up on EMFILE fails. Nothing depends
+ * on timing (an earlier version gave one back on the next turn of the event loop, and under load the caller's
+ * retry timer sometimes came first). How long a caller waits before its retry is for unit tests to pin.
  * `emfile` counts the failures per kind squeezed; `restore()` gives every descriptor back and puts the calls back.
  * Meant for a child process under a low `ulimit -n` (a test runner's own descriptors are not to be taken).
  */
@@ -27,7 +28,6 @@ export function squeezeDescriptors (squeezes: (path: string, call: SqueezedCall)
       }
     }
   }
-  const giveOneBack = (): void => { if (held.length > 0) fs.closeSync(held.pop()!) }
   const giveAllBack = (): void => { for (const fd of held.splice(0)) fs.closeSync(fd) }
   const emfile: Partial<Record<SqueezedCall, number>> = {}
   for (const call of calls) emfile[call] = 0
@@ -42,6 +42,8 @@ export function squeezeDescriptors (squeezes: (path: string, call: SqueezedCall)
       if (picked && !squeezed.has(`${call} ${target}`)) {
         squeezed.add(`${call} ${target}`)
         fillTable()
+      } else if (picked) {
+        giveAllBack() // the retry of a squeezed call: its descriptor is there now
       }
       try {
         const result = real.apply(this, args)
@@ -50,10 +52,7 @@ export function squeezeDescriptors (squeezes: (path: string, call: SqueezedCall)
         if (picked) giveAllBack()
         return result
       } catch (err) {
-        if (picked && (err as NodeJS.ErrnoException).code === 'EMFILE') {
-          emfile[call]!++
-          setImmediate(giveOneBack)
-        }
+        if (picked && (err as NodeJS.ErrnoException).code === 'EMFILE') emfile[call]!++
         throw err
       }
     }

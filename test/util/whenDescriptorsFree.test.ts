@@ -30,7 +30,7 @@ it('gives up with the EMFILE it kept meeting once the wait passes its bound (gra
   await expect(whenDescriptorsFree(() => {
     calls++
     throw exhausted('EMFILE')
-  }, 20)).rejects.toMatchObject({ code: 'EMFILE' })
+  }, { giveUpAfterMs: 20 })).rejects.toMatchObject({ code: 'EMFILE' })
   expect(calls).toBeGreaterThan(1)
 })
 
@@ -39,9 +39,21 @@ it('failedOnce: the caller\'s own try met EMFILE, so the first try here waits fi
   const pending = whenDescriptorsFree(() => {
     calls++
     return 'opened'
-  }, 1000, true)
+  }, { giveUpAfterMs: 1000, failedOnce: true })
   // Synchronously after the call: nothing tried yet.
   expect(calls).toBe(0)
   expect(await pending).toBe('opened')
   expect(calls).toBe(1)
+})
+
+it('gives up at its next try once the store is closing, so close() is not held for the rest of the bound', async () => {
+  const closing = { started: false }
+  let calls = 0
+  const waiting = whenDescriptorsFree(() => {
+    calls++
+    if (calls === 2) closing.started = true // the store begins to close while this call waits
+    throw exhausted('EMFILE')
+  }, { closing })
+  await expect(waiting).rejects.toMatchObject({ code: 'EMFILE' })
+  expect(calls).toBe(2)
 })
