@@ -7,7 +7,7 @@ import {
 } from '../errors.js'
 import { isSafePackageFileName } from '../pkgIndex/fileName.js'
 import type { PackageIndex } from '../types.js'
-import { errorCode, whenDescriptorsFree } from '../util/fs.js'
+import { errorCode, whenDescriptorsFree, type ClosingState } from '../util/fs.js'
 import { reach, type TestHooks } from '../util/hooks.js'
 import { addBesideThreads, prepareThreads } from './addBesideThreads.js'
 import { addPackageMeta } from './addPackageMeta.js'
@@ -80,7 +80,7 @@ interface Walk {
   out: Map<string, Approved>
   hooks: TestHooks | undefined
   /** The store's closing state: a wait for a descriptor gives up once it has started. */
-  closing: { readonly started: boolean }
+  closing: ClosingState
   /** When the walk last let the event loop run (ms, `performance.now()`). */
   lastTurn: number
 }
@@ -169,7 +169,7 @@ function notUtf8Name (dir: string, name: string): Buffer | undefined {
 }
 
 /** A folder's entries; out of descriptors, waits for one (see `whenDescriptorsFree`) instead of failing the add. */
-async function readDir (dir: string, closing: { readonly started: boolean }): Promise<fs.Dirent[]> {
+async function readDir (dir: string, closing: ClosingState): Promise<fs.Dirent[]> {
   try {
     return await whenDescriptorsFree(() => fs.readdirSync(dir, { withFileTypes: true }), { closing })
   } catch (err) {

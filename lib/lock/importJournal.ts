@@ -3,7 +3,7 @@ import path from 'node:path'
 import { FileAccessError } from '../errors.js'
 import { IMPORT_JOURNAL_SUFFIX, uniqueId } from '../layout/tempName.js'
 import type { TempOwner } from './tempOwner.js'
-import { errorCode, isFdExhaustion, whenDescriptorsFree, writeAllSync } from '../util/fs.js'
+import { errorCode, isFdExhaustion, whenDescriptorsFree, writeAllSync, type ClosingState } from '../util/fs.js'
 
 /*
  * Why a journal: an import builds its package in a hidden temp folder next to the target (in the user's
@@ -29,7 +29,7 @@ export const JOURNAL_EMPTIED_AT = 64 * 1024
 export class ImportJournal {
   readonly #tmpDir: string
   readonly #owner: TempOwner
-  readonly #closing: { readonly started: boolean } | undefined
+  readonly #closing: ClosingState | undefined
   #fd: number | undefined
   #file: string | undefined
   #opening: Promise<void> | undefined
@@ -42,7 +42,7 @@ export class ImportJournal {
    * `owner`: the store's owner record; the journal is written only while it is held, so a cleaner sees it live.
    * `closing`: the store's closing state (a wait for a descriptor gives up once it has started).
    */
-  constructor (tmpDir: string, owner: TempOwner, closing?: { readonly started: boolean }) {
+  constructor (tmpDir: string, owner: TempOwner, closing?: ClosingState) {
     this.#tmpDir = tmpDir
     this.#owner = owner
     this.#closing = closing

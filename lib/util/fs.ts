@@ -133,6 +133,11 @@ export function fsyncPathSync (file: string): void {
  */
 export const DESCRIPTOR_WAIT_MS = 60_000
 
+/** Whether a store's close has begun (a store's `StoreClosing` is one): waits for a descriptor give up then. */
+export interface ClosingState {
+  readonly started: boolean
+}
+
 /** Options of {@link whenDescriptorsFree}. */
 export interface DescriptorWaitOptions {
   /** Give up (throwing the last EMFILE) after this long; default {@link DESCRIPTOR_WAIT_MS}. */
@@ -143,7 +148,7 @@ export interface DescriptorWaitOptions {
    */
   failedOnce?: boolean
   /** The store's closing state: once it has started, the wait gives up at its next try, so `close()` is not held. */
-  closing?: { readonly started: boolean }
+  closing?: ClosingState
 }
 
 /**
