@@ -3,7 +3,8 @@ import path from 'node:path'
 import { FileAccessError } from '../errors.js'
 import { IMPORT_JOURNAL_SUFFIX, uniqueId } from '../layout/tempName.js'
 import type { TempOwner } from './tempOwner.js'
-import { errorCode, isFdExhaustion, whenDescriptorsFree, writeAllSync, type ClosingState } from '../util/fs.js'
+import type { ClosingState } from '../util/closing.js'
+import { errorCode, isFdExhaustion, whenDescriptorsFree, writeAllSync } from '../util/fs.js'
 
 /*
  * Why a journal: an import builds its package in a hidden temp folder next to the target (in the user's

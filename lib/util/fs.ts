@@ -1,6 +1,7 @@
 import fs from 'node:fs'
 import { promisify } from 'node:util'
 import gfs from 'graceful-fs'
+import type { ClosingState } from './closing.js'
 
 /*
  * Asynchronous fs calls go through graceful-fs: when the process runs out of descriptors (EMFILE/ENFILE) it queues
@@ -132,11 +133,6 @@ export function fsyncPathSync (file: string): void {
  * work that itself waits for one (each large file's source open while its temp file cannot be opened) into a hang.
  */
 export const DESCRIPTOR_WAIT_MS = 60_000
-
-/** Whether a store's close has begun (a store's `StoreClosing` is one): waits for a descriptor give up then. */
-export interface ClosingState {
-  readonly started: boolean
-}
 
 /** Options of {@link whenDescriptorsFree}. */
 export interface DescriptorWaitOptions {
